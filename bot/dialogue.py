@@ -1,0 +1,112 @@
+"""The Rasa dialogue core, loaded in-process: agent, Redis-backed stores and in-process actions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from rasa.core.actions.action import ActionExecutionRejection
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.exceptions import RasaException
+from rasa.utils.endpoints import EndpointConfig
+from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.interfaces import ActionExecutionRejection as SdkRejection
+from rasa_sdk.interfaces import ActionNotFoundException
+
+from bot.messages import Inbound, Outbound
+from bot.rasa_stores import AtomicRedisLockStore, tracker_store
+from bot.redis_conn import SyncRedis
+
+log = logging.getLogger(__name__)
+
+ACTIONS_PACKAGE = "bot.actions"
+# Rasa polls its ticket lock; its default of 1 s would add up to a second to every queued message.
+LOCK_POLL_SECONDS = 0.01
+
+
+class InProcessActionEndpoint(EndpointConfig):
+    """An action "endpoint" that runs rasa_sdk actions in this process instead of over HTTP.
+
+    Rasa's RemoteAction hands the endpoint the exact JSON an action server would receive; the
+    rasa_sdk executor answers it with the exact JSON an action server would send. The actions stay
+    ordinary rasa_sdk actions that ``rasa run actions --actions bot.actions`` can serve as well.
+    """
+
+    def __init__(self, package: str = ACTIONS_PACKAGE) -> None:
+        """Register every action in ``package``."""
+        super().__init__(url=f"inprocess://{package}")
+        self.executor = ActionExecutor()
+        self.executor.register_package(package)
+
+    async def request(
+        self,
+        method: str = "post",
+        subpath: str | None = None,
+        content_type: str | None = "application/json",
+        compress: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Run the action call in ``kwargs['json']`` and return the action server's response body."""
+        try:
+            return await self.executor.run(kwargs["json"])
+        except SdkRejection as exc:
+            raise ActionExecutionRejection(exc.action_name, exc.message) from exc
+        except ActionNotFoundException as exc:
+            raise RasaException(f"no such action: {exc.action_name}") from exc
+
+
+class Dialogue:
+    """One loaded Rasa agent whose trackers and locks live in Redis."""
+
+    def __init__(self, agent: Agent, lock_store: AtomicRedisLockStore) -> None:
+        """Wrap a loaded agent."""
+        self.agent = agent
+        self.lock_store = lock_store
+
+    @property
+    def model_name(self) -> str:
+        """Return the loaded model's file name."""
+        return str(self.agent.model_name)
+
+    @classmethod
+    def load(cls, model: Path, client: SyncRedis, prefix: str, tracker_ttl: int) -> Dialogue:
+        """Load the model (blocking: call it in a thread) with Redis stores and in-process actions."""
+        locks = AtomicRedisLockStore(client, prefix)
+        agent = Agent.load(
+            model,
+            tracker_store=tracker_store(client, prefix, None, tracker_ttl),
+            lock_store=locks,
+            action_endpoint=InProcessActionEndpoint(),
+        )
+        return cls(agent, locks)
+
+    @asynccontextmanager
+    async def conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
+        """Serialise work on one conversation across every instance, in arrival order."""
+        async with self.lock_store.lock(conversation_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
+            yield
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        """Run one customer message through Rasa; the caller holds the conversation lock."""
+        output = CollectingOutputChannel()
+        message = UserMessage(
+            inbound.text,
+            output,
+            sender_id=inbound.conversation_id,
+            input_channel=inbound.channel,
+            message_id=inbound.message_id,
+            metadata=dict(inbound.metadata),
+        )
+        # The processor, not Agent.handle_message: the agent would take the conversation lock again.
+        processor = self.agent.processor
+        assert processor is not None, "Dialogue.load always sets a processor"
+        responses = await processor.handle_message(message) or []
+        return [Outbound.from_rasa(r) for r in responses]
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """Return Rasa's NLU parse of ``text`` (intent, ranking, entities)."""
+        return dict(await self.agent.parse_message(text))

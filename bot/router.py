@@ -1,0 +1,65 @@
+"""Route each customer message by who owns the conversation: the bot (Rasa) or the human side."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import handoff
+from bot.dialogue import Dialogue
+from bot.messages import EngineNotReady, Inbound
+from bot.state import ConversationStates, Owner
+from channels.base import Reply
+from handoff.service import HandoffService
+
+log = logging.getLogger(__name__)
+
+
+class Router:
+    """The core's single entry point for inbound messages (the ``on_message`` every channel gets)."""
+
+    def __init__(
+        self,
+        states: ConversationStates,
+        handoff: HandoffService,
+        dialogue: Callable[[], Dialogue | None],
+    ) -> None:
+        """Route with the shared state machine; ``dialogue`` returns the agent once it is loaded."""
+        self._states = states
+        self._handoff = handoff
+        self._dialogue = dialogue
+
+    async def on_message(self, inbound: Inbound, reply: Reply) -> None:
+        """Handle one message: Rasa answers in BOT state; otherwise it is held for the human side."""
+        dialogue = self._dialogue()
+        if dialogue is None:
+            raise EngineNotReady("the dialogue model is still loading")
+        conversation = inbound.conversation_id
+        # One lock per conversation across all instances: the owner cannot change between the check
+        # and Rasa's turn, and a conversation's messages are handled one at a time, in order.
+        async with dialogue.conversation_lock(conversation):
+            owner = await self._states.get(conversation)
+            if owner is Owner.CLOSED:
+                await self._states.transition(
+                    conversation,
+                    Owner.BOT,
+                    actor="customer",
+                    reason="message after close",
+                    expected=Owner.CLOSED,
+                )
+                owner = Owner.BOT
+            if owner is not Owner.BOT:
+                stream_id = await self._handoff.hold_customer_message(
+                    conversation, inbound.text, inbound.channel, inbound.message_id
+                )
+                log.info(
+                    "message held for agent",
+                    extra={"conversation": conversation, "owner": owner.value, "stream_id": stream_id},
+                )
+                return
+            with handoff.using(self._handoff):
+                replies = await dialogue.handle(inbound)
+        log.info("bot replied", extra={"conversation": conversation, "replies": len(replies)})
+        log.debug("bot turn", extra={"conversation": conversation, "text": inbound.text})
+        for message in replies:
+            await reply(message)

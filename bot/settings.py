@@ -1,0 +1,78 @@
+"""Engine settings: one frozen dataclass read from the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine is configured with; see the README's configuration table."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    redis_url: str | None = None
+    redis_prefix: str = "cs"
+    var_dir: Path = PROJECT_ROOT / "var"
+    model_dir: Path = PROJECT_ROOT / "var" / "models"
+    log_format: str = "text"
+    log_level: str = "INFO"
+    max_message_chars: int = 4000
+    max_body_bytes: int = 64 * 1024
+    tracker_ttl_seconds: int = 30 * 24 * 3600
+    instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+    def __post_init__(self) -> None:
+        """Reject values that would fail later in less obvious ways."""
+        # Rasa's Redis stores silently drop a non-alphanumeric key prefix, which would mix runs' keys.
+        if not self.redis_prefix.isalnum():
+            raise ValueError(f"REDIS_PREFIX must be alphanumeric, got {self.redis_prefix!r}")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"LOG_FORMAT must be 'text' or 'json', got {self.log_format!r}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables, with the documented defaults."""
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("VAR_DIR") or PROJECT_ROOT / "var")
+        defaults = cls()
+        return cls(
+            host=env.get("HOST") or defaults.host,
+            port=_int(env, "PORT", defaults.port),
+            redis_url=env.get("REDIS_URL") or None,
+            redis_prefix=env.get("REDIS_PREFIX") or defaults.redis_prefix,
+            var_dir=var_dir,
+            model_dir=Path(env.get("MODEL_DIR") or var_dir / "models"),
+            log_format=(env.get("LOG_FORMAT") or defaults.log_format).lower(),
+            log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
+            max_message_chars=_int(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
+            tracker_ttl_seconds=_int(env, "TRACKER_TTL_SECONDS", defaults.tracker_ttl_seconds),
+            instance_id=env.get("INSTANCE_ID") or defaults.instance_id,
+        )
+
+    def __repr__(self) -> str:
+        """Show settings without the Redis password."""
+        url = self.redis_url
+        if url and "@" in url:
+            scheme, _, rest = url.partition("://")
+            url = f"{scheme}://***@{rest.rpartition('@')[2]}"
+        return (
+            f"Settings(host={self.host!r}, port={self.port}, redis_url={url!r}, prefix={self.redis_prefix!r})"
+        )

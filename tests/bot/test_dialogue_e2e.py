@@ -1,0 +1,157 @@
+"""Real dialogue turns end to end: REST channel → router → trained Rasa model → actions → Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+
+from bot.keys import Keys
+from bot.state import ConversationStates, Owner
+from tests.conftest import say, texts
+
+
+async def test_greeting_in_chinese(engine: TestClient, sender: str) -> None:
+    replies = await say(engine, sender, "你好")
+    assert replies
+    assert all(r["recipient_id"] == f"rest:{sender}" for r in replies)
+    assert "您好" in texts(replies)
+
+
+async def test_greeting_in_english(engine: TestClient, sender: str) -> None:
+    replies = await say(engine, sender, "hello there")
+    assert "Hello" in texts(replies)
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in texts(replies))
+
+
+async def test_faq_question_answered_from_knowledge_base_zh(engine: TestClient, sender: str) -> None:
+    replies = await say(engine, sender, "退款多久能到账？")
+    assert "1–3 个工作日" in texts(replies)
+
+
+async def test_faq_question_answered_from_knowledge_base_en(engine: TestClient, sender: str) -> None:
+    replies = await say(engine, sender, "how long does a refund take?")
+    assert "1–3 business days" in texts(replies)
+
+
+async def test_unknown_question_offers_a_human_and_yes_hands_over(
+    engine: TestClient, sender: str, redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    replies = await say(engine, sender, "你们的产品支持在火星上使用吗")
+    assert "转接人工" in texts(replies)
+    assert [b["title"] for b in replies[-1]["buttons"]] == ["转人工", "不用了"]  # type: ignore[index]
+    replies = await say(engine, sender, "好的")
+    assert "转接人工" in texts(replies)
+    states = ConversationStates(redis_client, Keys(key_prefix))
+    assert await states.get(f"rest:{sender}") is Owner.QUEUED
+
+
+async def test_unknown_question_then_no_stays_with_the_bot(
+    engine: TestClient, sender: str, redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    await say(engine, sender, "你们的产品支持在火星上使用吗")
+    replies = await say(engine, sender, "不用了")
+    assert "还有其他问题" in texts(replies)
+    states = ConversationStates(redis_client, Keys(key_prefix))
+    assert await states.get(f"rest:{sender}") is Owner.BOT
+    # The offer was cleared: a later "好的" is a plain acknowledgement, not a handoff.
+    await say(engine, sender, "好的")
+    assert await states.get(f"rest:{sender}") is Owner.BOT
+
+
+async def test_transfer_to_human_queues_and_bot_stays_silent(
+    engine: TestClient, sender: str, redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    states = ConversationStates(redis_client, keys)
+    conversation = f"rest:{sender}"
+
+    replies = await say(engine, sender, "转人工")
+    assert "转接人工客服" in texts(replies)
+    assert await states.get(conversation) is Owner.QUEUED
+
+    # Further messages are held for the agent, not answered by the bot (and not lost).
+    assert await say(engine, sender, "你好") == []
+    assert await say(engine, sender, "退款多久到账") == []
+    held = await redis_client.xrange(keys.pending_messages(conversation))
+    assert [fields["text"] for _id, fields in held] == ["你好", "退款多久到账"]
+
+    history = await states.history(conversation)
+    assert [(t.previous, t.current, t.actor, t.reason) for t in history] == [
+        (Owner.BOT, Owner.QUEUED, "bot", "request_human")
+    ]
+
+
+async def test_button_payload_requests_a_human(
+    engine: TestClient, sender: str, redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    await say(engine, sender, "hello")
+    replies = await say(engine, sender, "/request_human")
+    assert "connecting you to a human" in texts(replies)  # language remembered from "hello"
+    assert await ConversationStates(redis_client, Keys(key_prefix)).get(f"rest:{sender}") is Owner.QUEUED
+
+
+async def test_complaint_is_acknowledged_and_handed_over(
+    engine: TestClient, sender: str, redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    replies = await say(engine, sender, "你们服务太差了，我要投诉")
+    assert "非常抱歉" in texts(replies)
+    history = await ConversationStates(redis_client, Keys(key_prefix)).history(f"rest:{sender}")
+    assert history[-1].current is Owner.QUEUED
+    assert history[-1].reason == "complain"
+
+
+async def test_language_is_remembered_for_messages_without_a_signal(engine: TestClient, sender: str) -> None:
+    await say(engine, sender, "hi, is anyone there?")
+    replies = await say(engine, sender, "ok")  # says nothing about language
+    assert replies
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in texts(replies))
+    replies = await say(engine, sender, "谢谢")  # a Chinese message switches the replies to Chinese
+    assert "不客气" in texts(replies)
+
+
+async def test_closed_conversation_returns_to_the_bot(
+    engine: TestClient, sender: str, redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    states = ConversationStates(redis_client, Keys(key_prefix))
+    conversation = f"rest:{sender}"
+    await say(engine, sender, "转人工")
+    await states.transition(conversation, Owner.AGENT, actor="agent:1", reason="accepted")
+    assert await say(engine, sender, "在吗") == []
+    await states.transition(conversation, Owner.CLOSED, actor="agent:1", reason="resolved")
+    replies = await say(engine, sender, "你好")
+    assert "您好" in texts(replies)
+    assert await states.get(conversation) is Owner.BOT
+
+
+async def test_two_instances_share_one_conversation_in_order(
+    engine: TestClient, engine_b: TestClient, sender: str, redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    # Turns alternate between instances; the language set on A and the offer made on B carry over.
+    await say(engine, sender, "hello")
+    replies = await say(engine_b, sender, "can you paint my house purple")
+    assert "talk to a human" in texts(replies).lower()
+    replies = await say(engine, sender, "yes")
+    assert "connecting you to a human" in texts(replies)
+    assert await say(engine_b, sender, "are you there?") == []
+    assert await ConversationStates(redis_client, Keys(key_prefix)).get(f"rest:{sender}") is Owner.QUEUED
+
+
+async def test_concurrent_messages_to_two_instances_are_serialised(
+    engine: TestClient, engine_b: TestClient, sender: str, key_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    # Ten messages at once, half to each instance: every one is answered and the tracker holds all
+    # ten user turns, each followed by its own bot reply (no interleaving, nothing lost).
+    messages = [f"退款多久到账 {i}" for i in range(10)]
+    results = await asyncio.gather(
+        *(say(engine if i % 2 else engine_b, sender, text) for i, text in enumerate(messages))
+    )
+    assert all("工作日" in texts(r) for r in results)
+    import json
+
+    raw = await redis_client.get(f"{key_prefix}:tracker:rest:{sender}")
+    events = json.loads(raw)["events"]
+    turns = [e for e in events if e["event"] in ("user", "bot")]
+    assert sorted(e["text"] for e in turns if e["event"] == "user") == sorted(messages)
+    assert [e["event"] for e in turns] == ["user", "bot"] * 10

@@ -1,0 +1,149 @@
+"""Shared fixtures: a real Redis per run, a really trained model, running engine instances."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import DIALOGUE, create_app
+from bot.keys import Keys
+from bot.redis_conn import EmbeddedRedis, async_client, close_async
+from bot.settings import PROJECT_ROOT, Settings
+
+MODEL_LOAD_TIMEOUT = 180
+
+# Importing Rasa (through bot.app) installed uvloop's policy; run on the standard loop, as bot.cli does.
+asyncio.set_event_loop_policy(None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_internet() -> Iterator[None]:
+    """Fail loudly if any test tries to reach a host that is not this machine."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded(host: object, *args: object, **kwargs: object) -> object:
+        if host not in (None, "localhost", "127.0.0.1", "::1", b"localhost", b"127.0.0.1"):
+            raise OSError(f"tests must not reach the internet (tried {host!r})")
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    socket.getaddrinfo = guarded  # type: ignore[assignment]
+    yield
+    socket.getaddrinfo = real_getaddrinfo
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL when set, otherwise an embedded real Redis for this run."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as embedded_url:
+        yield embedded_url
+
+
+@pytest.fixture(scope="session")
+def key_prefix() -> str:
+    """A key prefix of this run's own, so runs sharing one Redis never see each other's keys."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest_asyncio.fixture(scope="session")
+async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[aioredis.Redis]:
+    """A client on the test Redis; deletes this run's keys at the end."""
+    client = async_client(redis_url)
+    yield client
+    async for key in client.scan_iter(match=Keys(key_prefix).pattern(), count=500):
+        await client.delete(key)
+    await close_async(client)
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """Train the real model once per session; reuse it while its inputs are unchanged."""
+    from bot.training import ensure_model
+
+    return ensure_model(PROJECT_ROOT / "var" / "models")
+
+
+@pytest.fixture(scope="session")
+def base_settings(redis_url: str, key_prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings pointing at the test Redis, the test prefix and the shared model directory."""
+    return Settings(
+        redis_url=redis_url,
+        redis_prefix=key_prefix,
+        var_dir=tmp_path_factory.mktemp("var"),
+        model_dir=PROJECT_ROOT / "var" / "models",
+        instance_id="test",
+    )
+
+
+EngineFactory = Callable[..., Awaitable[TestClient]]
+
+
+@pytest_asyncio.fixture(scope="session")
+async def start_engine(
+    base_settings: Settings,
+) -> AsyncIterator[EngineFactory]:
+    """Start engine instances on real ports; each returns once its model has loaded (or failed to)."""
+    clients: list[TestClient] = []
+
+    async def start(**overrides: object) -> TestClient:
+        settings = replace(base_settings, **overrides)  # type: ignore[arg-type]
+        app: web.Application = create_app(settings)
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        clients.append(client)
+        await asyncio.wait_for(app[DIALOGUE].loaded.wait(), MODEL_LOAD_TIMEOUT)
+        return client
+
+    yield start
+    for client in reversed(clients):
+        await client.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine(trained_model: Path, start_engine: EngineFactory) -> TestClient:
+    """Engine instance A."""
+    client = await start_engine(instance_id="engine-a")
+    assert client.app[DIALOGUE].dialogue is not None, client.app[DIALOGUE].error
+    return client
+
+
+@pytest_asyncio.fixture(scope="session")
+async def engine_b(trained_model: Path, start_engine: EngineFactory) -> TestClient:
+    """Engine instance B, on the same Redis and prefix as A."""
+    client = await start_engine(instance_id="engine-b")
+    assert client.app[DIALOGUE].dialogue is not None, client.app[DIALOGUE].error
+    return client
+
+
+@pytest.fixture
+def sender() -> str:
+    """A fresh customer id, so every test has its own conversation."""
+    return "cust-" + uuid.uuid4().hex[:10]
+
+
+async def say(client: TestClient, sender: str, text: str) -> list[dict[str, object]]:
+    """Send one message through the REST channel and return the bot's replies."""
+    response = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert isinstance(body, list)
+    return body
+
+
+def texts(replies: list[dict[str, object]]) -> str:
+    """Join the text of every reply."""
+    return "\n".join(str(r.get("text", "")) for r in replies)

@@ -84,7 +84,7 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
     async def load() -> None:
         from bot.training import model_path
 
-        model = model_path(settings.model_dir)
+        model = settings.model_path or model_path(settings.model_dir)
         try:
             if not model.exists():
                 raise FileNotFoundError(f"no trained model at {model}: run `python -m bot train`")

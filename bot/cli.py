@@ -20,7 +20,7 @@ def _serve(settings: Settings, train: bool) -> int:
     from bot.app import create_app
     from bot.training import ensure_model
 
-    if train:
+    if train and settings.model_path is None:
         ensure_model(settings.model_dir)
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}"

@@ -55,5 +55,18 @@ def configure(log_format: str, level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Rasa and TensorFlow are chatty at INFO; their warnings still come through.
-    for noisy in ("rasa", "tensorflow", "absl", "h5py", "matplotlib", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    third_party_level = max(logging.WARNING, logging.getLevelName(level))
+    for noisy in ("rasa", "tensorflow", "absl", "h5py", "matplotlib", "asyncio", "jieba"):
+        logging.getLogger(noisy).setLevel(third_party_level)
+    quiet_rasa_structlog(third_party_level)
+
+
+def quiet_rasa_structlog(level: int = logging.WARNING) -> None:
+    """Filter Rasa's structlog events below ``level``.
+
+    Rasa logs through structlog too, unfiltered unless its CLI configured it: every prediction would
+    print policy debug dumps to stdout, with message text in them.
+    """
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(level)

@@ -31,6 +31,7 @@ class Settings:
     redis_prefix: str = "cs"
     var_dir: Path = PROJECT_ROOT / "var"
     model_dir: Path = PROJECT_ROOT / "var" / "models"
+    model_path: Path | None = None
     log_format: str = "text"
     log_level: str = "INFO"
     max_message_chars: int = 4000
@@ -59,6 +60,7 @@ class Settings:
             redis_prefix=env.get("REDIS_PREFIX") or defaults.redis_prefix,
             var_dir=var_dir,
             model_dir=Path(env.get("MODEL_DIR") or var_dir / "models"),
+            model_path=Path(env["MODEL_PATH"]) if env.get("MODEL_PATH") else None,
             log_format=(env.get("LOG_FORMAT") or defaults.log_format).lower(),
             log_level=(env.get("LOG_LEVEL") or defaults.log_level).upper(),
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars),

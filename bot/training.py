@@ -21,20 +21,20 @@ DOMAIN_FILE = TRAINING_DIR / "domain.yml"
 COMPONENT_SOURCES = (PROJECT_ROOT / "bot" / "nlu", PROJECT_ROOT / "bot" / "language.py")
 
 
-def model_inputs() -> list[Path]:
+def model_inputs(config: Path = CONFIG_FILE) -> list[Path]:
     """Return every file whose content determines the trained model, in a stable order."""
-    files = [CONFIG_FILE, *sorted(TRAINING_DIR.rglob("*.yml"))]
+    files = [config, *sorted(TRAINING_DIR.rglob("*.yml"))]
     for source in COMPONENT_SOURCES:
         files.extend(sorted(source.rglob("*.py")) if source.is_dir() else [source])
     return files
 
 
-def fingerprint() -> str:
+def fingerprint(config: Path = CONFIG_FILE) -> str:
     """Return a hash of the model's inputs and the Rasa version that trains it."""
     import rasa
 
     digest = hashlib.sha256(f"rasa={rasa.__version__}\n".encode())
-    for path in model_inputs():
+    for path in model_inputs(config):
         digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
@@ -52,14 +52,17 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def model_path(model_dir: Path) -> Path:
+def model_path(model_dir: Path, config: Path = CONFIG_FILE) -> Path:
     """Return where the model for the current inputs lives (it may not exist yet)."""
-    return model_dir / f"model-{fingerprint()}.tar.gz"
+    return model_dir / f"model-{fingerprint(config)}.tar.gz"
 
 
-def ensure_model(model_dir: Path, force: bool = False) -> Path:
+def ensure_model(model_dir: Path, force: bool = False, config: Path = CONFIG_FILE) -> Path:
     """Return the model for the current inputs, training it first if it does not exist."""
-    target = model_path(model_dir)
+    from bot.logging_setup import quiet_rasa_structlog
+
+    quiet_rasa_structlog()
+    target = model_path(model_dir, config)
     with _exclusive(model_dir / ".train.lock"):
         if target.exists() and not force:
             log.info("model up to date", extra={"model": target.name})
@@ -70,7 +73,7 @@ def ensure_model(model_dir: Path, force: bool = False) -> Path:
         started = time.monotonic()
         result = train(
             domain=str(DOMAIN_FILE),
-            config=str(CONFIG_FILE),
+            config=str(config),
             training_files=[str(TRAINING_DIR)],
             output=str(model_dir),
             fixed_model_name=target.name.removesuffix(".tar.gz"),

@@ -61,6 +61,10 @@ class RestChannel(Channel):
                 await on_message(parsed, reply)
             except EngineNotReady as exc:
                 return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": "2"})
+            except Exception:
+                # The client may retry: nothing was answered, and Rasa saves a tracker only at the end.
+                log.exception("message handling failed", extra={"sender_chars": len(parsed.sender_id)})
+                return _error(500, "the message could not be processed; please retry")
             return web.json_response(replies, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
         app.router.add_post("/webhooks/rest/webhook", webhook)

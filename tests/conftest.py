@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import DIALOGUE, create_app
 from bot.keys import Keys
+from bot.logging_setup import quiet_rasa_structlog
 from bot.redis_conn import EmbeddedRedis, async_client, close_async
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -25,6 +26,7 @@ MODEL_LOAD_TIMEOUT = 180
 
 # Importing Rasa (through bot.app) installed uvloop's policy; run on the standard loop, as bot.cli does.
 asyncio.set_event_loop_policy(None)
+quiet_rasa_structlog()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,0 +1,56 @@
+"""In-process action execution: same contract as an action server, without its costs."""
+
+from __future__ import annotations
+
+import pytest
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+
+from bot.dialogue import InProcessActionEndpoint
+
+
+@pytest.fixture(scope="module")
+def action() -> RemoteAction:
+    return RemoteAction("action_answer_question", InProcessActionEndpoint())
+
+
+def test_valid_action_response_passes(action: RemoteAction) -> None:
+    response = {"events": [{"event": "slot", "name": "offered_human", "value": True}], "responses": []}
+    assert action._validate_action_result(response)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"events": "not a list"},
+        {"events": [{"name": "offered_human"}]},  # an event without its type
+        {"responses": [42]},
+    ],
+)
+def test_malformed_action_response_is_refused_as_rasa_does(
+    action: RemoteAction, response: dict[str, object]
+) -> None:
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        action._validate_action_result(response)
+
+
+def test_endpoint_asks_rasa_for_a_selective_domain() -> None:
+    assert InProcessActionEndpoint().kwargs["enable_selective_domain"] is True
+
+
+async def test_endpoint_runs_an_action_with_the_action_server_contract() -> None:
+    endpoint = InProcessActionEndpoint()
+    tracker = {
+        "sender_id": "rest:x",
+        "slots": {"language": "en"},
+        "latest_message": {"text": "where is my order", "intent": {"name": "ask_question"}},
+        "events": [],
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {},
+        "latest_action_name": None,
+    }
+    body = {"next_action": "action_answer_question", "sender_id": "rest:x", "tracker": tracker, "domain": {}}
+    result = await endpoint.request(json=body)
+    assert result["events"] == [{"event": "slot", "timestamp": None, "name": "offered_human", "value": False}]
+    assert "My orders" in result["responses"][0]["text"]

@@ -3,7 +3,7 @@
 # Rasa 3.6.21 supports Python < 3.11 and python-telegram-bot 22 needs >= 3.10, so 3.10 it must be.
 set -euo pipefail
 
-is310() { [ -x "$1" ] && "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; }
+is310() { [ -x "$1" ] && [ "$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = 3.10 ]; }
 
 if [ -n "${PYTHON:-}" ]; then
   if is310 "$(command -v "$PYTHON" || echo "$PYTHON")"; then command -v "$PYTHON" || echo "$PYTHON"; exit 0; fi

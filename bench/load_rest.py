@@ -33,6 +33,7 @@ from urllib.parse import urlparse
 
 import aiohttp
 
+from bot.logging_setup import quiet_rasa_structlog
 from bot.settings import PROJECT_ROOT
 from bot.training import ensure_model
 
@@ -233,6 +234,7 @@ def servers(
 
 async def main_async(args: argparse.Namespace) -> None:
     """Run the benchmark and print its figures."""
+    quiet_rasa_structlog()  # training would otherwise print Rasa's per-decision debug dumps
     model = ensure_model(PROJECT_ROOT / "var" / "models")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     prefix = "bench" + uuid.uuid4().hex[:8]

@@ -59,11 +59,11 @@ class EmbeddedRedis:
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while self._server._connection_count() > 1 and time.monotonic() < deadline:
             time.sleep(0.02)
-        others = [c.get("addr") for c in self._server.client_list()][1:]
+        others = self._server._connection_count() - 1  # its own connection is one of them
         self._server._cleanup()
         if self._server.socket_file is not None:
             self._server = None
-            raise RuntimeError(f"embedded Redis not stopped: other clients still connected: {others}")
+            raise RuntimeError(f"embedded Redis not stopped: {others} other client(s) still connected")
         self._server = None
         log.info("embedded redis stopped")
 

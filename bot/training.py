@@ -59,9 +59,6 @@ def model_path(model_dir: Path, config: Path = CONFIG_FILE) -> Path:
 
 def ensure_model(model_dir: Path, force: bool = False, config: Path = CONFIG_FILE) -> Path:
     """Return the model for the current inputs, training it first if it does not exist."""
-    from bot.logging_setup import quiet_rasa_structlog
-
-    quiet_rasa_structlog()
     target = model_path(model_dir, config)
     with _exclusive(model_dir / ".train.lock"):
         if target.exists() and not force:

@@ -12,6 +12,8 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from bot import kb_api
+from bot.auth import Accounts
 from bot.dialogue import Dialogue
 from bot.keys import Keys
 from bot.messages import Inbound
@@ -22,6 +24,7 @@ from bot.state import ConversationStates
 from channels.base import Channel, Reply
 from channels.rest import RestChannel
 from handoff.service import HandoffService
+from knowledge_base.live import LiveKnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     states = ConversationStates(client, app[KEYS])
     app[STATES] = states
     app[HANDOFF] = HandoffService(client, app[KEYS], states)
+    app[kb_api.ACCOUNTS] = Accounts(client, app[KEYS].prefix)
     yield
     await close_async(client)
     if embedded:
@@ -106,6 +110,15 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
     close_sync(client)
 
 
+async def _knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load the live knowledge base (seeding it on first start) and follow other instances' publishes."""
+    knowledge = LiveKnowledgeBase(app[REDIS], app[KEYS].prefix)
+    await knowledge.start()
+    app[kb_api.KNOWLEDGE] = knowledge
+    yield
+    await knowledge.stop()
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Answer 200 only when the model is loaded and Redis answers; 503 with the reason otherwise."""
     app = request.app
@@ -139,6 +152,7 @@ def create_app(settings: Settings) -> web.Application:
     app[KEYS] = Keys(settings.redis_prefix)
     app[DIALOGUE] = DialogueSlot()
     app.cleanup_ctx.append(_redis_ctx)
+    app.cleanup_ctx.append(_knowledge_ctx)
     app.cleanup_ctx.append(_dialogue_ctx)
 
     async def on_message(inbound: Inbound, reply: Reply) -> None:
@@ -146,7 +160,7 @@ def create_app(settings: Settings) -> web.Application:
         await app[ROUTER].on_message(inbound, reply)
 
     async def router_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[ROUTER] = Router(app[STATES], app[HANDOFF], lambda: app[DIALOGUE].dialogue)
+        app[ROUTER] = Router(app[STATES], app[HANDOFF], lambda: app[DIALOGUE].dialogue, app[kb_api.KNOWLEDGE])
         yield
 
     app.cleanup_ctx.append(router_ctx)
@@ -157,4 +171,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", index)
     app.router.add_static("/static/", WEB_DIR, show_index=False)
+    kb_api.register(app, WEB_DIR, settings.cookie_secure)
     return app

@@ -1,15 +1,21 @@
-"""Command line: ``python -m bot serve|train|health``."""
+"""Command line: ``python -m bot serve|train|user|kb``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from bot import logging_setup
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.keys import Keys
 
 log = logging.getLogger("bot")
 
@@ -33,6 +39,69 @@ def _serve(settings: Settings, train: bool) -> int:
     return 0
 
 
+async def _with_redis(settings: Settings, work: Callable[[Any, Keys], Awaitable[int]]) -> int:
+    """Run ``work`` against REDIS_URL, or the embedded Redis (with the engine stopped) when unset."""
+    from bot.keys import Keys
+    from bot.redis_conn import EmbeddedRedis, async_client, close_async
+
+    embedded = None
+    url = settings.redis_url
+    if url is None:
+        embedded = EmbeddedRedis(settings.var_dir)
+        url = await asyncio.to_thread(embedded.start)
+    client = async_client(url)
+    try:
+        return await work(client, Keys(settings.redis_prefix))
+    finally:
+        await close_async(client)
+        if embedded:
+            await asyncio.to_thread(embedded.stop)
+
+
+def _user_add(settings: Settings, name: str, roles: list[str], password_stdin: bool) -> int:
+    from bot.auth import Accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {name}: ")
+        if getpass.getpass("Again: ") != password:
+            print("The passwords differ; nothing changed.", file=sys.stderr)
+            return 1
+
+    async def work(client: Any, keys: Keys) -> int:
+        try:
+            await Accounts(client, keys.prefix).set_user(name, password, roles)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"user {name} saved with roles {', '.join(roles)}")
+        return 0
+
+    return asyncio.run(_with_redis(settings, work))
+
+
+def _kb_calibrate(settings: Settings, locale: str) -> int:
+    from knowledge_base.live import LiveKnowledgeBase
+
+    async def work(client: Any, keys: Keys) -> int:
+        kb = LiveKnowledgeBase(client, keys.prefix, seed_file=None)
+        try:
+            result = await kb.calibrate(locale)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        t = result.thresholds
+        print(
+            f"answer >= {t.answer:.4f}, suggest >= {t.suggest:.4f} on {result.questions} golden questions: "
+            f"in-scope accuracy {result.in_scope_accuracy:.3f}, OOS recall {result.oos_recall}; "
+            "the next publish uses them"
+        )
+        return 0
+
+    return asyncio.run(_with_redis(settings, work))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command named in ``argv``."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
@@ -42,6 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--no-train", action="store_true", help="fail instead of training")
     train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
     train.add_argument("--force", action="store_true", help="train even if a model exists")
+    user = sub.add_parser("user", help="manage staff accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create or replace a user")
+    add.add_argument("name")
+    add.add_argument("--role", action="append", required=True, help="editor, agent, supervisor or admin")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    kb = sub.add_parser("kb", help="knowledge-base maintenance")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    cal = kb_sub.add_parser("calibrate", help="choose thresholds on the golden questions")
+    cal.add_argument("--locale", default="zh-CN", choices=["zh-CN", "en"])
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -56,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(ensure_model(settings.model_dir, force=args.force))
         return 0
+    if args.command == "user":
+        return _user_add(settings, args.name, args.role, args.password_stdin)
+    if args.command == "kb":
+        return _kb_calibrate(settings, args.locale)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -6,11 +6,13 @@ import logging
 from collections.abc import Callable
 
 import handoff
+import knowledge_base
 from bot.dialogue import Dialogue
 from bot.messages import EngineNotReady, Inbound
 from bot.state import ConversationStates, Owner
 from channels.base import Reply
 from handoff.service import HandoffService
+from knowledge_base.live import LiveKnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +25,10 @@ class Router:
         states: ConversationStates,
         handoff: HandoffService,
         dialogue: Callable[[], Dialogue | None],
+        knowledge: LiveKnowledgeBase,
     ) -> None:
         """Route with the shared state machine; ``dialogue`` returns the agent once it is loaded."""
+        self._knowledge = knowledge
         self._states = states
         self._handoff = handoff
         self._dialogue = dialogue
@@ -57,7 +61,7 @@ class Router:
                     extra={"conversation": conversation, "owner": owner.value, "stream_id": stream_id},
                 )
                 return
-            with handoff.using(self._handoff):
+            with handoff.using(self._handoff), knowledge_base.using(self._knowledge):
                 replies = await dialogue.handle(inbound)
         log.info("bot replied", extra={"conversation": conversation, "replies": len(replies)})
         log.debug("bot turn", extra={"conversation": conversation, "text": inbound.text})

@@ -1,4 +1,4 @@
-"""Answer a customer's question from the knowledge base."""
+"""Answer a customer's question from the knowledge base, in one of three bands."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ import knowledge_base
 
 log = logging.getLogger(__name__)
 
+MAX_SUGGESTIONS = 3
+_SUGGEST_TEXT = {"zh": "您是不是想问：", "en": "Did you mean:"}
+_HUMAN_BUTTON = {"zh": "都不是，转人工", "en": "None of these, talk to a human"}
+
 
 class ActionAnswerQuestion(Action):
-    """Reply with the best FAQ answer, or admit not knowing and offer a human."""
+    """Answer (high confidence), suggest likely questions as buttons, or admit not knowing."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
@@ -24,21 +28,43 @@ class ActionAnswerQuestion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Answer the latest message in the conversation's language."""
+        """Match the latest message once and reply according to the band."""
         text = str(tracker.latest_message.get("text") or "")
         language = str(tracker.get_slot("language") or "zh")
-        found = knowledge_base.answer(text, language)
-        if found is None:
-            log.info("kb: no answer", extra={"conversation": tracker.sender_id, "chars": len(text)})
-            dispatcher.utter_message(response="utter_no_answer")
-            return [SlotSet("offered_human", True)]
+        lang = "en" if language == "en" else "zh"
+        found = await knowledge_base.find(text, language)
+        band = found.decision.band if found else knowledge_base.Band.ESCALATE
+        # Ids and scores only: message text stays out of INFO logs.
         log.info(
-            "kb: answered",
+            "kb: decision",
             extra={
                 "conversation": tracker.sender_id,
-                "entry": found.entry_id,
-                "score": round(found.score, 3),
+                "band": band.value,
+                "candidates": [
+                    {"entry": c.entry_id, "score": round(c.score, 3)}
+                    for c in (found.decision.candidates[:3] if found else ())
+                ],
             },
         )
-        dispatcher.utter_message(text=found.text)
-        return [SlotSet("offered_human", False)]
+        if found is not None and band is knowledge_base.Band.ANSWER and found.entries:
+            entry = found.entries[0]
+            dispatcher.utter_message(
+                text=entry.answer_for(tracker.get_latest_input_channel() or ""),
+                buttons=[{"title": b.title, "payload": b.payload} for b in entry.buttons],
+                image=entry.image_url or None,
+            )
+            return [SlotSet("offered_human", False)]
+        if found is not None and band is knowledge_base.Band.SUGGEST and found.entries:
+            threshold = found.decision.thresholds.suggest
+            choices = [
+                e
+                for e, c in zip(found.entries, found.decision.candidates, strict=False)
+                if c.score >= threshold or c is found.decision.candidates[0]
+            ][:MAX_SUGGESTIONS]
+            buttons = [{"title": e.question, "payload": e.question} for e in choices]
+            buttons.append({"title": _HUMAN_BUTTON[lang], "payload": "/request_human"})
+            dispatcher.utter_message(text=_SUGGEST_TEXT[lang], buttons=buttons)
+            return [SlotSet("offered_human", True)]
+        await knowledge_base.record_unanswered(found, text, language, "escalated")
+        dispatcher.utter_message(response="utter_no_answer")
+        return [SlotSet("offered_human", True)]

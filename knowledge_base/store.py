@@ -1,0 +1,325 @@
+"""The knowledge base in Redis: drafts, published versions, golden questions, synonyms, the inbox.
+
+Layout under the deployment prefix (``{p}``):
+
+* ``{p}:kb:draft`` hash ``locale/id`` → entry JSON: what staff edit; customers never see it.
+* ``{p}:kb:version:{n}`` string: a published snapshot (entries, synonyms, thresholds, author, time,
+  message); ``{p}:kb:versions`` sorted set of version numbers; ``{p}:kb:live`` the version answering.
+* ``{p}:kb:golden`` JSON list of golden questions; ``{p}:kb:synonyms`` draft synonyms JSON;
+  ``{p}:kb:thresholds`` calibrated thresholds JSON (copied into the next publish).
+* ``{p}:kb:inbox`` sorted set normalised question → count, ``{p}:kb:inbox:meta`` hash with a sample.
+* Channel ``{p}:kb:published`` carries the new live version number to every engine instance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from knowledge_base.calibrate import Labelled
+from knowledge_base.entries import EntryError, FaqEntry, parse_entry
+from knowledge_base.matcher import Thresholds
+
+INBOX_MAX = 5000
+
+
+class PublishRefused(Exception):
+    """A publish that would break golden questions; carries the report."""
+
+    def __init__(self, report: list[dict[str, Any]]) -> None:
+        """Keep the failing golden questions for the response."""
+        super().__init__(f"{len(report)} golden question(s) would break")
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One published version: everything needed to rebuild the live index exactly."""
+
+    version: int
+    author: str
+    message: str
+    published_at: float
+    entries: tuple[FaqEntry, ...]
+    synonyms: dict[str, list[str]]
+    thresholds: Thresholds
+
+    def meta(self) -> dict[str, Any]:
+        """Return the version's listing fields."""
+        return {
+            "version": self.version,
+            "author": self.author,
+            "message": self.message,
+            "published_at": self.published_at,
+            "entries": len(self.entries),
+        }
+
+
+def entry_key(entry: FaqEntry) -> str:
+    """Return the draft hash field of an entry: ids are unique per locale."""
+    return f"{entry.locale}/{entry.id}"
+
+
+def _snapshot_json(snapshot: Snapshot) -> str:
+    return json.dumps(
+        {
+            **snapshot.meta(),
+            "entries": [e.to_dict() for e in snapshot.entries],
+            "synonyms": snapshot.synonyms,
+            "thresholds": {"answer": snapshot.thresholds.answer, "suggest": snapshot.thresholds.suggest},
+        },
+        ensure_ascii=False,
+    )
+
+
+def _snapshot_from(raw: str | bytes) -> Snapshot:
+    data = json.loads(raw)
+    return Snapshot(
+        version=int(data["version"]),
+        author=str(data["author"]),
+        message=str(data["message"]),
+        published_at=float(data["published_at"]),
+        entries=tuple(parse_entry(e) for e in data["entries"]),
+        synonyms={str(k): [str(v) for v in vs] for k, vs in data["synonyms"].items()},
+        thresholds=Thresholds(**data["thresholds"]),
+    )
+
+
+def diff_entries(old: Iterable[FaqEntry], new: Iterable[FaqEntry]) -> dict[str, Any]:
+    """Return what changed from ``old`` to ``new``: added, removed and changed fields per entry."""
+    before = {entry_key(e): e.to_dict() for e in old}
+    after = {entry_key(e): e.to_dict() for e in new}
+    changed = {}
+    for key in sorted(before.keys() & after.keys()):
+        fields = {
+            name: {"before": before[key].get(name), "after": after[key].get(name)}
+            for name in sorted(before[key].keys() | after[key].keys())
+            if before[key].get(name) != after[key].get(name)
+        }
+        if fields:
+            changed[key] = fields
+    return {
+        "added": [after[k] for k in sorted(after.keys() - before.keys())],
+        "removed": [before[k] for k in sorted(before.keys() - after.keys())],
+        "changed": changed,
+    }
+
+
+def _parse_synonyms(raw: Any) -> dict[str, list[str]]:
+    if not isinstance(raw, Mapping):
+        raise EntryError("synonyms must map a word to its variants")
+    out: dict[str, list[str]] = {}
+    for word, variants in raw.items():
+        if not isinstance(word, str) or not word.strip():
+            raise EntryError("each synonym group needs a word")
+        if isinstance(variants, str):
+            variants = [v for v in variants.replace("，", ",").split(",")]
+        if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
+            raise EntryError(f"synonyms of {word!r} must be a list of texts")
+        cleaned = [v.strip() for v in variants if v.strip()]
+        if cleaned:
+            out[word.strip()] = cleaned
+    return out
+
+
+class KnowledgeStore:
+    """Async access to the knowledge base's Redis keys under one prefix."""
+
+    def __init__(self, client: aioredis.Redis[str], prefix: str) -> None:
+        """Use ``client`` for keys under ``prefix``."""
+        self.redis = client
+        base = f"{prefix}:kb"
+        self.k_draft = f"{base}:draft"
+        self.k_versions = f"{base}:versions"
+        self.k_seq = f"{base}:version_seq"
+        self.k_live = f"{base}:live"
+        self.k_golden = f"{base}:golden"
+        self.k_synonyms = f"{base}:synonyms"
+        self.k_thresholds = f"{base}:thresholds"
+        self.k_inbox = f"{base}:inbox"
+        self.k_inbox_meta = f"{base}:inbox:meta"
+        self.channel = f"{base}:published"
+        self._version_prefix = f"{base}:version:"
+
+    # Drafts -----------------------------------------------------------------------------------
+    async def draft_entries(self) -> list[FaqEntry]:
+        """Return every draft entry, sorted by locale and id."""
+        raw = await self.redis.hgetall(self.k_draft)
+        return sorted((parse_entry(json.loads(v)) for v in raw.values()), key=entry_key)
+
+    async def draft_entry(self, locale: str, entry_id: str) -> FaqEntry | None:
+        """Return one draft entry, or None."""
+        raw = await self.redis.hget(self.k_draft, f"{locale}/{entry_id}")
+        return parse_entry(json.loads(raw)) if raw else None
+
+    async def save_entry(self, entry: FaqEntry) -> None:
+        """Create or replace a draft entry."""
+        await self.redis.hset(self.k_draft, entry_key(entry), json.dumps(entry.to_dict(), ensure_ascii=False))
+
+    async def delete_entry(self, locale: str, entry_id: str) -> bool:
+        """Delete a draft entry; return whether it existed."""
+        return bool(await self.redis.hdel(self.k_draft, f"{locale}/{entry_id}"))
+
+    async def replace_drafts(self, entries: Sequence[FaqEntry]) -> None:
+        """Replace all draft entries at once (an import, or a rollback)."""
+        mapping: dict[str | bytes, str] = {
+            entry_key(e): json.dumps(e.to_dict(), ensure_ascii=False) for e in entries
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.k_draft)
+            if mapping:
+                pipe.hset(self.k_draft, mapping=mapping)
+            await pipe.execute()
+
+    async def merge_drafts(self, entries: Sequence[FaqEntry]) -> None:
+        """Add or replace the given draft entries, keeping the others."""
+        if entries:
+            mapping: dict[str | bytes, str] = {
+                entry_key(e): json.dumps(e.to_dict(), ensure_ascii=False) for e in entries
+            }
+            await self.redis.hset(self.k_draft, mapping=mapping)
+
+    async def synonyms(self) -> dict[str, list[str]]:
+        """Return the draft synonym groups."""
+        raw = await self.redis.get(self.k_synonyms)
+        return _parse_synonyms(json.loads(raw)) if raw else {}
+
+    async def set_synonyms(self, raw: Any) -> dict[str, list[str]]:
+        """Validate and store the draft synonym groups."""
+        synonyms = _parse_synonyms(raw)
+        await self.redis.set(self.k_synonyms, json.dumps(synonyms, ensure_ascii=False))
+        return synonyms
+
+    async def thresholds(self) -> Thresholds | None:
+        """Return the thresholds the next publish uses, if calibrated or set."""
+        raw = await self.redis.get(self.k_thresholds)
+        return Thresholds(**json.loads(raw)) if raw else None
+
+    async def set_thresholds(self, thresholds: Thresholds) -> None:
+        """Store thresholds for the next publish."""
+        await self.redis.set(
+            self.k_thresholds, json.dumps({"answer": thresholds.answer, "suggest": thresholds.suggest})
+        )
+
+    # Golden questions -------------------------------------------------------------------------
+    async def golden(self) -> list[dict[str, str]]:
+        """Return the golden questions: text, expected entry id (or "escalate") and locale."""
+        raw = await self.redis.get(self.k_golden)
+        return list(json.loads(raw)) if raw else []
+
+    async def set_golden(self, items: Any) -> list[dict[str, str]]:
+        """Validate and replace the golden questions."""
+        if not isinstance(items, list):
+            raise EntryError("golden questions must be a list")
+        cleaned = []
+        for number, item in enumerate(items, start=1):
+            if not isinstance(item, Mapping):
+                raise EntryError(f"golden question {number} must be an object")
+            text = str(item.get("text") or "").strip()
+            expected = str(item.get("expected") or "").strip()
+            locale = str(item.get("locale") or "zh-CN")
+            if not text or not expected:
+                raise EntryError(f"golden question {number} needs a text and an expected entry or 'escalate'")
+            if locale not in ("zh-CN", "en"):
+                raise EntryError(f"golden question {number}: locale must be zh-CN or en")
+            cleaned.append({"text": text[:500], "expected": expected[:80], "locale": locale})
+        await self.redis.set(self.k_golden, json.dumps(cleaned, ensure_ascii=False))
+        return cleaned
+
+    async def golden_labelled(self, locale: str) -> list[Labelled]:
+        """Return the golden questions of one locale for calibration."""
+        return [Labelled(g["text"], g["expected"]) for g in await self.golden() if g["locale"] == locale]
+
+    # Versions ---------------------------------------------------------------------------------
+    async def live_version(self) -> int | None:
+        """Return the version customers are answered from, or None before the first publish."""
+        raw = await self.redis.get(self.k_live)
+        return int(raw) if raw else None
+
+    async def snapshot(self, version: int) -> Snapshot | None:
+        """Return one published version, or None."""
+        raw = await self.redis.get(f"{self._version_prefix}{version}")
+        return _snapshot_from(raw) if raw else None
+
+    async def live_snapshot(self) -> Snapshot | None:
+        """Return the live version's snapshot."""
+        version = await self.live_version()
+        return await self.snapshot(version) if version is not None else None
+
+    async def versions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return the newest versions' metadata, newest first."""
+        numbers = await self.redis.zrevrange(self.k_versions, 0, limit - 1)
+        out = []
+        for number in numbers:
+            snap = await self.snapshot(int(number))
+            if snap:
+                out.append(snap.meta())
+        return out
+
+    async def commit(
+        self,
+        entries: Sequence[FaqEntry],
+        synonyms: dict[str, list[str]],
+        thresholds: Thresholds,
+        author: str,
+        message: str,
+    ) -> Snapshot:
+        """Store a new version, make it live and tell every instance (the caller checked it)."""
+        version = int(await self.redis.incr(self.k_seq))
+        snap = Snapshot(version, author, message, time.time(), tuple(entries), synonyms, thresholds)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"{self._version_prefix}{version}", _snapshot_json(snap))
+            pipe.zadd(self.k_versions, {str(version): version})
+            pipe.set(self.k_live, version)
+            pipe.publish(self.channel, str(version))
+            await pipe.execute()
+        return snap
+
+    # Inbox ------------------------------------------------------------------------------------
+    async def record_unanswered(self, normalised: str, text: str, locale: str, source: str) -> None:
+        """Count an unanswered question (escalated, fallback, or answered by an agent)."""
+        if not normalised:
+            return
+        field = f"{locale}|{normalised}"[:600]
+        meta = json.dumps(
+            {"text": text[:500], "locale": locale, "source": source, "at": time.time()}, ensure_ascii=False
+        )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zincrby(self.k_inbox, 1, field)
+            pipe.hset(self.k_inbox_meta, field, meta)
+            await pipe.execute()
+        # Keep the inbox bounded: drop the rarest when it grows past INBOX_MAX.
+        size = await self.redis.zcard(self.k_inbox)
+        if size > INBOX_MAX:
+            dropped = await self.redis.zpopmin(self.k_inbox, size - INBOX_MAX)
+            if dropped:
+                await self.redis.hdel(self.k_inbox_meta, *[member for member, _ in dropped])
+
+    async def inbox(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Return the most frequent unanswered questions with a sample text."""
+        rows = await self.redis.zrevrange(self.k_inbox, 0, limit - 1, withscores=True)
+        if not rows:
+            return []
+        metas = await self.redis.hmget(self.k_inbox_meta, [member for member, _ in rows])
+        out = []
+        for (member, count), meta in zip(rows, metas, strict=True):
+            key = member.decode() if isinstance(member, bytes) else str(member)
+            info = json.loads(meta) if meta else {}
+            out.append({"key": key, "count": int(count), **info})
+        return out
+
+    async def dismiss(self, key: str) -> None:
+        """Remove one question from the inbox (turned into an entry, or not worth one)."""
+        await self.redis.zrem(self.k_inbox, key)
+        await self.redis.hdel(self.k_inbox_meta, key)
+
+
+def utc_now() -> dt.datetime:
+    """Return the current time, timezone-aware."""
+    return dt.datetime.now(dt.timezone.utc)

@@ -30,6 +30,7 @@ from sklearn.preprocessing import normalize
 from knowledge_base.normalise import Normaliser
 
 FloatArray = npt.NDArray[np.float64]
+MIN_DENSITY = 8
 
 
 class Band(str, enum.Enum):
@@ -181,10 +182,11 @@ class Matcher:
 
         self._coef: FloatArray | None = None
         self._intercept: FloatArray | None = None
-        # A discriminative model needs examples: with a few phrasings per entry it latches onto
-        # single shared words, so its weight grows with phrasings per entry (full from 20 up).
+        # A discriminative model needs examples: below MIN_DENSITY phrasings per entry it latches
+        # onto single shared words or scores every entry negative (seen on the built-in FAQ), so it
+        # is left out; above, its weight grows with phrasings per entry (full from 20 up).
         density = len(self.phrasings) / len(self.entry_ids)
-        self._linear_weight = self.weights.linear * min(1.0, density / 20)
+        self._linear_weight = self.weights.linear * min(1.0, density / 20) if density >= MIN_DENSITY else 0.0
         if self._linear_weight and len(self.entry_ids) > 1:
             model = SGDClassifier(loss="modified_huber", alpha=1e-4, max_iter=15, tol=None, random_state=0)
             with warnings.catch_warnings():

@@ -39,7 +39,8 @@ def test_an_entry_without_questions_or_answer_is_refused_clearly() -> None:
 
 def test_neutral_jsonl_questions_become_standard_question_and_alternatives() -> None:
     entry = parse_entry({"id": "x", "questions": ["q1", "q2", "q1"], "answer": "a"})
-    assert entry.question == "q1" and entry.alternatives == ("q2",)
+    assert entry.question == "q1"
+    assert entry.alternatives == ("q2",)
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "jsonl", "csv", "xlsx"])
@@ -49,9 +50,14 @@ def test_round_trip_keeps_what_the_format_holds(fmt: str) -> None:
     assert len(again) == 1
     got = again[0]
     assert (got.id, got.locale, got.question, got.alternatives, got.answer) == (
-        entry.id, entry.locale, entry.question, entry.alternatives, entry.answer,
+        entry.id,
+        entry.locale,
+        entry.question,
+        entry.alternatives,
+        entry.answer,
     )
-    assert got.category == "售后" and got.answer_threshold == 0.7
+    assert got.category == "售后"
+    assert got.answer_threshold == 0.7
     if fmt in ("yaml", "jsonl"):
         assert got == entry
 
@@ -90,7 +96,7 @@ def test_xlsx_errors_are_reported_by_row() -> None:
 def test_broken_files_and_huge_files_are_refused() -> None:
     with pytest.raises(ImportFailed, match="line 2: not valid JSON"):
         load_bytes(b'{"id":"a","questions":["q"],"answer":"a"}\n{broken\n', "jsonl")
-    with pytest.raises(ImportFailed, match="not a readable .xlsx"):
+    with pytest.raises(ImportFailed, match=r"not a readable \.xlsx"):
         load_bytes(b"PK\x03\x04 not really a zip", "xlsx")
     with pytest.raises(ImportFailed, match="not valid YAML"):
         load_bytes(b"entries: [\n  {id: a", "yaml")

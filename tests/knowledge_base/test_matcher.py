@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from knowledge_base.entries import parse_entry
+from knowledge_base.formats import load_bytes
 from knowledge_base.index import KnowledgeIndex
 from knowledge_base.live import SEED_FILE
-from knowledge_base.formats import load_bytes
 from knowledge_base.matcher import Band, Matcher, Phrasing, Thresholds
 
 
@@ -31,7 +31,8 @@ def test_known_questions_are_answered(seed: KnowledgeIndex, question: str, local
     found = seed.find(question, locale)
     assert found is not None
     assert found.decision.band is Band.ANSWER, found.decision.explain()
-    assert found.entry is not None and found.entry.id == entry
+    assert found.entry is not None
+    assert found.entry.id == entry
 
 
 @pytest.mark.parametrize(
@@ -40,27 +41,32 @@ def test_known_questions_are_answered(seed: KnowledgeIndex, question: str, local
 )
 def test_unrelated_questions_are_escalated(seed: KnowledgeIndex, question: str, locale: str) -> None:
     found = seed.find(question, locale)
-    assert found is not None and found.decision.band is Band.ESCALATE
-    assert found.entry is None and found.entries == ()
+    assert found is not None
+    assert found.decision.band is Band.ESCALATE
+    assert found.entry is None
+    assert found.entries == ()
 
 
 def test_middle_scores_suggest_and_explain_why(seed: KnowledgeIndex) -> None:
     strict = seed.with_thresholds(Thresholds(answer=0.99, suggest=0.3))
     found = strict.find("退款多久能到账", "zh-CN")
-    assert found is not None and found.decision.band is Band.SUGGEST
+    assert found is not None
+    assert found.decision.band is Band.SUGGEST
     explanation = found.decision.explain()
     top = explanation["candidates"][0]
     assert top["entry_id"] == "refund_time"
     assert top["matched_question"] in found.entries[0].questions
-    assert {"centroid", "nearest", "linear"} <= set(top["signals"])
+    assert set(top["signals"]) == {"centroid", "nearest"}  # a few phrasings per entry: no linear model
     assert explanation["thresholds"] == {"answer": 0.99, "suggest": 0.3}
 
 
 def test_an_exact_phrasing_is_answered_even_under_strict_thresholds(seed: KnowledgeIndex) -> None:
     strict = seed.with_thresholds(Thresholds(answer=5.0, suggest=4.0))
     found = strict.find("怎么开发票！", "zh-CN")
-    assert found is not None and found.decision.band is Band.ANSWER
-    assert found.entry is not None and found.entry.id == "invoice"
+    assert found is not None
+    assert found.decision.band is Band.ANSWER
+    assert found.entry is not None
+    assert found.entry.id == "invoice"
 
 
 def test_linear_signal_joins_with_enough_phrasings_per_entry() -> None:
@@ -87,7 +93,9 @@ def test_per_entry_thresholds_override_the_global_ones() -> None:
 def test_disabled_and_expired_entries_are_not_matched() -> None:
     entries = [
         parse_entry({"id": "off", "question": "退款多久到账", "answer": "x", "enabled": False}),
-        parse_entry({"id": "old", "question": "怎么开发票", "answer": "y", "valid_until": "2000-01-01T00:00:00"}),
+        parse_entry(
+            {"id": "old", "question": "怎么开发票", "answer": "y", "valid_until": "2000-01-01T00:00:00"}
+        ),
         parse_entry({"id": "on", "question": "密码忘了", "answer": "z"}),
     ]
     index = KnowledgeIndex(entries)

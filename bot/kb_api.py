@@ -270,7 +270,8 @@ async def calibrate(request: web.Request) -> web.StreamResponse:
     """Choose both thresholds on the golden questions of a locale; used by the next publish."""
     body = await _json(request)
     body = body if isinstance(body, dict) else {}
-    targets = {k: float(body[k]) for k in ("oos_recall_target", "precision_target") if k in body}
+    names = ("oos_recall_floor", "recall_weight", "precision_target")
+    targets = {k: float(body[k]) for k in names if k in body}
     try:
         result = await _kb(request).calibrate(str(body.get("locale") or "zh-CN"), **targets)
     except ValueError as exc:
@@ -481,7 +482,8 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "locale": {"type": "string"},
-            "oos_recall_target": {"type": "number"},
+            "oos_recall_floor": {"type": "number"},
+            "recall_weight": {"type": "number"},
             "precision_target": {"type": "number"},
         },
     },

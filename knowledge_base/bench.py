@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -83,23 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--weights", default="", help="signal weights, e.g. linear=1,centroid=0.5,nearest=0.5 (ablation)"
     )
-    parser.add_argument("--locale", default="zh-CN", help="locale the KB's entries are imported under")
+    parser.add_argument("--locale", help="locale to ask in (default: the KB's most common locale)")
     args = parser.parse_args(argv)
 
     suffix = args.kb.suffix.lstrip(".").replace("yml", "yaml")
     data = args.kb.read_bytes()
-    if args.locale != "zh-CN" and suffix == "jsonl":
-        lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
-        data = "\n".join(json.dumps({**row, "locale": args.locale}) for row in lines).encode()
     weights = Weights(**{k: float(v) for k, v in (p.split("=") for p in args.weights.split(",") if p)})
     started = time.perf_counter()
     entries = load_bytes(data, suffix)
     index = KnowledgeIndex(entries, weights=weights)
     build_s = time.perf_counter() - started
-    result: dict[str, Any] = {"kb_entries": len(entries), "build_s": round(build_s, 3)}
+    locale = args.locale or Counter(e.locale for e in entries).most_common(1)[0][0]
+    result: dict[str, Any] = {"kb_entries": len(entries), "locale": locale, "build_s": round(build_s, 3)}
     if args.calibrate:
         dev = read_queries(args.calibrate)
-        chosen = calibrate(index, dev, args.locale)
+        chosen = calibrate(index, dev, locale)
         index = index.with_thresholds(chosen.thresholds)
         result["calibration"] = {
             "answer": chosen.thresholds.answer,
@@ -109,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
     else:
         result["thresholds"] = {"answer": index.thresholds.answer, "suggest": index.thresholds.suggest}
-    result.update(evaluate(index, read_queries(args.queries), args.locale))
+    result.update(evaluate(index, read_queries(args.queries), locale))
     json.dump(result, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0

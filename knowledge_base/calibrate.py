@@ -43,21 +43,24 @@ def calibrate(
     questions: Sequence[Labelled],
     locale: str,
     *,
-    oos_recall_target: float = 0.7,
+    oos_recall_floor: float = 0.62,
+    recall_weight: float = 0.03,
     precision_target: float = 0.95,
 ) -> Calibration:
     """Pick the suggest and answer thresholds from labelled questions.
 
-    The suggest threshold escalates at least ``oos_recall_target`` of out-of-scope questions while
-    keeping in-scope accuracy as high as possible; the answer threshold is the lowest at which
+    Suggest: escalate at least ``oos_recall_floor`` of the out-of-scope questions; above that floor,
+    one point of OOS recall is worth ``recall_weight`` points of in-scope accuracy (so a KB whose
+    accuracy hardly moves with the threshold escalates more). Answer: the lowest threshold at which
     direct answers are right at least ``precision_target`` of the time.
     """
     if not questions:
         raise ValueError("calibration needs labelled questions")
+    open_index = index.with_thresholds(Thresholds(float("inf"), float("-inf")))
     tops: list[float] = []
     right: list[bool] = []
     for q in questions:
-        found = index.with_thresholds(Thresholds(float("inf"), float("-inf"))).find(q.text, locale)
+        found = open_index.find(q.text, locale)
         candidates = found.decision.candidates if found else ()
         tops.append(candidates[0].score if candidates else float("-inf"))
         right.append(bool(candidates) and candidates[0].entry_id == q.expected)
@@ -73,9 +76,9 @@ def calibrate(
     for cut in cuts:
         kept = score >= cut
         accuracy = float((correct & kept)[ins].mean()) if ins.any() else 0.0
-        recall = float((~kept)[oos].mean()) if oos.any() else 1.0
-        # Meet the recall target first, then in-scope accuracy; without OOS examples, accuracy alone.
-        key = (min(recall, oos_recall_target), accuracy)
+        recall = float((~kept)[oos].mean()) if oos.any() else 0.0
+        # Reach the floor first; then maximise accuracy plus the weighted recall.
+        key = (min(recall, oos_recall_floor), accuracy + recall_weight * recall)
         if key > best_key:
             best_cut, best_key = float(cut), key
     suggest = best_cut

@@ -12,6 +12,7 @@ LOCALES = ("zh-CN", "en")
 MAX_QUESTION_CHARS = 500
 MAX_ANSWER_CHARS = 5000
 # Ids appear in URLs and in the draft key "locale/id": no slash, no whitespace, no control characters.
+_HAN = re.compile(r"[\u3400-\u9fff]")
 _ID = re.compile(r"^[^\s/\\\x00-\x1f]{1,80}$")
 
 
@@ -165,7 +166,10 @@ def parse_entry(raw: Mapping[str, Any]) -> FaqEntry:
         raise EntryError(f"entry {entry_id}: needs at least one question")
     if not answer:
         raise EntryError(f"entry {entry_id}: needs an answer")
-    locale = _text(raw.get("locale"), "locale", 10) or "zh-CN"
+    # Files without a locale column (such as the neutral JSONL format) get it from the text.
+    locale = _text(raw.get("locale"), "locale", 10) or (
+        "zh-CN" if any(_HAN.search(q) for q in (question, *alternatives)) else "en"
+    )
     if locale not in LOCALES:
         raise EntryError(f"entry {entry_id}: locale must be one of {', '.join(LOCALES)}")
     channel_answers = raw.get("channel_answers") or {}

@@ -71,6 +71,7 @@ class KnowledgeIndex:
                 thresholds=self.thresholds,
                 weights=weights,
                 entry_thresholds=overrides.get(locale),
+                features="zh" if locale == "zh-CN" else "en",
             )
             for locale, phrasings in by_locale.items()
         }

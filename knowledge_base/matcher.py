@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +122,14 @@ class Decision:
         }
 
 
+_HAN_OR_WORD = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+")
+
+
+def _han_units(text: str) -> list[str]:
+    """Return each Han character and each run of other word characters (Latin words, digits)."""
+    return _HAN_OR_WORD.findall(text)
+
+
 def _analyzer(normaliser: Normaliser) -> Callable[[str], list[str]]:
     def words_and_bigrams(text: str) -> list[str]:
         words = normaliser.words(text)
@@ -146,6 +156,7 @@ class Matcher:
         thresholds: Thresholds | None = None,
         weights: Weights | None = None,
         entry_thresholds: dict[str, Thresholds] | None = None,
+        features: str = "en",
     ) -> None:
         """Index ``phrasings`` and fit the linear model; raises ValueError when there is nothing to index."""
         if not phrasings:
@@ -168,8 +179,16 @@ class Matcher:
         labels = np.array([index[p.entry_id] for p in self.phrasings])
         self._labels = labels
 
-        self._words = TfidfVectorizer(analyzer=_analyzer(self.normaliser), sublinear_tf=True)
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True)
+        self.features = features
+        if features == "zh":
+            # Measured on lcqmc_faq and bq_faq dev: single Han characters (plus Latin words) beat
+            # jieba words, character bigrams and trigrams, alone or combined (bench/RESULTS.md).
+            self._vectorizers = [TfidfVectorizer(analyzer=_han_units, sublinear_tf=True, norm=None)]
+        else:
+            self._vectorizers = [
+                TfidfVectorizer(analyzer=_analyzer(self.normaliser), sublinear_tf=True, norm=None),
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, norm=None),
+            ]
         matrix = self._fit_transform(texts)
         self._matrix = matrix.T.tocsr()  # features × phrasings, for one sparse product per query
 
@@ -205,18 +224,52 @@ class Matcher:
         self._starts = np.searchsorted(labels[order], np.arange(len(self.entry_ids)))
 
     def _fit_transform(self, texts: list[str]) -> sparse.csr_matrix:
-        words = self._words.fit_transform(texts)
-        chars = self._chars.fit_transform(texts)
-        return normalize(sparse.hstack([words, chars]).tocsr())
+        parts = [v.fit_transform(texts) for v in self._vectorizers]
+        # Per-vectorizer lookups for _transform: analyzer, vocabulary, idf and column offset.
+        self._lookups = []
+        offset = 0
+        for vectorizer in self._vectorizers:
+            idf = vectorizer.idf_
+            self._lookups.append(
+                (vectorizer.build_analyzer(), vectorizer.vocabulary_, idf, offset, float(idf.max()))
+            )
+            offset += len(idf)
+        self._width = offset
+        return normalize(sparse.hstack(parts).tocsr())
 
-    def _transform(self, texts: list[str]) -> sparse.csr_matrix:
-        words = self._words.transform(texts)
-        chars = self._chars.transform(texts)
-        return normalize(sparse.hstack([words, chars]).tocsr())
+    def _transform(self, text: str) -> sparse.csr_matrix:
+        """Vectorise one query; units the KB never saw still count in its length.
+
+        TF-IDF drops unknown units, so "退款大概多久能到账呢" would equal "退款多久到账" exactly. Giving
+        each unseen unit the weight of the rarest known one makes a question that is mostly new
+        words score lower, which is what escalation needs.
+        """
+        columns: list[int] = []
+        values: list[float] = []
+        unseen_mass = 0.0
+        for analyze, vocabulary, idf, offset, max_idf in self._lookups:
+            counts: dict[str, int] = {}
+            for unit in analyze(text):
+                counts[unit] = counts.get(unit, 0) + 1
+            for unit, count in counts.items():
+                weight = 1.0 + math.log(count)
+                column = vocabulary.get(unit)
+                if column is None:
+                    unseen_mass += (weight * max_idf) ** 2
+                else:
+                    columns.append(offset + column)
+                    values.append(weight * float(idf[column]))
+        data = np.array(values)
+        norm = math.sqrt(float(data @ data) + unseen_mass)
+        if norm:
+            data = data / norm
+        return sparse.csr_matrix(
+            (data, (np.zeros(len(columns), dtype=np.int64), columns)), shape=(1, self._width)
+        )
 
     def scores(self, normalised: str) -> tuple[FloatArray, dict[str, FloatArray], FloatArray]:
         """Return fused scores per entry, each signal per entry, and the phrasing similarities."""
-        vector = self._transform([normalised])
+        vector = self._transform(normalised)
         similarity = np.asarray((vector @ self._matrix).todense()).ravel()
         nearest = np.maximum.reduceat(similarity[self._order], self._starts)
         centroid = _gather(vector, self._centroids)

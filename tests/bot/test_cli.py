@@ -57,3 +57,41 @@ async def test_serve_with_embedded_redis_and_stop_on_ctrl_c(trained_model: Path,
     assert b"embedded redis stopped" in stderr
     # Saved on the way out, in var/: the next start finds the conversation state again.
     assert (tmp_path / "redis" / "engine.rdb").stat().st_size > 0
+
+
+async def test_user_add_creates_a_login_that_works(redis_url: str, key_prefix: str) -> None:
+    from bot.auth import Accounts
+    from bot.redis_conn import async_client, close_async
+
+    prefix = key_prefix + "cli"
+    env = {**os.environ, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix}
+    args = ("-m", "bot", "user", "add", "alice", "--role", "editor", "--password-stdin")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=PROJECT_ROOT, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate(b"s3cret-password\n")
+    assert proc.returncode == 0, err.decode()
+    assert b"alice saved" in out
+    short = await asyncio.create_subprocess_exec(
+        sys.executable, *args, cwd=PROJECT_ROOT, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await short.communicate(b"short\n")
+    assert short.returncode == 1
+    assert b"at least 8 characters" in err
+    client = async_client(redis_url)
+    try:
+        accounts = Accounts(client, prefix)
+        session = await accounts.login("alice", "s3cret-password")
+        assert session is not None
+        assert session.roles == ("editor",)
+        assert await accounts.login("alice", "wrong-password") is None
+        assert await accounts.login("nobody", "s3cret-password") is None
+        # The stored hash is scrypt, never the password.
+        stored = await client.hget(f"{prefix}:users", "alice")
+        assert stored is not None
+        assert "s3cret-password" not in stored
+        assert json.loads(stored)["password"].startswith("scrypt$")
+    finally:
+        await close_async(client)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import redis.asyncio as aioredis
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 
+import knowledge_base
 from bot.dialogue import InProcessActionEndpoint
+from knowledge_base.live import LiveKnowledgeBase
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +41,13 @@ def test_endpoint_asks_rasa_for_a_selective_domain() -> None:
     assert InProcessActionEndpoint().kwargs["enable_selective_domain"] is True
 
 
-async def test_endpoint_runs_an_action_with_the_action_server_contract() -> None:
+async def test_endpoint_runs_an_action_with_the_action_server_contract(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
     endpoint = InProcessActionEndpoint()
+    # The router makes its engine's knowledge base current; here the test does (seeded from the file).
+    kb = LiveKnowledgeBase(redis_client, key_prefix + "ep")
+    await kb.start()
     tracker = {
         "sender_id": "rest:x",
         "slots": {"language": "en"},
@@ -51,6 +59,10 @@ async def test_endpoint_runs_an_action_with_the_action_server_contract() -> None
         "latest_action_name": None,
     }
     body = {"next_action": "action_answer_question", "sender_id": "rest:x", "tracker": tracker, "domain": {}}
-    result = await endpoint.request(json=body)
+    try:
+        with knowledge_base.using(kb):
+            result = await endpoint.request(json=body)
+    finally:
+        await kb.stop()
     assert result["events"] == [{"event": "slot", "timestamp": None, "name": "offered_human", "value": False}]
     assert "My orders" in result["responses"][0]["text"]

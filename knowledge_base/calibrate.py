@@ -43,7 +43,7 @@ def calibrate(
     questions: Sequence[Labelled],
     locale: str,
     *,
-    oos_recall_floor: float = 0.62,
+    oos_recall_floor: float = 0.68,
     recall_weight: float = 0.03,
     precision_target: float = 0.95,
 ) -> Calibration:
@@ -62,7 +62,7 @@ def calibrate(
     for q in questions:
         found = open_index.find(q.text, locale)
         candidates = found.decision.candidates if found else ()
-        tops.append(candidates[0].score if candidates else float("-inf"))
+        tops.append(found.decision.confidence if found else float("-inf"))
         right.append(bool(candidates) and candidates[0].entry_id == q.expected)
     score = np.array(tops)
     correct = np.array(right)

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test lint install train browser bench lock clean
+.PHONY: run test lint install train browser bench bench-kb lock clean
 
 run: install ## Serve the engine on http://localhost:$${PORT:-8080} (embedded Redis unless REDIS_URL is set)
 	$(PY) -m bot serve
@@ -27,6 +27,9 @@ train: install ## Train the Rasa model if its inputs changed
 
 bench: install ## Load-test the engine and the standard Rasa deployment side by side
 	$(PY) -m bench.load_rest
+
+bench-kb: install ## Knowledge-base matcher on every set in ../shared/data/faq (dev splits)
+	$(PY) -m bench.kb_sets
 
 lock: ## Re-resolve every pin from requirements.txt in a scratch venv and rewrite constraints.txt
 	rm -rf .venv-lock && "$$(scripts/find-python.sh)" -m venv .venv-lock

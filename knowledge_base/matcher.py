@@ -190,9 +190,13 @@ class Matcher:
         # outright: suggestion buttons send the standard question back, and staff expect their own
         # wording to work. Texts shared by two entries are left to the scores.
         owners: dict[str, set[str]] = {}
+        wording: dict[str, str] = {}
         for text, phrasing in zip(texts, self.phrasings, strict=True):
             owners.setdefault(text, set()).add(phrasing.entry_id)
-        self._exact = {text: next(iter(ids)) for text, ids in owners.items() if len(ids) == 1 and text}
+            wording.setdefault(text, phrasing.text)
+        self._exact = {
+            text: (next(iter(ids)), wording[text]) for text, ids in owners.items() if len(ids) == 1 and text
+        }
         self.entry_ids: tuple[str, ...] = tuple(sorted({p.entry_id for p in self.phrasings}))
         index = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         labels = np.array([index[p.entry_id] for p in self.phrasings])
@@ -336,11 +340,11 @@ class Matcher:
             overrides = {"answer": thresholds.answer, "suggest": thresholds.suggest}
         confidence = _confidence(candidates) if normalised else float("-inf")
         exact = self._exact.get(normalised)
-        if exact is not None and candidates[0].entry_id != exact:
+        if exact is not None and candidates[0].entry_id != exact[0]:
             # Rare: scores rank another entry first; the exact phrasing wins and leads the list.
-            pos = self.entry_ids.index(exact)
-            candidates.insert(0, Candidate(exact, float(fused[pos]), question, {"exact": 1.0}))
-            candidates = [c for i, c in enumerate(candidates) if i == 0 or c.entry_id != exact][:top]
+            pos = self.entry_ids.index(exact[0])
+            candidates.insert(0, Candidate(exact[0], float(fused[pos]), exact[1], {"exact": 1.0}))
+            candidates = [c for i, c in enumerate(candidates) if i == 0 or c.entry_id != exact[0]][:top]
         if exact is not None:
             band = Band.ANSWER
             overrides = {**overrides, "exact": 1.0}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,14 @@ from knowledge_base.entries import EntryError, FaqEntry, parse_entry
 from knowledge_base.matcher import Thresholds
 
 INBOX_MAX = 5000
+# Phone, card and order numbers do not belong in a list content staff browse: runs of 7+ digits
+# are masked in the inbox (the count groups them all the same).
+_LONG_DIGITS = re.compile(r"\d{7,}")
+
+
+def mask_numbers(text: str) -> str:
+    """Mask long digit runs, keeping the first three and last two digits."""
+    return _LONG_DIGITS.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5) + m.group(0)[-2:], text)
 
 
 class PublishRefused(Exception):
@@ -286,9 +295,10 @@ class KnowledgeStore:
         """Count an unanswered question (escalated, fallback, or answered by an agent)."""
         if not normalised:
             return
-        field = f"{locale}|{normalised}"[:600]
+        field = f"{locale}|{mask_numbers(normalised)}"[:600]
         meta = json.dumps(
-            {"text": text[:500], "locale": locale, "source": source, "at": time.time()}, ensure_ascii=False
+            {"text": mask_numbers(text[:500]), "locale": locale, "source": source, "at": time.time()},
+            ensure_ascii=False,
         )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zincrby(self.k_inbox, 1, field)

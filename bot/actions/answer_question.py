@@ -34,18 +34,11 @@ class ActionAnswerQuestion(Action):
         lang = "en" if language == "en" else "zh"
         found = await knowledge_base.find(text, language)
         band = found.decision.band if found else knowledge_base.Band.ESCALATE
-        # Ids and scores only: message text stays out of INFO logs.
-        log.info(
-            "kb: decision",
-            extra={
-                "conversation": tracker.sender_id,
-                "band": band.value,
-                "candidates": [
-                    {"entry": c.entry_id, "score": round(c.score, 3)}
-                    for c in (found.decision.candidates[:3] if found else ())
-                ],
-            },
-        )
+        # The decision's explanation, minus the customer's text: INFO logs never carry message text.
+        explanation: dict[str, Any] = found.decision.explain() if found else {"band": band.value}
+        explanation.pop("normalised", None)
+        explanation["candidates"] = explanation.get("candidates", [])[:3]
+        log.info("kb: decision", extra={"conversation": tracker.sender_id, "kb": explanation})
         if found is not None and band is knowledge_base.Band.ANSWER and found.entries:
             entry = found.entries[0]
             dispatcher.utter_message(

@@ -1,0 +1,93 @@
+"""The knowledge base's Redis store and live index, on the real test Redis."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from knowledge_base.entries import EntryError, parse_entry
+from knowledge_base.live import LiveKnowledgeBase
+from knowledge_base.store import KnowledgeStore, PublishRefused
+
+
+@pytest.fixture
+def prefix(key_prefix: str) -> str:
+    return f"{key_prefix}s{uuid.uuid4().hex[:6]}"
+
+
+async def test_inbox_counts_masks_numbers_and_dismisses(redis_client: aioredis.Redis, prefix: str) -> None:
+    store = KnowledgeStore(redis_client, prefix)
+    for _ in range(3):
+        await store.record_unanswered(
+            "我的手机号13800138000收不到验证码", "我的手机号13800138000收不到验证码", "zh-CN", "escalated"
+        )
+    await store.record_unanswered("火星能用吗", "火星能用吗？", "zh-CN", "fallback")
+    inbox = await store.inbox()
+    assert [item["count"] for item in inbox] == [3, 1]
+    assert inbox[0]["text"] == "我的手机号138******00收不到验证码"
+    assert "13800138000" not in inbox[0]["key"]
+    await store.dismiss(inbox[0]["key"])
+    assert [item["text"] for item in await store.inbox()] == ["火星能用吗？"]
+
+
+async def test_synonyms_and_golden_questions_are_validated(redis_client: aioredis.Redis, prefix: str) -> None:
+    store = KnowledgeStore(redis_client, prefix)
+    assert await store.set_synonyms({"退款": "退钱，退錢"}) == {"退款": ["退钱", "退錢"]}
+    with pytest.raises(EntryError):
+        await store.set_synonyms(["not", "a", "mapping"])
+    with pytest.raises(EntryError, match="golden question 1"):
+        await store.set_golden([{"text": "", "expected": "x"}])
+
+
+async def test_publish_diff_rollback_and_a_synonym_reaching_customers(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    kb = LiveKnowledgeBase(redis_client, prefix)
+    await kb.start()
+    try:
+        assert kb.live is not None
+        first = kb.live.version
+        assert first == 1  # seeded from knowledge_base/data/faq.yml
+        found = kb.find("花唄怎么还款", "zh")
+        assert found is not None
+        assert found.decision.band.value == "escalate"
+
+        await kb.store.save_entry(
+            parse_entry(
+                {"id": "huabei", "question": "花呗怎么还款", "answer": "在支付宝还款", "category": "支付"}
+            )
+        )
+        await kb.store.set_synonyms({"花呗": ["花唄"]})
+        snapshot = await kb.publish("tester", "花呗")
+        assert snapshot.version == first + 1
+        found = kb.find("花唄怎麼還款？", "zh")  # traditional characters and a synonym variant
+        assert found is not None
+        assert found.entry is not None
+        assert found.entry.id == "huabei"
+
+        diff = await kb.diff(first, snapshot.version)
+        assert [e["id"] for e in diff["added"]] == ["huabei"]
+        assert diff["removed"] == []
+
+        await kb.store.set_golden([{"text": "花呗怎么还款", "expected": "huabei", "locale": "zh-CN"}])
+        await kb.store.delete_entry("zh-CN", "huabei")
+        with pytest.raises(PublishRefused) as refused:
+            await kb.publish("tester", "break it")
+        assert refused.value.report[0]["expected"] == "huabei"
+        forced = await kb.publish("tester", "forced", force=True)
+        assert forced.version == snapshot.version + 1
+
+        back = await kb.rollback(snapshot.version, "tester")
+        assert back.version == forced.version + 1
+        assert back.message == f"rollback to version {snapshot.version}"
+        assert await kb.store.draft_entry("zh-CN", "huabei") is not None
+        found = kb.find("花呗怎么还款", "zh")
+        assert found is not None
+        assert found.entry is not None
+        assert found.entry.id == "huabei"
+        versions = await kb.store.versions()
+        assert [v["version"] for v in versions][:4] == [back.version, forced.version, snapshot.version, first]
+    finally:
+        await kb.stop()

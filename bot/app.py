@@ -115,6 +115,8 @@ async def _knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     knowledge = LiveKnowledgeBase(app[REDIS], app[KEYS].prefix)
     await knowledge.start()
     app[kb_api.KNOWLEDGE] = knowledge
+    if not await app[kb_api.ACCOUNTS].has_users():
+        log.warning("no staff accounts yet: create one with `python -m bot user add NAME --role editor`")
     yield
     await knowledge.stop()
 

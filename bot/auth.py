@@ -82,6 +82,10 @@ class Accounts:
         record = {"password": hash_password(password), "roles": list(wanted)}
         await self.redis.hset(self.k_users, username, json.dumps(record))
 
+    async def has_users(self) -> bool:
+        """Return True when at least one staff account exists."""
+        return bool(await self.redis.hlen(self.k_users))
+
     async def login(self, username: str, password: str) -> Session | None:
         """Return a new session for valid credentials, else None (same work either way)."""
         raw = await self.redis.hget(self.k_users, username) if _USERNAME.match(username) else None

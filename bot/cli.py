@@ -9,10 +9,11 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import logging_setup
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
     from bot.keys import Keys
@@ -102,6 +103,50 @@ def _kb_calibrate(settings: Settings, locale: str) -> int:
     return asyncio.run(_with_redis(settings, work))
 
 
+def _kb_files(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge_base.formats import ImportFailed, dump_bytes, load_bytes
+    from knowledge_base.live import LiveKnowledgeBase, PublishRefused
+
+    path = Path(args.file)
+    fmt = path.suffix.lstrip(".").replace("yml", "yaml")
+
+    async def work(client: Any, keys: Keys) -> int:
+        kb = LiveKnowledgeBase(client, keys.prefix, seed_file=None)
+        if args.kb_command == "export":
+            if args.draft:
+                entries = await kb.store.draft_entries()
+            else:
+                snapshot = await kb.store.live_snapshot()
+                entries = list(snapshot.entries) if snapshot else []
+            await asyncio.to_thread(path.write_bytes, dump_bytes(entries, fmt))
+            print(f"wrote {len(entries)} entries to {path}")
+            return 0
+        try:
+            entries = load_bytes(await asyncio.to_thread(path.read_bytes), fmt)
+        except ImportFailed as exc:
+            print("error: nothing was imported:\n  " + "\n  ".join(exc.errors), file=sys.stderr)
+            return 1
+        await kb.store.replace_drafts(entries)
+        print(f"draft replaced with {len(entries)} entries from {path}")
+        if args.publish:
+            try:
+                snapshot = await kb.publish(
+                    args.author, args.message or f"import {path.name}", force=args.force
+                )
+            except PublishRefused as exc:
+                for row in exc.report:
+                    print(
+                        f"golden: {row['text']!r} expected {row['expected']}, got {row['got']}",
+                        file=sys.stderr,
+                    )
+                print("error: publish refused (use --force to publish anyway)", file=sys.stderr)
+                return 1
+            print(f"published version {snapshot.version}")
+        return 0
+
+    return asyncio.run(_with_redis(settings, work))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command named in ``argv``."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
@@ -121,6 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     cal = kb_sub.add_parser("calibrate", help="choose thresholds on the golden questions")
     cal.add_argument("--locale", default="zh-CN", choices=["zh-CN", "en"])
+    default_file = str(PROJECT_ROOT / "knowledge_base" / "data" / "faq.yml")
+    export = kb_sub.add_parser("export", help="write the live version (or the draft) to a file")
+    export.add_argument("--file", default=default_file, help=".yml, .jsonl, .csv or .xlsx")
+    export.add_argument("--draft", action="store_true", help="export the draft instead of the live version")
+    imp = kb_sub.add_parser("import", help="replace the draft with a file's entries (all or nothing)")
+    imp.add_argument("--file", default=default_file, help=".yml, .jsonl, .csv or .xlsx")
+    imp.add_argument("--publish", action="store_true", help="publish the imported draft")
+    imp.add_argument("--message", default="", help="version message when publishing")
+    imp.add_argument("--author", default="cli", help="version author when publishing")
+    imp.add_argument("--force", action="store_true", help="publish even if golden questions break")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -137,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "user":
         return _user_add(settings, args.name, args.role, args.password_stdin)
-    if args.command == "kb":
+    if args.command == "kb" and args.kb_command == "calibrate":
         return _kb_calibrate(settings, args.locale)
+    if args.command == "kb":
+        return _kb_files(settings, args)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import yaml
 
 from bot.settings import PROJECT_ROOT
+from knowledge_base.live import SEED_FILE
 
 
 def _free_port() -> int:
@@ -95,3 +97,37 @@ async def test_user_add_creates_a_login_that_works(redis_url: str, key_prefix: s
         assert json.loads(stored)["password"].startswith("scrypt$")
     finally:
         await close_async(client)
+
+
+async def _run_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=PROJECT_ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_kb_import_publish_and_export_files(redis_url: str, key_prefix: str, tmp_path: Path) -> None:
+    env = {**os.environ, "REDIS_URL": redis_url, "REDIS_PREFIX": key_prefix + "files"}
+    seed = str(SEED_FILE)
+    code, out, err = await _run_cli(env, "kb", "import", "--file", seed, "--publish", "--message", "from git")
+    assert code == 0, err
+    assert "published version 1" in out
+
+    exported = tmp_path / "live.xlsx"
+    code, out, err = await _run_cli(env, "kb", "export", "--file", str(exported))
+    assert code == 0, err
+    assert exported.stat().st_size > 0
+    entries = len(yaml.safe_load(SEED_FILE.read_bytes())["entries"])
+    assert f"wrote {entries} entries" in out
+
+    broken = tmp_path / "broken.csv"
+    broken.write_text("id,question,answer\nok,问题,答案\nbad,,没有问题\n", encoding="utf-8")
+    code, _, err = await _run_cli(env, "kb", "import", "--file", str(broken), "--publish")
+    assert code == 1
+    assert "line 3: entry bad: needs at least one question" in err
+    # Nothing was half-imported: the draft still exports every seeded entry.
+    code, out, _ = await _run_cli(env, "kb", "export", "--draft", "--file", str(tmp_path / "draft.yml"))
+    assert f"wrote {entries} entries" in out

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from knowledge_base.entries import FaqEntry
-from knowledge_base.matcher import Decision, Matcher, Phrasing, Thresholds, Weights
+from knowledge_base.matcher import Decision, LinearState, Matcher, Phrasing, Thresholds, Weights
 from knowledge_base.normalise import Normaliser
 
 
@@ -40,6 +40,7 @@ class KnowledgeIndex:
         thresholds: Thresholds | None = None,
         weights: Weights | None = None,
         now: dt.datetime | None = None,
+        linear: Mapping[str, LinearState] | None = None,
     ) -> None:
         """Index the entries live at ``now`` (all enabled ones inside their validity window)."""
         moment = now or dt.datetime.now(dt.timezone.utc)
@@ -72,6 +73,7 @@ class KnowledgeIndex:
                 weights=weights,
                 entry_thresholds=overrides.get(locale),
                 features="zh" if locale == "zh-CN" else "en",
+                linear=(linear or {}).get(locale),
             )
             for locale, phrasings in by_locale.items()
         }
@@ -87,6 +89,11 @@ class KnowledgeIndex:
         wanted = decision.candidates if decision.band.value != "escalate" else ()
         entries = tuple(self.entries[(locale, c.entry_id)] for c in wanted)
         return Found(decision, entries)
+
+    def linear_states(self) -> dict[str, LinearState]:
+        """Return each locale's fitted linear weights, for other instances to reuse."""
+        states = {locale: m.linear_state() for locale, m in self.matchers.items()}
+        return {locale: state for locale, state in states.items() if state is not None}
 
     def with_thresholds(self, thresholds: Thresholds) -> KnowledgeIndex:
         """Return a copy that decides with other global thresholds, without refitting."""

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from knowledge_base.calibrate import Calibration, Labelled, calibrate
 from knowledge_base.entries import FaqEntry
 from knowledge_base.formats import load_bytes
 from knowledge_base.index import Found, KnowledgeIndex, locale_for
-from knowledge_base.matcher import Band, Thresholds
+from knowledge_base.matcher import Band, LinearState, Thresholds
 from knowledge_base.store import KnowledgeStore, PublishRefused, Snapshot, diff_entries
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,13 @@ class LiveIndex:
 
 
 def build_index(
-    entries: Sequence[FaqEntry], synonyms: dict[str, list[str]], thresholds: Thresholds
+    entries: Sequence[FaqEntry],
+    synonyms: dict[str, list[str]],
+    thresholds: Thresholds,
+    linear: Mapping[str, LinearState] | None = None,
 ) -> KnowledgeIndex:
     """Build the index a version answers with; the one place publish, reload and tests build it."""
-    return KnowledgeIndex(entries, synonyms=synonyms, thresholds=thresholds)
+    return KnowledgeIndex(entries, synonyms=synonyms, thresholds=thresholds, linear=linear)
 
 
 def check_golden(index: KnowledgeIndex, golden: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
@@ -121,8 +124,9 @@ class LiveKnowledgeBase:
                 log.error("kb: live version missing", extra={"version": target})
                 return self._live
             started = time.perf_counter()
+            linear = await self.store.load_linear(target)
             index = await asyncio.to_thread(
-                build_index, snapshot.entries, snapshot.synonyms, snapshot.thresholds
+                build_index, snapshot.entries, snapshot.synonyms, snapshot.thresholds, linear
             )
             self._live = LiveIndex(snapshot.version, index, time.perf_counter() - started)
             log.info(
@@ -214,7 +218,9 @@ class LiveKnowledgeBase:
         failures = check_golden(index, await self.store.golden())
         if failures and not force:
             raise PublishRefused(failures)
-        snapshot = await self.store.commit(entries, synonyms, thresholds, author, message)
+        snapshot = await self.store.commit(
+            entries, synonyms, thresholds, author, message, linear=index.linear_states()
+        )
         async with self._swap_lock:
             self._live = LiveIndex(snapshot.version, index, 0.0)
         log.info(
@@ -230,7 +236,12 @@ class LiveKnowledgeBase:
             raise KeyError(version)
         index = await asyncio.to_thread(build_index, old.entries, old.synonyms, old.thresholds)
         snapshot = await self.store.commit(
-            old.entries, old.synonyms, old.thresholds, author, f"rollback to version {version}"
+            old.entries,
+            old.synonyms,
+            old.thresholds,
+            author,
+            f"rollback to version {version}",
+            linear=index.linear_states(),
         )
         await self.store.replace_drafts(old.entries)
         await self.store.set_synonyms(old.synonyms)

@@ -13,7 +13,9 @@ Scores fuse three signals over TF-IDF features of words (jieba for Chinese) and 
 from __future__ import annotations
 
 import enum
+import hashlib
 import itertools
+import json
 import math
 import re
 import warnings
@@ -67,6 +69,22 @@ class Weights:
     linear: float = 1.0
     centroid: float = 0.5
     nearest: float = 0.5
+
+
+@dataclass(frozen=True)
+class LinearState:
+    """A fitted linear model: features × entries weights, and what they were fitted on."""
+
+    key: str
+    coef: npt.NDArray[np.float32]
+    intercept: npt.NDArray[np.float32]
+
+
+def linear_key(entry_ids: Sequence[str], width: int, features: str) -> str:
+    """Identify the entries, features and model settings a linear model belongs to."""
+    settings = json.dumps(LINEAR, sort_keys=True)
+    digest = hashlib.sha256("\x1f".join([*entry_ids, features, settings]).encode()).hexdigest()[:16]
+    return f"{digest}:{width}"
 
 
 @dataclass(frozen=True)
@@ -176,6 +194,7 @@ class Matcher:
         weights: Weights | None = None,
         entry_thresholds: dict[str, Thresholds] | None = None,
         features: str = "en",
+        linear: LinearState | None = None,
     ) -> None:
         """Index ``phrasings`` and fit the linear model; raises ValueError when there is nothing to index."""
         if not phrasings:
@@ -229,7 +248,14 @@ class Matcher:
         # is left out; above, its weight grows with phrasings per entry (full from 20 up).
         density = len(self.phrasings) / len(self.entry_ids)
         self._linear_weight = self.weights.linear * min(1.0, density / 20) if density >= MIN_DENSITY else 0.0
-        if self._linear_weight and len(self.entry_ids) > 1:
+        self._linear_key = linear_key(self.entry_ids, matrix.shape[1], features)
+        shared = linear is not None and linear.key == self._linear_key
+        if self._linear_weight and len(self.entry_ids) > 1 and linear is not None and shared:
+            # Fitted by the instance that published this version: the features are rebuilt
+            # deterministically from the same texts, so its weights apply as they are.
+            self._coef = np.ascontiguousarray(linear.coef, dtype=np.float64)
+            self._intercept = np.asarray(linear.intercept, dtype=np.float64)
+        elif self._linear_weight and len(self.entry_ids) > 1:
             model = SGDClassifier(
                 loss=LINEAR["loss"],
                 alpha=LINEAR["alpha"],
@@ -251,6 +277,13 @@ class Matcher:
         order = np.argsort(labels, kind="stable")
         self._order = order
         self._starts = np.searchsorted(labels[order], np.arange(len(self.entry_ids)))
+
+    def linear_state(self) -> LinearState | None:
+        """Return the fitted linear weights, to share with other instances (None when unused)."""
+        if self._coef is None or self._intercept is None:
+            return None
+        coef, intercept = self._coef.astype(np.float32), self._intercept.astype(np.float32)
+        return LinearState(self._linear_key, coef, intercept)
 
     def _fit_transform(self, texts: list[str]) -> sparse.csr_matrix:
         parts = [v.fit_transform(texts) for v in self._vectorizers]

@@ -13,7 +13,9 @@ Layout under the deployment prefix (``{p}``):
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 import json
 import re
 import time
@@ -21,13 +23,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import redis.asyncio as aioredis
 
 from knowledge_base.calibrate import Labelled
 from knowledge_base.entries import EntryError, FaqEntry, parse_entry
-from knowledge_base.matcher import Thresholds
+from knowledge_base.matcher import LinearState, Thresholds
 
 INBOX_MAX = 5000
+# Fitted linear weights of a version, shared so other instances skip the fit; refitted when expired.
+LINEAR_TTL_SECONDS = 30 * 24 * 3600
 # Phone, card and order numbers do not belong in a list content staff browse: runs of 7+ digits
 # are masked in the inbox (the count groups them all the same).
 _LONG_DIGITS = re.compile(r"\d{7,}")
@@ -155,6 +161,7 @@ class KnowledgeStore:
         self.k_inbox_meta = f"{base}:inbox:meta"
         self.channel = f"{base}:published"
         self._version_prefix = f"{base}:version:"
+        self._linear_prefix = f"{base}:linear:"
 
     # Drafts -----------------------------------------------------------------------------------
     async def draft_entries(self) -> list[FaqEntry]:
@@ -278,10 +285,13 @@ class KnowledgeStore:
         thresholds: Thresholds,
         author: str,
         message: str,
+        linear: Mapping[str, LinearState] | None = None,
     ) -> Snapshot:
         """Store a new version, make it live and tell every instance (the caller checked it)."""
         version = int(await self.redis.incr(self.k_seq))
         snap = Snapshot(version, author, message, time.time(), tuple(entries), synonyms, thresholds)
+        # The weights go first, so an instance told about the version finds them.
+        await self.save_linear(version, linear or {})
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(f"{self._version_prefix}{version}", _snapshot_json(snap))
             pipe.zadd(self.k_versions, {str(version): version})
@@ -289,6 +299,30 @@ class KnowledgeStore:
             pipe.publish(self.channel, str(version))
             await pipe.execute()
         return snap
+
+    async def save_linear(self, version: int, states: Mapping[str, LinearState]) -> None:
+        """Store a version's fitted linear weights (float32, .npy in base64: the client speaks text)."""
+        if not states:
+            return
+        payload = {
+            locale: {"key": state.key, "coef": _npy(state.coef), "intercept": _npy(state.intercept)}
+            for locale, state in states.items()
+        }
+        await self.redis.set(f"{self._linear_prefix}{version}", json.dumps(payload), ex=LINEAR_TTL_SECONDS)
+
+    async def load_linear(self, version: int) -> dict[str, LinearState]:
+        """Return a version's shared linear weights, or nothing if none are stored."""
+        raw = await self.redis.get(f"{self._linear_prefix}{version}")
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+            return {
+                locale: LinearState(item["key"], _from_npy(item["coef"]), _from_npy(item["intercept"]))
+                for locale, item in data.items()
+            }
+        except (ValueError, KeyError, TypeError):
+            return {}  # unreadable: the instance fits the model itself
 
     # Inbox ------------------------------------------------------------------------------------
     async def record_unanswered(self, normalised: str, text: str, locale: str, source: str) -> None:
@@ -328,6 +362,17 @@ class KnowledgeStore:
         """Remove one question from the inbox (turned into an entry, or not worth one)."""
         await self.redis.zrem(self.k_inbox, key)
         await self.redis.hdel(self.k_inbox_meta, key)
+
+
+def _npy(array: np.ndarray[Any, Any]) -> str:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _from_npy(text: str) -> npt.NDArray[np.float32]:
+    loaded: npt.NDArray[np.float32] = np.load(io.BytesIO(base64.b64decode(text)), allow_pickle=False)
+    return loaded
 
 
 def utc_now() -> dt.datetime:

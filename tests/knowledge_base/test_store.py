@@ -91,3 +91,35 @@ async def test_publish_diff_rollback_and_a_synonym_reaching_customers(
         assert [v["version"] for v in versions][:4] == [back.version, forced.version, snapshot.version, first]
     finally:
         await kb.stop()
+
+
+async def test_other_instances_reuse_the_publishers_linear_weights(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    topics = {"card": "card arrival delivery", "refund": "refund money back", "login": "password login reset"}
+    publisher = LiveKnowledgeBase(redis_client, prefix, seed_file=None)
+    for entry_id, words in topics.items():
+        phrasings = [f"question {i} about {words}" for i in range(10)]
+        await publisher.store.save_entry(
+            parse_entry({"id": entry_id, "questions": phrasings, "answer": entry_id, "locale": "en"})
+        )
+    snapshot = await publisher.publish("tester", "three topics")
+    shared = await publisher.store.load_linear(snapshot.version)
+    assert set(shared) == {"en"}
+    # Tamper with the stored weights: an instance that starts now must use them rather than refit.
+    state = shared["en"]
+    await publisher.store.save_linear(
+        snapshot.version, {"en": type(state)(state.key, state.coef * 2, state.intercept * 2)}
+    )
+    follower = LiveKnowledgeBase(redis_client, prefix, seed_file=None)
+    await follower.start()
+    try:
+        assert follower.live is not None
+        followed = follower.live.index.matchers["en"].linear_state()
+        assert followed is not None
+        assert (followed.coef == state.coef * 2).all()
+        found = follower.find("when does my card arrive", "en")
+        assert found is not None
+        assert found.decision.candidates[0].entry_id == "card"
+    finally:
+        await follower.stop()

@@ -14,6 +14,9 @@ import opencc
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
+# Chinese digits become Arabic ones, so 七天无理由 and 7天无理由 meet. Single characters only: a mapping
+# of 十/百 would need real number parsing, and consistency on both sides is what matching needs.
+_DIGITS = str.maketrans("零〇一二三四五六七八九两", "001234567892")
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -50,7 +53,7 @@ class Normaliser:
     def _fold(text: str) -> str:
         folded = unicodedata.normalize("NFKC", text).lower()
         if has_han(folded):
-            folded = _t2s().convert(folded)
+            folded = _t2s().convert(folded).translate(_DIGITS)
         return _SPACES.sub(" ", _NON_WORD.sub(" ", folded)).strip()
 
     def normalise(self, text: str) -> str:

@@ -58,6 +58,8 @@ class ActionAnswerQuestion(Action):
             buttons.append({"title": _HUMAN_BUTTON[lang], "payload": "/request_human"})
             dispatcher.utter_message(text=_SUGGEST_TEXT[lang], buttons=buttons)
             return [SlotSet("offered_human", True)]
-        await knowledge_base.record_unanswered(found, text, language, "escalated")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        source = "fallback" if intent == "nlu_fallback" else "escalated"
+        await knowledge_base.record_unanswered(found, text, language, source)
         dispatcher.utter_message(response="utter_no_answer")
         return [SlotSet("offered_human", True)]

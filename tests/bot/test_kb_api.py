@@ -202,3 +202,18 @@ async def test_kb_page_is_served(kb_engines: tuple[TestClient, TestClient], path
     response = await a.get(path)
     assert response.status == 200
     assert "知识库" in await response.text()
+
+
+async def test_every_api_route_is_in_the_openapi_document(kb_engines: tuple[TestClient, TestClient]) -> None:
+    a, _ = kb_engines
+    document = await (await a.get("/api/openapi.json")).json()
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    served = {
+        (route.resource.canonical, route.method.lower())
+        for route in a.app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/api/")
+        and route.resource.canonical != "/api/openapi.json"
+        and route.method != "HEAD"
+    }
+    assert served == documented

@@ -22,6 +22,7 @@ def seed() -> KnowledgeIndex:
         ("退款多久能到账？", "zh-CN", "refund_time"),
         ("我想退货怎么弄", "zh-CN", "return_policy"),
         ("發票怎麼開", "zh-CN", "invoice"),  # traditional characters
+        ("7天无理由退货吗", "zh-CN", "return_policy"),  # the FAQ says 七天
         ("密码忘了怎么办", "zh-CN", "reset_password"),
         ("How do I track my order?", "en", "track_order"),
         ("what payment methods do you accept", "en", "payment_methods"),

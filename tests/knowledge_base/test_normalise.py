@@ -22,3 +22,7 @@ def test_synonyms_map_variants_to_the_canonical_word_longest_first() -> None:
 def test_words_use_jieba_for_chinese_and_spaces_for_latin() -> None:
     n = Normaliser()
     assert n.words(n.normalise("我想退款 refund please")) == ["我", "想", "退款", "refund", "please"]
+
+
+def test_chinese_digits_become_arabic_digits() -> None:
+    assert Normaliser().normalise("七天無理由退貨，兩天到") == "7天无理由退货 2天到"

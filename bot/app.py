@@ -12,7 +12,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot import kb_api
+from bot import agent_api, kb_api
 from bot.auth import Accounts
 from bot.dialogue import Dialogue
 from bot.keys import Keys
@@ -21,8 +21,10 @@ from bot.redis_conn import EmbeddedRedis, async_client, close_async, close_sync,
 from bot.router import Router
 from bot.settings import Settings
 from bot.state import ConversationStates
-from channels.base import Channel, Reply
+from bot.transcript import Transcripts
+from channels.base import Channel, ChannelCannotPush, Reply
 from channels.rest import RestChannel
+from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
 from knowledge_base.live import LiveKnowledgeBase
 
@@ -71,7 +73,11 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     states = ConversationStates(client, app[KEYS])
     app[STATES] = states
-    app[HANDOFF] = HandoffService(client, app[KEYS], states)
+    queue = HandoffQueue(client, app[KEYS].prefix, states)
+    app[HANDOFF] = HandoffService(client, app[KEYS], states, queue, settings.handoff_team)
+    app[agent_api.QUEUE] = queue
+    app[agent_api.STATES_KEY] = states
+    app[agent_api.TRANSCRIPTS] = Transcripts(client, app[KEYS])
     app[kb_api.ACCOUNTS] = Accounts(client, app[KEYS].prefix)
     yield
     await close_async(client)
@@ -121,6 +127,31 @@ async def _knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     await knowledge.stop()
 
 
+SWEEP_SECONDS = 1.0
+
+
+async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Requeue lapsed offers and lost agents' work; every instance runs it (the claims are atomic)."""
+    queue = app[HANDOFF].queue
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                if queue is not None:
+                    await queue.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("handoff sweep failed", exc_info=True)
+
+    task = asyncio.create_task(sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Answer 200 only when the model is loaded and Redis answers; 503 with the reason otherwise."""
     app = request.app
@@ -155,6 +186,7 @@ def create_app(settings: Settings) -> web.Application:
     app[DIALOGUE] = DialogueSlot()
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_knowledge_ctx)
+    app.cleanup_ctx.append(_sweeper_ctx)
     app.cleanup_ctx.append(_dialogue_ctx)
 
     async def on_message(inbound: Inbound, reply: Reply) -> None:
@@ -162,7 +194,13 @@ def create_app(settings: Settings) -> web.Application:
         await app[ROUTER].on_message(inbound, reply)
 
     async def router_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[ROUTER] = Router(app[STATES], app[HANDOFF], lambda: app[DIALOGUE].dialogue, app[kb_api.KNOWLEDGE])
+        app[ROUTER] = Router(
+            app[STATES],
+            app[HANDOFF],
+            lambda: app[DIALOGUE].dialogue,
+            app[kb_api.KNOWLEDGE],
+            app[agent_api.TRANSCRIPTS],
+        )
         yield
 
     app.cleanup_ctx.append(router_ctx)
@@ -173,5 +211,19 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", index)
     app.router.add_static("/static/", WEB_DIR, show_index=False)
-    kb_api.register(app, WEB_DIR, settings.cookie_secure)
+    kb_api.register(app, WEB_DIR, settings.cookie_secure, agent_api.operations(), agent_api.SCHEMAS)
+    agent_api.register(app)
+
+    async def deliver(conversation_id: str, text: str, author: str) -> None:
+        # Push through the conversation's channel; one that cannot push (REST) is polled instead.
+        channel_name, _, recipient = conversation_id.partition(":")
+        channel = next((c for c in app[CHANNELS] if c.name == channel_name), None)
+        try:
+            if channel is None:
+                raise ChannelCannotPush(channel_name)
+            await channel.send_text(recipient, text)
+        except ChannelCannotPush:
+            await app[agent_api.TRANSCRIPTS].push_outbox(conversation_id, "agent", text, author)
+
+    app[agent_api.DELIVER] = deliver
     return app

@@ -56,8 +56,8 @@ class Session:
     csrf: str
 
     def has(self, role: str) -> bool:
-        """Return True when the user holds ``role`` (admin holds every role)."""
-        return role in self.roles or "admin" in self.roles
+        """Return True when the user holds ``role`` (admin holds every role; supervisors are agents)."""
+        return role in self.roles or "admin" in self.roles or (role == "agent" and "supervisor" in self.roles)
 
 
 class Accounts:

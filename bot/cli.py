@@ -59,10 +59,13 @@ async def _with_redis(settings: Settings, work: Callable[[Any, Keys], Awaitable[
             await asyncio.to_thread(embedded.stop)
 
 
-def _user_add(settings: Settings, name: str, roles: list[str], password_stdin: bool) -> int:
+def _user_add(settings: Settings, args: argparse.Namespace) -> int:
     from bot.auth import Accounts
+    from bot.state import ConversationStates
+    from handoff.queue import HandoffQueue
 
-    if password_stdin:
+    name, roles = args.name, args.role
+    if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass(f"Password for {name}: ")
@@ -73,6 +76,12 @@ def _user_add(settings: Settings, name: str, roles: list[str], password_stdin: b
     async def work(client: Any, keys: Keys) -> int:
         try:
             await Accounts(client, keys.prefix).set_user(name, password, roles)
+            if {"agent", "supervisor"} & set(roles):
+                # Agents also get a routing record: their teams and how many conversations at once.
+                queue = HandoffQueue(client, keys.prefix, ConversationStates(client, keys))
+                await queue.upsert_agent(
+                    name, args.display_name or name, args.team or [settings.handoff_team], args.capacity
+                )
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -162,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("name")
     add.add_argument("--role", action="append", required=True, help="editor, agent, supervisor or admin")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument(
+        "--team", action="append", help="agent's team (repeat for several; default HANDOFF_TEAM)"
+    )
+    add.add_argument("--capacity", type=int, default=3, help="agent's concurrent conversations (default 3)")
+    add.add_argument("--display-name", default="", help="name customers and colleagues see")
     kb = sub.add_parser("kb", help="knowledge-base maintenance")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     cal = kb_sub.add_parser("calibrate", help="choose thresholds on the golden questions")
@@ -191,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         print(ensure_model(settings.model_dir, force=args.force))
         return 0
     if args.command == "user":
-        return _user_add(settings, args.name, args.role, args.password_stdin)
+        return _user_add(settings, args)
     if args.command == "kb" and args.kb_command == "calibrate":
         return _kb_calibrate(settings, args.locale)
     if args.command == "kb":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -507,10 +507,12 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    """Build the OpenAPI 3.1 document from the operation table."""
+def openapi_document(
+    extra: Sequence[Operation] = (), extra_schemas: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build the OpenAPI 3.1 document from the operation tables (this module's and ``extra``)."""
     paths: dict[str, dict[str, Any]] = {}
-    for o in operations():
+    for o in [*operations(), *extra]:
         item: dict[str, Any] = {
             "summary": o.summary,
             "operationId": f"{o.handler.__name__}_{o.method.lower()}",
@@ -545,20 +547,26 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "Customer-service engine API", "version": "1"},
         "paths": paths,
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **(extra_schemas or {})},
             "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": COOKIE}},
         },
     }
 
 
-def register(app: web.Application, web_dir: Any, cookie_secure: bool) -> None:
-    """Add the knowledge-base page, API and OpenAPI document to ``app``."""
+def register(
+    app: web.Application,
+    web_dir: Any,
+    cookie_secure: bool,
+    extra: Sequence[Operation] = (),
+    extra_schemas: Mapping[str, Any] | None = None,
+) -> None:
+    """Add the knowledge-base page and API, and the OpenAPI document of it and ``extra``, to ``app``."""
     app[COOKIE_SECURE] = cookie_secure
     accounts: Callable[[web.Request], Accounts] = _accounts
     for o in operations():
         handler = require(o.role, accounts)(o.handler) if o.role else o.handler
         app.router.add_route(o.method, o.path, handler)
-    document = openapi_document()
+    document = openapi_document(extra, extra_schemas)
 
     async def openapi(request: web.Request) -> web.StreamResponse:
         return web.json_response(document)

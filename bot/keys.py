@@ -12,6 +12,8 @@ from dataclasses import dataclass
 TRANSITION_LOG_TTL_SECONDS = 90 * 24 * 3600
 TRANSITION_LOG_MAXLEN = 1000
 PENDING_MAXLEN = 10_000
+TRANSCRIPT_MAXLEN = 5_000
+TRANSCRIPT_TTL_SECONDS = 90 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,14 @@ class Keys:
     def pending_messages(self, conversation_id: str) -> str:
         """Stream of customer messages received while a human owns or is about to own the conversation."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:pending"
+
+    def transcript(self, conversation_id: str) -> str:
+        """Stream of everything said in the conversation: customer, bot and agents, across channels."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:transcript"
+
+    def outbox(self, conversation_id: str) -> str:
+        """Stream of messages for a customer whose channel cannot push (the web chat polls it)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:outbox"
 
     @property
     def rasa_prefix(self) -> str:

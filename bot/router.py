@@ -10,6 +10,7 @@ import knowledge_base
 from bot.dialogue import Dialogue
 from bot.messages import EngineNotReady, Inbound
 from bot.state import ConversationStates, Owner
+from bot.transcript import Transcripts
 from channels.base import Reply
 from handoff.service import HandoffService
 from knowledge_base.live import LiveKnowledgeBase
@@ -26,9 +27,11 @@ class Router:
         handoff: HandoffService,
         dialogue: Callable[[], Dialogue | None],
         knowledge: LiveKnowledgeBase,
+        transcripts: Transcripts | None = None,
     ) -> None:
         """Route with the shared state machine; ``dialogue`` returns the agent once it is loaded."""
         self._knowledge = knowledge
+        self._transcripts = transcripts
         self._states = states
         self._handoff = handoff
         self._dialogue = dialogue
@@ -42,6 +45,8 @@ class Router:
         # One lock per conversation across all instances: the owner cannot change between the check
         # and Rasa's turn, and a conversation's messages are handled one at a time, in order.
         async with dialogue.conversation_lock(conversation):
+            if self._transcripts is not None:
+                await self._transcripts.append(conversation, "customer", inbound.text)
             owner = await self._states.get(conversation)
             if owner is Owner.CLOSED:
                 await self._states.transition(
@@ -63,6 +68,9 @@ class Router:
                 return
             with handoff.using(self._handoff), knowledge_base.using(self._knowledge):
                 replies = await dialogue.handle(inbound)
+            if self._transcripts is not None:
+                for message in replies:
+                    await self._transcripts.append(conversation, "bot", message.plain_text())
         log.info("bot replied", extra={"conversation": conversation, "replies": len(replies)})
         log.debug("bot turn", extra={"conversation": conversation, "text": inbound.text})
         for message in replies:

@@ -38,6 +38,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     tracker_ttl_seconds: int = 30 * 24 * 3600
     cookie_secure: bool = True
+    handoff_team: str = "support"
     instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     def __post_init__(self) -> None:
@@ -67,6 +68,7 @@ class Settings:
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
             tracker_ttl_seconds=_int(env, "TRACKER_TTL_SECONDS", defaults.tracker_ttl_seconds),
+            handoff_team=env.get("HANDOFF_TEAM") or defaults.handoff_team,
             cookie_secure=(env.get("COOKIE_SECURE") or "true").lower() not in ("0", "false", "no"),
             instance_id=env.get("INSTANCE_ID") or defaults.instance_id,
         )

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from bot.state import Transition
+from handoff.queue import HandoffQueue, Position
 from handoff.service import HandoffService
 
 _current: ContextVar[HandoffService | None] = ContextVar("handoff_service", default=None)
@@ -45,13 +46,22 @@ def current() -> HandoffService:
             raise RuntimeError("REDIS_URL must be set for a standalone action server")
         client = async_client(settings.redis_url)
         keys = Keys(settings.redis_prefix)
-        _from_env = HandoffService(client, keys, ConversationStates(client, keys))
+        states = ConversationStates(client, keys)
+        queue = HandoffQueue(client, settings.redis_prefix, states)
+        _from_env = HandoffService(client, keys, states, queue, settings.handoff_team)
     return _from_env
 
 
-async def request_human(conversation_id: str, reason: str, actor: str = "bot") -> Transition:
+async def request_human(
+    conversation_id: str, reason: str, actor: str = "bot", first_message: str = ""
+) -> Transition:
     """Queue the conversation for a human agent."""
-    return await current().request_human(conversation_id, reason, actor)
+    return await current().request_human(conversation_id, reason, actor, first_message)
 
 
-__all__ = ["HandoffService", "current", "request_human", "using"]
+async def position(conversation_id: str) -> Position | None:
+    """Return the conversation's place in the human queue and the expected wait."""
+    return await current().position(conversation_id)
+
+
+__all__ = ["HandoffService", "Position", "current", "position", "request_human", "using"]

@@ -533,6 +533,10 @@ class HandoffQueue:
             await self.dispatch()
         return requeued
 
+    async def teams(self) -> set[str]:
+        """Return every team that has had a conversation queued."""
+        return set(await self.redis.smembers(self._k("teams")))
+
     async def waiting(self, team: str, limit: int = 100) -> list[Ticket]:
         """Return a team's waiting conversations in priority order."""
         members = await self.redis.zrange(self._k("queue", team), 0, limit - 1)

@@ -23,10 +23,19 @@ class ActionRequestHuman(Action):
     ) -> list[dict[str, Any]]:
         """Queue the conversation; the reason is the intent that asked for it."""
         intent = str((tracker.latest_message.get("intent") or {}).get("name") or "request_human")
-        transition = await handoff.request_human(tracker.sender_id, reason=intent)
+        text = str(tracker.latest_message.get("text") or "")
+        transition = await handoff.request_human(tracker.sender_id, reason=intent, first_message=text)
         dispatcher.utter_message(
             response="utter_handoff_queued" if transition.changed else "utter_handoff_already"
         )
+        place = await handoff.position(tracker.sender_id)
+        if place is not None and place.position > 0:
+            minutes = max(1, round(place.expected_wait_seconds / 60))
+            if tracker.get_slot("language") == "en":
+                line = f"You are number {place.position} in the queue; expected wait about {minutes} min."
+            else:
+                line = f"您当前排在第 {place.position} 位，预计等待约 {minutes} 分钟。"
+            dispatcher.utter_message(text=line)
         return [SlotSet("offered_human", False)]
 
 

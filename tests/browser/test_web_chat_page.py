@@ -41,7 +41,9 @@ async def test_chat_with_the_bot_and_ask_for_a_human(
         await page.fill("#text", "你们能帮我修自行车吗")
         await page.click("#send")
         await page.locator(".msg.bot .buttons button", has_text="转人工").last.click()
-        await expect(page.locator(".msg.bot").last).to_contain_text("转接人工客服")
+        # The confirmation, then the place in the queue with an expected wait.
+        await expect(page.locator(".msg.bot").last).to_contain_text("预计等待")
+        await expect(page.locator(".msg.bot", has_text="正在为您转接人工客服")).to_have_count(1)
 
         visitor = await page.evaluate("localStorage.getItem('cs-visitor')")
         states = ConversationStates(redis_client, Keys(key_prefix))

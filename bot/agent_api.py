@@ -1,0 +1,283 @@
+"""The agents' JSON API: presence, the queue, accept, transcript, reply, close; and the customer outbox.
+
+Every call checks the session and the role; an agent reads only conversations offered to or held by
+them, or waiting in one of their teams, unless they are a supervisor.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.auth import Accounts, Session, json_error, require
+from bot.kb_api import ACCOUNTS, Operation
+from bot.state import ConversationStates, IllegalTransition, Owner
+from bot.transcript import Transcripts
+from handoff.queue import HandoffQueue
+
+QUEUE = web.AppKey("handoff_queue", HandoffQueue)
+TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
+STATES_KEY = web.AppKey("agent_states", ConversationStates)
+MAX_REPLY_CHARS = 4000
+
+
+def _session(request: web.Request) -> Session:
+    session: Session = request["session"]
+    return session
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.content.read(64 * 1024 + 1)
+    if len(raw) > 64 * 1024:
+        raise web.HTTPRequestEntityTooLarge(max_size=64 * 1024, actual_size=len(raw))
+    try:
+        data = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body is not valid JSON"}), content_type="application/json"
+        ) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "send a JSON object"}), content_type="application/json"
+        )
+    return data
+
+
+async def _may_read(request: web.Request, conversation_id: str) -> bool:
+    session = _session(request)
+    if session.has("supervisor"):
+        return True
+    queue = request.app[QUEUE]
+    if conversation_id in await queue.conversations_of(session.username):
+        return True
+    ticket = await queue.ticket(conversation_id)
+    agent = await queue.agent(session.username)
+    return bool(ticket and agent and ticket.team in agent.teams)
+
+
+async def me(request: web.Request) -> web.StreamResponse:
+    """Return the agent's routing record and conversations."""
+    queue = request.app[QUEUE]
+    name = _session(request).username
+    agent = await queue.agent(name)
+    if agent is None:
+        return json_error(404, "no routing record: create the user with --team and --capacity")
+    await queue.heartbeat(name)
+    conversations = []
+    for conversation_id in sorted(await queue.conversations_of(name)):
+        ticket = await queue.ticket(conversation_id)
+        if ticket is not None:
+            conversations.append(_ticket(ticket))
+    return web.json_response(
+        {
+            "id": agent.id,
+            "name": agent.name,
+            "teams": list(agent.teams),
+            "capacity": agent.capacity,
+            "status": agent.status,
+            "load": agent.load,
+            "conversations": conversations,
+        }
+    )
+
+
+def _ticket(ticket: Any) -> dict[str, Any]:
+    return {
+        "conversation": ticket.conversation_id,
+        "team": ticket.team,
+        "tier": ticket.tier,
+        "channel": ticket.channel,
+        "first_message": ticket.first_message,
+        "waiting_seconds": round(max(0, time.time() * 1000 - ticket.enqueued_ms) / 1000),
+        "status": ticket.status,
+        "agent": ticket.agent,
+    }
+
+
+async def set_status(request: web.Request) -> web.StreamResponse:
+    """Go online, pause or go offline (offline hands the agent's conversations back to the queue)."""
+    body = await _body(request)
+    try:
+        placements = await request.app[QUEUE].set_status(_session(request).username, str(body.get("status")))
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    mine = [p.conversation_id for p in placements if p.agent_id == _session(request).username]
+    return web.json_response({"status": body.get("status"), "offered": mine})
+
+
+async def heartbeat(request: web.Request) -> web.StreamResponse:
+    """Keep the agent's presence alive (the console calls this every few seconds)."""
+    await request.app[QUEUE].heartbeat(_session(request).username)
+    return web.json_response({"ok": True})
+
+
+async def waiting(request: web.Request) -> web.StreamResponse:
+    """List waiting conversations of the agent's teams (every team for supervisors)."""
+    queue = request.app[QUEUE]
+    session = _session(request)
+    agent = await queue.agent(session.username)
+    teams = set(agent.teams) if agent else set()
+    if session.has("supervisor"):
+        teams |= await queue.teams()
+    rows: list[dict[str, Any]] = []
+    for team in sorted(teams):
+        rows.extend(_ticket(t) for t in await queue.waiting(team))
+    return web.json_response({"waiting": rows})
+
+
+async def accept(request: web.Request) -> web.StreamResponse:
+    """Accept a conversation offered to the agent."""
+    body = await _body(request)
+    conversation_id = str(body.get("conversation", ""))
+    if not await request.app[QUEUE].accept(_session(request).username, conversation_id):
+        return json_error(409, "this conversation is not offered to you (any more)")
+    await request.app[TRANSCRIPTS].append(
+        conversation_id, "system", "agent joined", _session(request).username
+    )
+    return web.json_response({"conversation": conversation_id, "owner": "AGENT"})
+
+
+async def decline(request: web.Request) -> web.StreamResponse:
+    """Decline an offer: the conversation goes back to the front of the queue."""
+    body = await _body(request)
+    conversation_id = str(body.get("conversation", ""))
+    if not await request.app[QUEUE].requeue(conversation_id, _session(request).username, "declined"):
+        return json_error(409, "this conversation is not offered to you")
+    return web.json_response({"conversation": conversation_id, "requeued": True})
+
+
+async def transcript(request: web.Request) -> web.StreamResponse:
+    """Return the whole conversation: bot turns before the handoff, the customer, other agents."""
+    conversation_id = request.match_info["conversation"]
+    if not await _may_read(request, conversation_id):
+        return json_error(403, "not your conversation or team")
+    lines = await request.app[TRANSCRIPTS].read(conversation_id)
+    owner = await request.app[STATES_KEY].get(conversation_id)
+    return web.json_response(
+        {"conversation": conversation_id, "owner": owner.value, "lines": [x.to_dict() for x in lines]}
+    )
+
+
+async def send(request: web.Request) -> web.StreamResponse:
+    """Send the agent's reply to the customer (only the agent who holds the conversation may)."""
+    conversation_id = request.match_info["conversation"]
+    session = _session(request)
+    queue = request.app[QUEUE]
+    ticket = await queue.ticket(conversation_id)
+    if ticket is None or ticket.agent != session.username or ticket.status != "assigned":
+        return json_error(403, "accept the conversation before replying")
+    body = await _body(request)
+    text = str(body.get("text", "")).strip()
+    if not text:
+        return json_error(400, 'send {"text": ...}')
+    if len(text) > MAX_REPLY_CHARS:
+        return json_error(413, f"replies up to {MAX_REPLY_CHARS} characters")
+    transcripts = request.app[TRANSCRIPTS]
+    line_id = await transcripts.append(conversation_id, "agent", text, session.username)
+    # Channels that can push get it now; the web chat (REST) polls its outbox.
+    await request.app[DELIVER](conversation_id, text, session.username)
+    return web.json_response({"id": line_id})
+
+
+async def close(request: web.Request) -> web.StreamResponse:
+    """Close the conversation: the slot frees up and the customer's next message goes to the bot."""
+    conversation_id = request.match_info["conversation"]
+    session = _session(request)
+    queue = request.app[QUEUE]
+    ticket = await queue.ticket(conversation_id)
+    if ticket is None or (ticket.agent != session.username and not session.has("supervisor")):
+        return json_error(403, "not your conversation")
+    try:
+        await request.app[STATES_KEY].transition(
+            conversation_id, Owner.CLOSED, actor=f"agent:{session.username}", reason="closed by agent"
+        )
+    except IllegalTransition as exc:
+        return json_error(409, str(exc))
+    handled = max(0.0, time.time() - ticket.enqueued_ms / 1000)
+    await queue.finish(conversation_id, ticket.agent, handled_seconds=handled)
+    await request.app[TRANSCRIPTS].append(conversation_id, "system", "conversation closed", session.username)
+    return web.json_response({"conversation": conversation_id, "owner": "CLOSED"})
+
+
+async def outbox(request: web.Request) -> web.StreamResponse:
+    """Messages for a web chat customer (agents' replies), newer than ``after``."""
+    sender = request.query.get("sender", "")
+    if not sender or len(sender) > 200:
+        return json_error(400, "give ?sender=")
+    lines = await request.app[TRANSCRIPTS].read_outbox(f"rest:{sender}", request.query.get("after", "0"))
+    return web.json_response({"messages": [x.to_dict() for x in lines]})
+
+
+class Deliver(Protocol):
+    """Sends an agent's message to the customer through the conversation's channel."""
+
+    async def __call__(self, conversation_id: str, text: str, author: str) -> None:
+        """Deliver ``text`` from ``author`` to the customer of ``conversation_id``."""
+
+
+DELIVER = web.AppKey("deliver", Deliver)
+
+
+def operations() -> list[Operation]:
+    """Return the agent API's operations (same table shape as the knowledge base's)."""
+    op = Operation
+    return [
+        op("GET", "/api/agent/me", me, "The agent's record and conversations.", "agent"),
+        op("POST", "/api/agent/status", set_status, "Go online, pause or go offline.", "agent", "Status"),
+        op("POST", "/api/agent/heartbeat", heartbeat, "Keep presence alive.", "agent"),
+        op("GET", "/api/agent/queue", waiting, "Waiting conversations of the agent's teams.", "agent"),
+        op(
+            "POST", "/api/agent/accept", accept, "Accept an offered conversation.", "agent", "ConversationRef"
+        ),
+        op("POST", "/api/agent/decline", decline, "Decline an offer.", "agent", "ConversationRef"),
+        op(
+            "GET",
+            "/api/agent/conversations/{conversation}",
+            transcript,
+            "A conversation's transcript.",
+            "agent",
+        ),
+        op(
+            "POST",
+            "/api/agent/conversations/{conversation}/messages",
+            send,
+            "Reply to the customer.",
+            "agent",
+            "Reply",
+        ),
+        op(
+            "POST", "/api/agent/conversations/{conversation}/close", close, "Close the conversation.", "agent"
+        ),
+        op("GET", "/webhooks/rest/outbox", outbox, "Agent replies for a web chat customer.", None),
+    ]
+
+
+SCHEMAS: dict[str, Any] = {
+    "Status": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"enum": ["online", "paused", "offline"]}},
+    },
+    "ConversationRef": {
+        "type": "object",
+        "required": ["conversation"],
+        "properties": {"conversation": {"type": "string"}},
+    },
+    "Reply": {
+        "type": "object",
+        "required": ["text"],
+        "properties": {"text": {"type": "string", "maxLength": MAX_REPLY_CHARS}},
+    },
+}
+
+
+def register(app: web.Application) -> None:
+    """Add the agent API routes to ``app``."""
+    accounts: Callable[[web.Request], Accounts] = lambda request: request.app[ACCOUNTS]  # noqa: E731
+    for o in operations():
+        handler = require(o.role, accounts)(o.handler) if o.role else o.handler
+        app.router.add_route(o.method, o.path, handler)

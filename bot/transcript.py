@@ -1,0 +1,72 @@
+"""Every conversation's transcript (customer, bot, agents) and the outbox for channels that cannot push."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from bot.keys import TRANSCRIPT_MAXLEN, TRANSCRIPT_TTL_SECONDS, Keys
+from bot.redis_conn import AsyncRedis
+
+ROLES = ("customer", "bot", "agent", "system")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One message in a transcript or an outbox."""
+
+    id: str
+    role: str
+    text: str
+    author: str
+    at_ms: int
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the line as JSON-ready data."""
+        return {"id": self.id, "role": self.role, "text": self.text, "author": self.author, "at": self.at_ms}
+
+
+def _line(entry_id: str, fields: dict[str, str]) -> Line:
+    return Line(
+        entry_id,
+        fields.get("role", ""),
+        fields.get("text", ""),
+        fields.get("author", ""),
+        int(fields.get("at", 0)),
+    )
+
+
+class Transcripts:
+    """Append and read transcripts and outboxes; one Redis stream each, per conversation."""
+
+    def __init__(self, client: AsyncRedis, keys: Keys) -> None:
+        """Use ``client`` for keys under ``keys``."""
+        self._redis = client
+        self._keys = keys
+
+    async def append(self, conversation_id: str, role: str, text: str, author: str = "") -> str:
+        """Add a line to the conversation's transcript and return its id."""
+        key = self._keys.transcript(conversation_id)
+        fields = {"role": role, "text": text, "author": author, "at": str(int(time.time() * 1000))}
+        entry_id = await self._redis.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
+        await self._redis.expire(key, TRANSCRIPT_TTL_SECONDS)
+        return str(entry_id)
+
+    async def read(self, conversation_id: str, count: int = 500) -> list[Line]:
+        """Return the newest ``count`` lines, oldest first."""
+        entries = await self._redis.xrevrange(self._keys.transcript(conversation_id), count=count)
+        return [_line(entry_id, fields) for entry_id, fields in reversed(entries)]
+
+    async def push_outbox(self, conversation_id: str, role: str, text: str, author: str = "") -> str:
+        """Queue a message for a customer whose channel is polled rather than pushed to."""
+        key = self._keys.outbox(conversation_id)
+        fields = {"role": role, "text": text, "author": author, "at": str(int(time.time() * 1000))}
+        entry_id = await self._redis.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
+        await self._redis.expire(key, TRANSCRIPT_TTL_SECONDS)
+        return str(entry_id)
+
+    async def read_outbox(self, conversation_id: str, after: str = "0", count: int = 100) -> list[Line]:
+        """Return outbox messages newer than ``after`` (a stream id), oldest first."""
+        start = f"({after}" if after and after != "0" else "-"
+        entries = await self._redis.xrange(self._keys.outbox(conversation_id), min=start, count=count)
+        return [_line(entry_id, fields) for entry_id, fields in entries]

@@ -1,0 +1,104 @@
+"""Human handoff end to end over HTTP: customer on the REST channel, agents on the agent API."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest_asyncio
+from aiohttp.test_utils import TestClient
+
+from bot.agent_api import QUEUE
+from bot.auth import Accounts
+from bot.kb_api import ACCOUNTS
+from tests.conftest import EngineFactory, say, texts
+
+PASSWORD = "agent password 1"
+
+
+@pytest_asyncio.fixture(scope="session")
+async def support_engine(trained_model: object, start_engine: EngineFactory, key_prefix: str) -> TestClient:
+    """An instance with a queue of its own (other tests' handoffs must not reach these agents)."""
+    client = await start_engine(instance_id="agents", redis_prefix=key_prefix + "ag", cookie_secure=False)
+    accounts: Accounts = client.app[ACCOUNTS]
+    queue = client.app[QUEUE]
+    for name, team in (("ann", "support"), ("bob", "support"), ("carl", "billing")):
+        await accounts.set_user(name, PASSWORD, ["agent"])
+        await queue.upsert_agent(name, name.title(), [team], capacity=2)
+    return client
+
+
+async def login(engine: TestClient, name: str) -> dict[str, str]:
+    engine.session.cookie_jar.clear()
+    response = await engine.post("/api/login", json={"username": name, "password": PASSWORD})
+    assert response.status == 200, await response.text()
+    return {"X-CSRF-Token": (await response.json())["csrf"]}
+
+
+async def test_customer_agent_round_trip_and_back_to_the_bot(support_engine: TestClient) -> None:
+    engine = support_engine
+    sender = "cust-" + uuid.uuid4().hex[:8]
+    conversation = f"rest:{sender}"
+    await say(engine, sender, "退款多久到账")
+    replies = await say(engine, sender, "转人工")
+    assert "转接人工" in texts(replies)
+    assert "排在第 1 位" in texts(replies)
+
+    headers = await login(engine, "ann")
+    status = await engine.post("/api/agent/status", json={"status": "online"}, headers=headers)
+    assert status.status == 200
+    assert (await status.json())["offered"] == [conversation]
+    waiting_view = await (await engine.get("/api/agent/me")).json()
+    assert [c["conversation"] for c in waiting_view["conversations"]] == [conversation]
+    assert waiting_view["conversations"][0]["first_message"] == "转人工"
+
+    # Replying before accepting is refused; accepting makes the conversation Ann's.
+    early = await engine.post(
+        f"/api/agent/conversations/{conversation}/messages", json={"text": "hi"}, headers=headers
+    )
+    assert early.status == 403
+    accepted = await engine.post("/api/agent/accept", json={"conversation": conversation}, headers=headers)
+    assert accepted.status == 200
+
+    # The customer writes while the agent owns the conversation: the bot stays silent.
+    assert await say(engine, sender, "我的订单号是 12345") == []
+    transcript = await (await engine.get(f"/api/agent/conversations/{conversation}")).json()
+    roles_texts = [(line["role"], line["text"]) for line in transcript["lines"]]
+    assert roles_texts[0] == ("customer", "退款多久到账")
+    assert ("bot", roles_texts[1][1]) == roles_texts[1]  # the bot's earlier answer is there for the agent
+    assert ("customer", "我的订单号是 12345") in roles_texts
+    assert transcript["owner"] == "AGENT"
+
+    # Markup in an agent's reply is delivered as the text it is.
+    reply = "您好，我是客服 Ann <b>马上帮您查</b>"
+    sent = await engine.post(
+        f"/api/agent/conversations/{conversation}/messages", json={"text": reply}, headers=headers
+    )
+    assert sent.status == 200
+    outbox = await (await engine.get(f"/webhooks/rest/outbox?sender={sender}")).json()
+    assert [(m["role"], m["text"], m["author"]) for m in outbox["messages"]] == [("agent", reply, "ann")]
+    after = outbox["messages"][-1]["id"]
+    assert (await (await engine.get(f"/webhooks/rest/outbox?sender={sender}&after={after}")).json())[
+        "messages"
+    ] == []
+
+    closed = await engine.post(f"/api/agent/conversations/{conversation}/close", headers=headers)
+    assert closed.status == 200
+    me = await (await engine.get("/api/agent/me")).json()
+    assert me["load"] == 0
+    # Back to the bot.
+    assert "工作日" in texts(await say(engine, sender, "退款多久到账"))
+
+
+async def test_agents_only_see_their_own_teams_conversations(support_engine: TestClient) -> None:
+    engine = support_engine
+    sender = "cust-" + uuid.uuid4().hex[:8]
+    conversation = f"rest:{sender}"
+    await say(engine, sender, "转人工")
+    headers = await login(engine, "carl")  # billing
+    assert (await engine.get(f"/api/agent/conversations/{conversation}")).status == 403
+    queue_view = await (await engine.get("/api/agent/queue")).json()
+    assert conversation not in [row["conversation"] for row in queue_view["waiting"]]
+    not_offered = await engine.post("/api/agent/accept", json={"conversation": conversation}, headers=headers)
+    assert not_offered.status == 409
+    engine.session.cookie_jar.clear()
+    assert (await engine.get("/api/agent/me")).status == 401

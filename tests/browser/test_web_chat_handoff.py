@@ -1,0 +1,56 @@
+"""A customer in the web chat asks for a human; an agent accepts and replies; the page shows it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestClient
+from playwright.async_api import expect
+
+from tests.bot.test_agent_api import login, support_engine  # noqa: F401  (session fixture)
+from tests.chromium import chromium
+
+
+async def test_agent_reply_reaches_the_web_chat(support_engine: TestClient) -> None:  # noqa: F811
+    engine = support_engine
+    async with chromium() as browser:
+        page = await (await browser.new_context(locale="zh-CN")).new_page()
+        await page.goto(str(engine.make_url("/")))
+        await page.fill("#text", "转人工")
+        await page.press("#text", "Enter")
+        await expect(page.locator(".msg.bot").last).to_contain_text("预计等待")
+        sender = await page.evaluate("localStorage.getItem('cs-visitor')")
+        conversation = f"rest:{sender}"
+
+        headers = await login(engine, "bob")
+        await engine.post("/api/agent/status", json={"status": "online"}, headers=headers)
+        for _ in range(50):
+            me = await (await engine.get("/api/agent/me")).json()
+            if conversation in [c["conversation"] for c in me["conversations"]]:
+                break
+            await asyncio.sleep(0.1)
+        accepted = await engine.post(
+            "/api/agent/accept", json={"conversation": conversation}, headers=headers
+        )
+        assert accepted.status == 200, await accepted.text()
+        reply = "您好，我是 Bob，<i>请问</i>有什么可以帮您？"
+        sent = await engine.post(
+            f"/api/agent/conversations/{conversation}/messages", json={"text": reply}, headers=headers
+        )
+        assert sent.status == 200
+        await expect(page.locator(".msg.agent").last).to_have_text(f"bob：{reply}", timeout=10_000)
+        assert await page.locator(".msg i").count() == 0
+
+        # The customer's answer goes to Bob, not to the bot.
+        await page.fill("#text", "我的订单一直没到")
+        await page.press("#text", "Enter")
+        for _ in range(50):
+            transcript = await (await engine.get(f"/api/agent/conversations/{conversation}")).json()
+            if ("customer", "我的订单一直没到") in [(x["role"], x["text"]) for x in transcript["lines"]]:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the customer's message did not reach the transcript")
+        assert transcript["lines"][-1]["role"] == "customer"
+        await engine.post(f"/api/agent/conversations/{conversation}/close", headers=headers)
+        await engine.post("/api/agent/status", json={"status": "offline"}, headers=headers)

@@ -275,8 +275,13 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def register(app: web.Application) -> None:
-    """Add the agent API routes to ``app``."""
+def register(app: web.Application, web_dir: Any) -> None:
+    """Add the agent console page and API routes to ``app``."""
+
+    async def page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(web_dir / "agent.html")
+
+    app.router.add_get("/agent", page)
     accounts: Callable[[web.Request], Accounts] = lambda request: request.app[ACCOUNTS]  # noqa: E731
     for o in operations():
         handler = require(o.role, accounts)(o.handler) if o.role else o.handler

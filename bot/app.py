@@ -212,7 +212,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_static("/static/", WEB_DIR, show_index=False)
     kb_api.register(app, WEB_DIR, settings.cookie_secure, agent_api.operations(), agent_api.SCHEMAS)
-    agent_api.register(app)
+    agent_api.register(app, WEB_DIR)
 
     async def deliver(conversation_id: str, text: str, author: str) -> None:
         # Push through the conversation's channel; one that cannot push (REST) is polled instead.

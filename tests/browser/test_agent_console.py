@@ -1,0 +1,54 @@
+"""The agent console in a real browser, with a customer in the web chat in another browser context."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+from playwright.async_api import expect
+
+from tests.bot.test_agent_api import PASSWORD, support_engine  # noqa: F401  (session fixture)
+from tests.chromium import chromium
+
+
+async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine: TestClient) -> None:  # noqa: F811
+    base = str(support_engine.make_url("")).rstrip("/")
+    async with chromium() as browser:
+        customer = await (await browser.new_context(locale="zh-CN")).new_page()
+        await customer.goto(base + "/")
+        await customer.fill("#text", "我要投诉，转人工")
+        await customer.press("#text", "Enter")
+        await expect(customer.locator(".msg.bot").last).to_contain_text("预计等待")
+
+        agent = await (
+            await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+        ).new_page()
+        await agent.goto(base + "/agent")
+        await agent.fill("#username", "ann")
+        await agent.fill("#password", PASSWORD)
+        await agent.click("#login-form button[type=submit]")
+        await expect(agent.locator("#who")).to_have_text("ann")
+        await agent.select_option("#presence", "online")
+        offered = agent.locator("#mine li", has_text="我要投诉，转人工")
+        await offered.locator("button.accept").click()
+        await expect(agent.locator("#lines .line.customer").first).to_have_text("我要投诉，转人工")
+        await expect(agent.locator("#lines .line.bot").first).to_be_visible()  # the bot's part is shown
+
+        await agent.fill("#reply", "您好，我是 Ann，<script>alert(1)</script>请说")
+        await agent.press("#reply", "Enter")
+        await expect(customer.locator(".msg.agent").last).to_have_text(
+            "ann：您好，我是 Ann，<script>alert(1)</script>请说", timeout=10_000
+        )
+        await customer.fill("#text", "快递三天没动了")
+        await customer.press("#text", "Enter")
+        await expect(agent.locator("#lines .line.customer").last).to_have_text(
+            "快递三天没动了", timeout=10_000
+        )
+
+        await agent.click("#close")
+        await expect(agent.locator("#mine li")).to_have_count(0)
+        await customer.fill("#text", "退款多久到账")
+        await customer.press("#text", "Enter")
+        await expect(customer.locator(".msg.bot").last).to_contain_text("工作日")
+
+        await agent.click("#lang-switch")
+        await expect(agent.locator("#send")).to_have_text("Send")
+        await agent.select_option("#presence", "offline")

@@ -33,15 +33,60 @@ _TICKET_GONE = 0
 _AGENT_UNAVAILABLE = -1
 TIERS = ("vip", "regular", "new")
 
+# Keeps the availability indexes (``avail:all`` and ``avail:team:{team}``, score = load / capacity) in
+# step with an agent's status and load, inside the same script that changed them. The index keys are
+# built from the base (all under the ``{hq}`` hash tag, so they share the slot of the declared keys).
+_AVAIL = """
+local function refresh_avail(base, agent_key, agent_id)
+  local a = redis.call('HMGET', agent_key, 'status', 'load', 'capacity', 'teams')
+  local load = tonumber(a[2] or '0')
+  local cap = tonumber(a[3] or '0')
+  local alive = redis.call('EXISTS', base .. ':alive:' .. agent_id) == 1
+  local ok = alive and a[1] == 'online' and cap > 0 and load < cap
+  local score = 1
+  if cap > 0 then score = load / cap end
+  local keys = {base .. ':avail:all'}
+  local online = alive and a[1] == 'online'
+  for team in string.gmatch(a[4] or '', '[^,]+') do
+    table.insert(keys, base .. ':avail:team:' .. team)
+    -- Online agents of the team with their capacity, for the expected-wait estimate.
+    if online then
+      redis.call('ZADD', base .. ':online:team:' .. team, cap, agent_id)
+    else
+      redis.call('ZREM', base .. ':online:team:' .. team, agent_id)
+    end
+  end
+  for _, key in ipairs(keys) do
+    if ok then redis.call('ZADD', key, score, agent_id) else redis.call('ZREM', key, agent_id) end
+  end
+end
+"""
+
+# KEYS: agent. ARGV: base, agent id.
+_REFRESH = (
+    _AVAIL
+    + """
+refresh_avail(ARGV[1], KEYS[1], ARGV[2])
+return 1
+"""
+)
+
 # KEYS: ticket, queue, dedicated, sticky, agent, alive, convs, offers.
-# ARGV: conversation, agent id, status to set ("offered"|"assigned"), offer deadline ms, now ms.
-_CLAIM = """
+# ARGV: conversation, agent id, status to set ("offered"|"assigned"), offer deadline ms, now ms, base.
+_CLAIM = (
+    _AVAIL
+    + """
 if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
-if redis.call('EXISTS', KEYS[6]) == 0 then return -1 end
-if redis.call('HGET', KEYS[5], 'status') ~= 'online' then return -1 end
+if redis.call('EXISTS', KEYS[6]) == 0 or redis.call('HGET', KEYS[5], 'status') ~= 'online' then
+  refresh_avail(ARGV[6], KEYS[5], ARGV[2])
+  return -1
+end
 local load = tonumber(redis.call('HGET', KEYS[5], 'load') or '0')
 local capacity = tonumber(redis.call('HGET', KEYS[5], 'capacity') or '0')
-if load >= capacity then return -2 end
+if load >= capacity then
+  refresh_avail(ARGV[6], KEYS[5], ARGV[2])
+  return -2
+end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
@@ -49,8 +94,10 @@ redis.call('HINCRBY', KEYS[5], 'load', 1)
 redis.call('SADD', KEYS[7], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'agent', ARGV[2], 'offered_at', ARGV[5])
 if ARGV[3] == 'offered' then redis.call('ZADD', KEYS[8], ARGV[4], ARGV[1]) end
+refresh_avail(ARGV[6], KEYS[5], ARGV[2])
 return 1
 """
+)
 
 # KEYS: ticket, offers. ARGV: conversation, agent id.
 _ACCEPT = """
@@ -63,8 +110,10 @@ return 1
 
 # Put an offered or assigned ticket back at the front of its queue and free the agent's slot.
 # KEYS: ticket, queue, dedicated, sticky, agent, convs, offers.
-# ARGV: conversation, agent id (the holder it must have), dedicated? ("1"/""), sticky? ("1"/"").
-_REQUEUE = """
+# ARGV: conversation, agent id (the holder it must have), dedicated? ("1"/""), sticky? ("1"/""), base.
+_REQUEUE = (
+    _AVAIL
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'offered' and status ~= 'assigned' then return 0 end
 if redis.call('HGET', KEYS[1], 'agent') ~= ARGV[2] then return 0 end
@@ -81,11 +130,15 @@ if tonumber(redis.call('HGET', KEYS[5], 'load') or '0') > 0 then
 end
 redis.call('SREM', KEYS[6], ARGV[1])
 redis.call('ZREM', KEYS[7], ARGV[1])
+refresh_avail(ARGV[5], KEYS[5], ARGV[2])
 return 1
 """
+)
 
-# KEYS: ticket, agent, convs, offers, handled. ARGV: conversation, agent id, handled seconds.
-_FINISH = """
+# KEYS: ticket, agent, convs, offers, handled. ARGV: conversation, agent id, handled seconds, base.
+_FINISH = (
+    _AVAIL
+    + """
 if redis.call('HGET', KEYS[1], 'agent') ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
 if tonumber(redis.call('HGET', KEYS[2], 'load') or '0') > 0 then
@@ -95,8 +148,10 @@ redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('LPUSH', KEYS[5], ARGV[3])
 redis.call('LTRIM', KEYS[5], 0, 199)
+refresh_avail(ARGV[4], KEYS[2], ARGV[2])
 return 1
 """
+)
 
 
 @dataclass(frozen=True)
@@ -188,6 +243,7 @@ class HandoffQueue:
         self._accept = client.register_script(_ACCEPT)
         self._requeue = client.register_script(_REQUEUE)
         self._finish = client.register_script(_FINISH)
+        self._refresh = client.register_script(_REFRESH)
 
     # Key names --------------------------------------------------------------------------------
     def _k(self, *parts: str) -> str:
@@ -198,12 +254,21 @@ class HandoffQueue:
         """Create or update an agent's routing record (status and load are kept)."""
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
+        old_teams = await self.redis.hget(self._k("agent", agent_id), "teams") or ""
+        for team in old_teams.split(","):
+            if team:
+                await self.redis.zrem(self._k("avail", "team", team), agent_id)
+                await self.redis.zrem(self._k("online", "team", team), agent_id)
         await self.redis.hset(
             self._k("agent", agent_id), mapping={"name": name, "teams": ",".join(teams), "capacity": capacity}
         )
         await self.redis.hsetnx(self._k("agent", agent_id), "status", "offline")
         await self.redis.hsetnx(self._k("agent", agent_id), "load", 0)
         await self.redis.sadd(self._k("agents"), agent_id)
+        await self._refresh_agent(agent_id)
+
+    async def _refresh_agent(self, agent_id: str) -> None:
+        await self._refresh(keys=[self._k("agent", agent_id)], args=[self._base, agent_id])
 
     async def set_status(self, agent_id: str, status: str) -> list[Placement]:
         """Set online / paused / offline; going offline hands the agent's conversations back."""
@@ -212,24 +277,30 @@ class HandoffQueue:
         await self.redis.hset(self._k("agent", agent_id), "status", status)
         if status == "online":
             await self.heartbeat(agent_id)
-            return await self.dispatch()
+            return await self.dispatch_agent(agent_id)
         if status == "offline":
             await self.redis.delete(self._k("alive", agent_id))
+            await self._refresh_agent(agent_id)
             await self._release_all(agent_id, "agent went offline")
             return await self.dispatch()
+        await self._refresh_agent(agent_id)
         return []
 
     async def heartbeat(self, agent_id: str) -> None:
         """Mark the agent's console as connected for the next heartbeat TTL."""
         ttl_ms = int(self.settings.heartbeat_ttl_seconds * 1000)
         await self.redis.set(self._k("alive", agent_id), "1", px=ttl_ms)
+        await self._refresh_agent(agent_id)
 
     async def agent(self, agent_id: str) -> Agent | None:
         """Return one agent's record, or None."""
         data = await self.redis.hgetall(self._k("agent", agent_id))
         if not data:
             return None
-        alive = bool(await self.redis.exists(self._k("alive", agent_id)))
+        return self._agent_from(agent_id, data, bool(await self.redis.exists(self._k("alive", agent_id))))
+
+    @staticmethod
+    def _agent_from(agent_id: str, data: Mapping[str, str], alive: bool) -> Agent:
         return Agent(
             id=agent_id,
             name=data.get("name", agent_id),
@@ -241,10 +312,21 @@ class HandoffQueue:
         )
 
     async def agents(self) -> list[Agent]:
-        """Return every agent's record."""
+        """Return every agent's record (two round trips, however many agents)."""
         ids = sorted(await self.redis.smembers(self._k("agents")))
-        found = [await self.agent(agent_id) for agent_id in ids]
-        return [a for a in found if a is not None]
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in ids:
+                pipe.hgetall(self._k("agent", agent_id))
+                pipe.exists(self._k("alive", agent_id))
+            results = await pipe.execute()
+        agents = []
+        for i, agent_id in enumerate(ids):
+            data, alive = results[2 * i], results[2 * i + 1]
+            if data:
+                agents.append(self._agent_from(agent_id, data, bool(alive)))
+        return agents
 
     async def conversations_of(self, agent_id: str) -> set[str]:
         """Return the conversations offered to or handled by the agent."""
@@ -316,7 +398,9 @@ class HandoffQueue:
                 if ticket["last_agent"]:
                     pipe.zadd(self._k("sticky", last_agent), {conversation_id: score})
                 await pipe.execute()
-            await self.dispatch()
+            ticket_now = await self.ticket(conversation_id)
+            if ticket_now is not None:
+                await self._route(ticket_now)
         return await self.position(conversation_id)
 
     async def position(self, conversation_id: str) -> Position:
@@ -328,8 +412,8 @@ class HandoffQueue:
         place = (rank or 0) + 1
         handled = [float(x) for x in await self.redis.lrange(self._k("handled"), 0, 49)]
         average = sum(handled) / len(handled) if handled else self.settings.default_handle_seconds
-        team_agents = [a for a in await self.agents() if ticket.team in a.teams and a.alive]
-        slots = sum(a.capacity for a in team_agents if a.status == "online") or 1
+        online = await self.redis.zrange(self._k("online", "team", ticket.team), 0, -1, withscores=True)
+        slots = int(sum(capacity for _, capacity in online)) or 1
         # Everyone ahead must finish first, spread over the team's concurrent slots.
         return Position(place, round(place * average / slots, 1))
 
@@ -338,10 +422,44 @@ class HandoffQueue:
         rows = await self.redis.zrange(key, 0, self.settings.scan_depth - 1, withscores=True)
         return [(member, float(score)) for member, score in rows if member not in skip]
 
-    async def _pick(
-        self, agent: Agent, available: Mapping[str, Agent], skip: set[str]
-    ) -> tuple[str, str] | None:
-        """Return the best ticket for ``agent`` and the chain step that gives it, or None."""
+    async def _available(self) -> set[str]:
+        return set(await self.redis.zrange(self._k("avail", "all"), 0, -1))
+
+    async def _route(self, ticket: Ticket) -> Placement | None:
+        """Place one new ticket by the chain: dedicated → sticky → team (least loaded) → anyone."""
+        available = await self._available()
+        if not available:
+            return None
+        tried: set[str] = set()
+        for step, agent_id in (("dedicated", ticket.dedicated_agent), ("sticky", ticket.last_agent)):
+            if agent_id and agent_id in available:
+                tried.add(agent_id)
+                placement = await self._place(ticket.conversation_id, agent_id, step)
+                if isinstance(placement, Placement):
+                    return placement
+                if placement == _TICKET_GONE:
+                    return None
+        for step, key in (
+            ("team", self._k("avail", "team", ticket.team)),
+            ("anyone", self._k("avail", "all")),
+        ):
+            # Concurrent routes race for the least-loaded agents: on a lost race, read the index again
+            # rather than leave the ticket waiting while someone is free.
+            while True:
+                candidates = [a for a in await self.redis.zrange(key, 0, 9) if a not in tried]
+                if not candidates:
+                    break
+                for agent_id in candidates:
+                    tried.add(agent_id)
+                    placement = await self._place(ticket.conversation_id, agent_id, step)
+                    if isinstance(placement, Placement):
+                        return placement
+                    if placement == _TICKET_GONE:
+                        return None
+        return None
+
+    async def _pick(self, agent: Agent, available: set[str], skip: set[str]) -> tuple[str, str] | None:
+        """Return the best waiting ticket for ``agent`` and the chain step that gives it, or None."""
         for member, _ in await self._head(self._k("dedicated", agent.id), skip):
             return member, "dedicated"
         best: tuple[float, str, str] | None = None
@@ -351,12 +469,12 @@ class HandoffQueue:
                 best = (score, member, "sticky")
                 break
         teams = set(agent.teams)
-        all_teams = set(await self.redis.smembers(self._k("teams")))
-        staffed = {t for t in all_teams if any(t in a.teams for a in available.values())}
-        for team in sorted(all_teams):
-            # Anyone: another team's conversation when nobody of that team can take it.
-            step = "team" if team in teams else ("anyone" if team not in staffed else "")
-            if not step:
+        for team in sorted(await self.teams()):
+            if team in teams:
+                step = "team"
+            elif not await self.redis.zcard(self._k("avail", "team", team)):
+                step = "anyone"  # nobody of that team can take it, so anyone may
+            else:
                 continue
             for member, score in await self._head(self._k("queue", team), skip):
                 if best is not None and score >= best[0]:
@@ -372,38 +490,53 @@ class HandoffQueue:
                 break
         return (best[1], best[2]) if best else None
 
-    async def dispatch(self) -> list[Placement]:
-        """Place waiting conversations with available agents; safe to run on every instance at once."""
+    async def dispatch_agent(self, agent_id: str, skip: set[str] | None = None) -> list[Placement]:
+        """Fill one agent's free slots from the queues (called when the agent frees up or comes online)."""
+        placements: list[Placement] = []
+        skip = skip if skip is not None else set()
+        while True:
+            agent = await self.agent(agent_id)
+            if agent is None or not agent.available:
+                return placements
+            picked = await self._pick(agent, await self._available(), skip)
+            if picked is None:
+                return placements
+            conversation_id, step = picked
+            placement = await self._place(conversation_id, agent_id, step)
+            if isinstance(placement, Placement):
+                placements.append(placement)
+            elif placement == _TICKET_GONE:
+                skip.add(conversation_id)  # taken by another instance meanwhile, or closed
+            else:
+                return placements  # the agent filled up or went away meanwhile
+
+    async def dispatch(self, exclude: frozenset[str] = frozenset()) -> list[Placement]:
+        """Place waiting conversations with every available agent (but ``exclude``), round-robin."""
         placements: list[Placement] = []
         skip: set[str] = set()
         while True:
-            agents = await self.agents()
-            available = {a.id: a for a in agents if a.available}
-            if not available:
-                return placements
             progressed = False
-            # Least-loaded agents first, so work spreads across the team.
-            for agent in sorted(available.values(), key=lambda a: (a.load / a.capacity, a.id)):
-                picked = await self._pick(agent, available, skip)
+            # Least-loaded first (the index's score is load / capacity), so work spreads across the team.
+            for agent_id in await self.redis.zrange(self._k("avail", "all"), 0, -1):
+                if agent_id in exclude:
+                    continue
+                agent = await self.agent(agent_id)
+                if agent is None or not agent.available:
+                    continue
+                picked = await self._pick(agent, await self._available(), skip)
                 if picked is None:
                     continue
-                conversation_id, step = picked
-                placement = await self._place(conversation_id, agent, step)
+                placement = await self._place(picked[0], agent_id, picked[1])
                 if isinstance(placement, Placement):
                     placements.append(placement)
                     progressed = True
-                    break  # loads changed: recompute who is available
-                if placement == _TICKET_GONE:
-                    skip.add(conversation_id)  # taken by another instance meanwhile, or closed
+                elif placement == _TICKET_GONE:
+                    skip.add(picked[0])
                     progressed = True
-                    break
-                # The agent filled up or went away meanwhile: the ticket stays eligible for others.
-                progressed = True
-                break
             if not progressed:
                 return placements
 
-    async def _place(self, conversation_id: str, agent: Agent, step: str) -> Placement | int:
+    async def _place(self, conversation_id: str, agent_id: str, step: str) -> Placement | int:
         ticket = await self.ticket(conversation_id)
         if ticket is None:
             return _TICKET_GONE
@@ -413,19 +546,19 @@ class HandoffQueue:
         claimed = await self._claim(
             keys=[
                 *self._ticket_keys(ticket),
-                self._k("agent", agent.id),
-                self._k("alive", agent.id),
-                self._k("convs", agent.id),
+                self._k("agent", agent_id),
+                self._k("alive", agent_id),
+                self._k("convs", agent_id),
                 self._k("offers"),
             ],
-            args=[conversation_id, agent.id, status, deadline, int(time.time() * 1000)],
+            args=[conversation_id, agent_id, status, deadline, int(time.time() * 1000), self._base],
         )
         if int(claimed) != 1:
             return _TICKET_GONE if int(claimed) == 0 else _AGENT_UNAVAILABLE
         if auto:
-            await self._to_agent(conversation_id, agent.id, step)
-        await self._notify(agent.id, {"type": status, "conversation": conversation_id, "step": step})
-        return Placement(conversation_id, agent.id, step, status)
+            await self._to_agent(conversation_id, agent_id, step)
+        await self._notify(agent_id, {"type": status, "conversation": conversation_id, "step": step})
+        return Placement(conversation_id, agent_id, step, status)
 
     def _ticket_keys(self, ticket: Ticket) -> list[str]:
         return [
@@ -475,6 +608,7 @@ class HandoffQueue:
                 agent_id,
                 "1" if ticket.dedicated_agent else "",
                 "1" if ticket.last_agent else "",
+                self._base,
             ],
         )
         if int(done) != 1:
@@ -490,6 +624,8 @@ class HandoffQueue:
                     expected=Owner.AGENT,
                 )
         await self._notify(agent_id, {"type": "revoked", "conversation": conversation_id, "reason": reason})
+        # Offer it to someone else now; not straight back to the agent who just gave it up.
+        await self.dispatch(exclude=frozenset({agent_id}))
         return True
 
     async def finish(self, conversation_id: str, agent_id: str, handled_seconds: float) -> bool:
@@ -502,10 +638,10 @@ class HandoffQueue:
                 self._k("offers"),
                 self._k("handled"),
             ],
-            args=[conversation_id, agent_id, round(handled_seconds, 1)],
+            args=[conversation_id, agent_id, round(handled_seconds, 1), self._base],
         )
         if int(done) == 1:
-            await self.dispatch()
+            await self.dispatch_agent(agent_id)
             return True
         return False
 
@@ -528,8 +664,10 @@ class HandoffQueue:
         for agent in await self.agents():
             if agent.status != "offline" and not agent.alive:
                 await self.redis.hset(self._k("agent", agent.id), "status", "offline")
+                await self._refresh_agent(agent.id)
                 requeued += await self._release_all(agent.id, "agent connection lost")
-        if requeued:
+        # Also a safety net: anything still waiting while someone is free gets placed.
+        if requeued or await self.redis.zcard(self._k("avail", "all")):
             await self.dispatch()
         return requeued
 

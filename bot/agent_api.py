@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from bot.auth import Accounts, Session, json_error, require
 from bot.kb_api import ACCOUNTS, Operation
+from bot.language import detect_language
 from bot.state import ConversationStates, IllegalTransition, Owner
 from bot.transcript import Transcripts
+from handoff import csat
 from handoff.queue import HandoffQueue
 
 QUEUE = web.AppKey("handoff_queue", HandoffQueue)
+CSAT = web.AppKey("csat", csat.Csat)
 TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
 STATES_KEY = web.AppKey("agent_states", ConversationStates)
 MAX_REPLY_CHARS = 4000
@@ -199,7 +202,15 @@ async def close(request: web.Request) -> web.StreamResponse:
         return json_error(409, str(exc))
     handled = max(0.0, time.time() - ticket.enqueued_ms / 1000)
     await queue.finish(conversation_id, ticket.agent, handled_seconds=handled)
-    await request.app[TRANSCRIPTS].append(conversation_id, "system", "conversation closed", session.username)
+    transcripts = request.app[TRANSCRIPTS]
+    await transcripts.append(conversation_id, "system", "conversation closed", session.username)
+    # Ask the customer to rate the conversation, in the language they last wrote in.
+    said = [line.text for line in await transcripts.read(conversation_id, 50) if line.role == "customer"]
+    language = next((lang for lang in map(detect_language, reversed(said)) if lang), "zh")
+    await request.app[CSAT].offer(conversation_id, ticket.agent, ticket.channel, ticket.tier, language)
+    text, buttons = csat.prompt(language)
+    await request.app[DELIVER](conversation_id, text, "", buttons)
+    await transcripts.append(conversation_id, "system", text)
     return web.json_response({"conversation": conversation_id, "owner": "CLOSED"})
 
 
@@ -215,8 +226,10 @@ async def outbox(request: web.Request) -> web.StreamResponse:
 class Deliver(Protocol):
     """Sends an agent's message to the customer through the conversation's channel."""
 
-    async def __call__(self, conversation_id: str, text: str, author: str) -> None:
-        """Deliver ``text`` from ``author`` to the customer of ``conversation_id``."""
+    async def __call__(
+        self, conversation_id: str, text: str, author: str, buttons: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Deliver ``text`` and quick-reply buttons from ``author`` to the conversation's customer."""
 
 
 DELIVER = web.AppKey("deliver", Deliver)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from bot import agent_api, kb_api
 from bot.auth import Accounts
 from bot.dialogue import Dialogue
 from bot.keys import Keys
-from bot.messages import Inbound
+from bot.messages import Button, Inbound, Outbound
 from bot.redis_conn import EmbeddedRedis, async_client, close_async, close_sync, sync_client
 from bot.router import Router
 from bot.settings import Settings
@@ -24,6 +24,7 @@ from bot.state import ConversationStates
 from bot.transcript import Transcripts
 from channels.base import Channel, ChannelCannotPush, Reply
 from channels.rest import RestChannel
+from handoff.csat import Csat
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
 from knowledge_base.live import LiveKnowledgeBase
@@ -78,6 +79,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[agent_api.QUEUE] = queue
     app[agent_api.STATES_KEY] = states
     app[agent_api.TRANSCRIPTS] = Transcripts(client, app[KEYS])
+    app[agent_api.CSAT] = Csat(client, app[KEYS].prefix)
     app[kb_api.ACCOUNTS] = Accounts(client, app[KEYS].prefix)
     yield
     await close_async(client)
@@ -200,6 +202,7 @@ def create_app(settings: Settings) -> web.Application:
             lambda: app[DIALOGUE].dialogue,
             app[kb_api.KNOWLEDGE],
             app[agent_api.TRANSCRIPTS],
+            app[agent_api.CSAT],
         )
         yield
 
@@ -214,16 +217,19 @@ def create_app(settings: Settings) -> web.Application:
     kb_api.register(app, WEB_DIR, settings.cookie_secure, agent_api.operations(), agent_api.SCHEMAS)
     agent_api.register(app, WEB_DIR)
 
-    async def deliver(conversation_id: str, text: str, author: str) -> None:
+    async def deliver(
+        conversation_id: str, text: str, author: str, buttons: Sequence[tuple[str, str]] = ()
+    ) -> None:
         # Push through the conversation's channel; one that cannot push (REST) is polled instead.
         channel_name, _, recipient = conversation_id.partition(":")
         channel = next((c for c in app[CHANNELS] if c.name == channel_name), None)
         try:
             if channel is None:
                 raise ChannelCannotPush(channel_name)
-            await channel.send_text(recipient, text)
+            await channel.send(Outbound(recipient, text, tuple(Button(t, p) for t, p in buttons)))
         except ChannelCannotPush:
-            await app[agent_api.TRANSCRIPTS].push_outbox(conversation_id, "agent", text, author)
+            role = "agent" if author else "system"
+            await app[agent_api.TRANSCRIPTS].push_outbox(conversation_id, role, text, author, buttons)
 
     app[agent_api.DELIVER] = deliver
     return app

@@ -8,10 +8,12 @@ from collections.abc import Callable
 import handoff
 import knowledge_base
 from bot.dialogue import Dialogue
-from bot.messages import EngineNotReady, Inbound
+from bot.messages import EngineNotReady, Inbound, Outbound
 from bot.state import ConversationStates, Owner
 from bot.transcript import Transcripts
 from channels.base import Reply
+from handoff import csat
+from handoff.csat import Csat
 from handoff.service import HandoffService
 from knowledge_base.live import LiveKnowledgeBase
 
@@ -28,10 +30,12 @@ class Router:
         dialogue: Callable[[], Dialogue | None],
         knowledge: LiveKnowledgeBase,
         transcripts: Transcripts | None = None,
+        csat: Csat | None = None,
     ) -> None:
         """Route with the shared state machine; ``dialogue`` returns the agent once it is loaded."""
         self._knowledge = knowledge
         self._transcripts = transcripts
+        self._csat = csat
         self._states = states
         self._handoff = handoff
         self._dialogue = dialogue
@@ -48,6 +52,12 @@ class Router:
             if self._transcripts is not None:
                 await self._transcripts.append(conversation, "customer", inbound.text)
             owner = await self._states.get(conversation)
+            rating = None
+            context: dict[str, str] | None = None
+            if owner is Owner.CLOSED and self._csat is not None:
+                # The first message after a close may answer the satisfaction prompt.
+                context = await self._csat.pending(conversation)
+                rating = await self._csat.answer(conversation, inbound.text)
             if owner is Owner.CLOSED:
                 await self._states.transition(
                     conversation,
@@ -57,6 +67,13 @@ class Router:
                     expected=Owner.CLOSED,
                 )
                 owner = Owner.BOT
+            if rating is not None and context is not None:
+                thanks = Outbound(inbound.sender_id, csat.thanks(context.get("language", "zh")))
+                if self._transcripts is not None:
+                    await self._transcripts.append(conversation, "bot", thanks.text)
+                log.info("csat recorded", extra={"conversation": conversation, "score": rating.score})
+                await reply(thanks)
+                return
             if owner is not Owner.BOT:
                 stream_id = await self._handoff.hold_customer_message(
                     conversation, inbound.text, inbound.channel, inbound.message_id

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.keys import TRANSCRIPT_MAXLEN, TRANSCRIPT_TTL_SECONDS, Keys
@@ -20,19 +22,31 @@ class Line:
     text: str
     author: str
     at_ms: int
+    buttons: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """Return the line as JSON-ready data."""
-        return {"id": self.id, "role": self.role, "text": self.text, "author": self.author, "at": self.at_ms}
+        data: dict[str, object] = {
+            "id": self.id,
+            "role": self.role,
+            "text": self.text,
+            "author": self.author,
+            "at": self.at_ms,
+        }
+        if self.buttons:
+            data["buttons"] = [{"title": t, "payload": p} for t, p in self.buttons]
+        return data
 
 
 def _line(entry_id: str, fields: dict[str, str]) -> Line:
+    buttons = tuple((str(t), str(p)) for t, p in json.loads(fields.get("buttons") or "[]"))
     return Line(
         entry_id,
         fields.get("role", ""),
         fields.get("text", ""),
         fields.get("author", ""),
         int(fields.get("at", 0)),
+        buttons,
     )
 
 
@@ -57,10 +71,19 @@ class Transcripts:
         entries = await self._redis.xrevrange(self._keys.transcript(conversation_id), count=count)
         return [_line(entry_id, fields) for entry_id, fields in reversed(entries)]
 
-    async def push_outbox(self, conversation_id: str, role: str, text: str, author: str = "") -> str:
+    async def push_outbox(
+        self,
+        conversation_id: str,
+        role: str,
+        text: str,
+        author: str = "",
+        buttons: Sequence[tuple[str, str]] = (),
+    ) -> str:
         """Queue a message for a customer whose channel is polled rather than pushed to."""
         key = self._keys.outbox(conversation_id)
         fields = {"role": role, "text": text, "author": author, "at": str(int(time.time() * 1000))}
+        if buttons:
+            fields["buttons"] = json.dumps([list(b) for b in buttons], ensure_ascii=False)
         entry_id = await self._redis.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
         await self._redis.expire(key, TRANSCRIPT_TTL_SECONDS)
         return str(entry_id)

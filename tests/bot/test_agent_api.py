@@ -7,7 +7,7 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import QUEUE
+from bot.agent_api import CSAT, QUEUE
 from bot.auth import Accounts
 from bot.kb_api import ACCOUNTS
 from tests.conftest import EngineFactory, say, texts
@@ -85,6 +85,16 @@ async def test_customer_agent_round_trip_and_back_to_the_bot(support_engine: Tes
     assert closed.status == 200
     me = await (await engine.get("/api/agent/me")).json()
     assert me["load"] == 0
+    # The customer is asked to rate the conversation with the five levels as buttons.
+    prompt = (await (await engine.get(f"/webhooks/rest/outbox?sender={sender}&after={after}")).json())[
+        "messages"
+    ]
+    assert "打分" in prompt[-1]["text"]
+    assert [b["title"] for b in prompt[-1]["buttons"]] == ["非常满意", "满意", "一般", "不满意", "非常不满意"]
+    assert "感谢您的评价" in texts(await say(engine, sender, "满意"))
+    summary = await engine.app[CSAT].summary("agent", "ann")
+    assert summary["count"] >= 1
+    assert summary["4"] >= 1
     # Back to the bot.
     assert "工作日" in texts(await say(engine, sender, "退款多久到账"))
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
+from bot.agent_api import QUEUE
 from tests.bot.test_agent_api import PASSWORD, support_engine  # noqa: F401  (session fixture)
 from tests.chromium import chromium
 
 
 async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine: TestClient) -> None:  # noqa: F811
     base = str(support_engine.make_url("")).rstrip("/")
+    for name in ("ann", "bob", "carl"):  # Ann will take it from the console
+        await support_engine.app[QUEUE].set_status(name, "offline")
     async with chromium() as browser:
         customer = await (await browser.new_context(locale="zh-CN")).new_page()
         await customer.goto(base + "/")
         await customer.fill("#text", "我要投诉，转人工")
         await customer.press("#text", "Enter")
-        await expect(customer.locator(".msg.bot").last).to_contain_text("预计等待")
+        await expect(customer.locator(".msg.bot", has_text="正在为您转接人工客服")).to_have_count(1)
 
         agent = await (
             await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
@@ -44,7 +47,10 @@ async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine
         )
 
         await agent.click("#close")
-        await expect(agent.locator("#mine li")).to_have_count(0)
+        await expect(agent.locator("#mine li", has_text="我要投诉，转人工")).to_have_count(0)
+        # The customer rates the conversation with a button, then the bot answers again.
+        await customer.locator(".msg.bot .buttons button", has_text="非常满意").click(timeout=10_000)
+        await expect(customer.locator(".msg.bot").last).to_contain_text("感谢您的评价")
         await customer.fill("#text", "退款多久到账")
         await customer.press("#text", "Enter")
         await expect(customer.locator(".msg.bot").last).to_contain_text("工作日")

@@ -7,18 +7,21 @@ import asyncio
 from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
+from bot.agent_api import QUEUE
 from tests.bot.test_agent_api import login, support_engine  # noqa: F401  (session fixture)
 from tests.chromium import chromium
 
 
 async def test_agent_reply_reaches_the_web_chat(support_engine: TestClient) -> None:  # noqa: F811
     engine = support_engine
+    for name in ("ann", "bob", "carl"):  # only Bob will be online: the conversation must reach him
+        await engine.app[QUEUE].set_status(name, "offline")
     async with chromium() as browser:
         page = await (await browser.new_context(locale="zh-CN")).new_page()
         await page.goto(str(engine.make_url("/")))
         await page.fill("#text", "转人工")
         await page.press("#text", "Enter")
-        await expect(page.locator(".msg.bot").last).to_contain_text("预计等待")
+        await expect(page.locator(".msg.bot", has_text="正在为您转接人工客服")).to_have_count(1)
         sender = await page.evaluate("localStorage.getItem('cs-visitor')")
         conversation = f"rest:{sender}"
 

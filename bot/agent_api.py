@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bot.auth import Accounts, Session, json_error, require
-from bot.kb_api import ACCOUNTS, Operation
+from bot.kb_api import ACCOUNTS, Operation, read_json
 from bot.language import detect_language
 from bot.state import ConversationStates, IllegalTransition, Owner
 from bot.transcript import Transcripts
@@ -34,15 +34,7 @@ def _session(request: web.Request) -> Session:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.content.read(64 * 1024 + 1)
-    if len(raw) > 64 * 1024:
-        raise web.HTTPRequestEntityTooLarge(max_size=64 * 1024, actual_size=len(raw))
-    try:
-        data = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body is not valid JSON"}), content_type="application/json"
-        ) from None
+    data = await read_json(request, 64 * 1024)
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(
             text=json.dumps({"error": "send a JSON object"}), content_type="application/json"

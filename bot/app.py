@@ -17,7 +17,7 @@ from bot.auth import Accounts
 from bot.dialogue import Dialogue
 from bot.keys import Keys
 from bot.messages import Button, Inbound, Outbound
-from bot.redis_conn import EmbeddedRedis, async_client, close_async, close_sync, sync_client
+from bot.redis_conn import close_sync, connect, disconnect, sync_client
 from bot.router import Router
 from bot.settings import Settings
 from bot.state import ConversationStates
@@ -57,18 +57,11 @@ CHANNELS = web.AppKey("channels", list[Channel])
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     """Connect to REDIS_URL, or start the embedded Redis first when it is unset."""
     settings = app[SETTINGS]
-    embedded = None
-    url = settings.redis_url
-    if url is None:
-        embedded = EmbeddedRedis(settings.var_dir)
-        url = await asyncio.to_thread(embedded.start)
-    client = async_client(url)
+    client, url, embedded = await connect(settings.redis_url, settings.var_dir)
     try:
         await client.ping()
     except Exception:
-        await close_async(client)
-        if embedded:
-            await asyncio.to_thread(embedded.stop)
+        await disconnect(client, embedded)
         raise
     app[REDIS_URL] = url
     app[REDIS] = client
@@ -82,9 +75,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[agent_api.CSAT] = Csat(client, app[KEYS].prefix)
     app[kb_api.ACCOUNTS] = Accounts(client, app[KEYS].prefix)
     yield
-    await close_async(client)
-    if embedded:
-        await asyncio.to_thread(embedded.stop)
+    await disconnect(client, embedded)
 
 
 async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -43,20 +43,13 @@ def _serve(settings: Settings, train: bool) -> int:
 async def _with_redis(settings: Settings, work: Callable[[Any, Keys], Awaitable[int]]) -> int:
     """Run ``work`` against REDIS_URL, or the embedded Redis (with the engine stopped) when unset."""
     from bot.keys import Keys
-    from bot.redis_conn import EmbeddedRedis, async_client, close_async
+    from bot.redis_conn import connect, disconnect
 
-    embedded = None
-    url = settings.redis_url
-    if url is None:
-        embedded = EmbeddedRedis(settings.var_dir)
-        url = await asyncio.to_thread(embedded.start)
-    client = async_client(url)
+    client, _, embedded = await connect(settings.redis_url, settings.var_dir)
     try:
         return await work(client, Keys(settings.redis_prefix))
     finally:
-        await close_async(client)
-        if embedded:
-            await asyncio.to_thread(embedded.stop)
+        await disconnect(client, embedded)
 
 
 def _user_add(settings: Settings, args: argparse.Namespace) -> int:

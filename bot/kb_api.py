@@ -48,13 +48,13 @@ def _accounts(request: web.Request) -> Accounts:
     return request.app[ACCOUNTS]
 
 
-async def _json(request: web.Request) -> Any:
-    """Read a JSON body within the size limit, or raise a 400/413 the handler returns."""
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON_BYTES, actual_size=request.content_length)
-    raw = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_JSON_BYTES, actual_size=len(raw))
+async def read_json(request: web.Request, limit: int = MAX_JSON_BYTES) -> Any:
+    """Read a JSON body within ``limit`` bytes, or raise a 400/413 the handler returns."""
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
     try:
         return json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -65,7 +65,7 @@ async def _json(request: web.Request) -> Any:
 
 async def login(request: web.Request) -> web.StreamResponse:
     """Log in with a user name and password; sets the session cookie."""
-    body = await _json(request)
+    body = await read_json(request)
     if not isinstance(body, dict):
         return json_error(400, 'send {"username": ..., "password": ...}')
     session = await _accounts(request).login(str(body.get("username", "")), str(body.get("password", "")))
@@ -126,7 +126,7 @@ async def list_entries(request: web.Request) -> web.StreamResponse:
 
 async def save_entry(request: web.Request) -> web.StreamResponse:
     """Create or replace a draft entry (the body is one entry)."""
-    body = await _json(request)
+    body = await read_json(request)
     try:
         entry = parse_entry(body)
     except EntryError as exc:
@@ -158,7 +158,7 @@ async def delete_entry(request: web.Request) -> web.StreamResponse:
 
 async def test_question(request: web.Request) -> web.StreamResponse:
     """Show what the bot would answer: band, answer and explanation, against the draft or live."""
-    body = await _json(request)
+    body = await read_json(request)
     if not isinstance(body, dict) or not str(body.get("question", "")).strip():
         return json_error(400, 'send {"question": ..., "locale": "zh-CN"|"en", "target": "draft"|"live"}')
     kb = _kb(request)
@@ -193,7 +193,7 @@ async def test_question(request: web.Request) -> web.StreamResponse:
 
 async def publish(request: web.Request) -> web.StreamResponse:
     """Publish the draft to customers (409 with a report if golden questions break, unless forced)."""
-    body = await _json(request)
+    body = await read_json(request)
     body = body if isinstance(body, dict) else {}
     session = request["session"]
     try:
@@ -239,7 +239,7 @@ async def diff(request: web.Request) -> web.StreamResponse:
 
 async def rollback(request: web.Request) -> web.StreamResponse:
     """Make an old version live again (as a new version) and reset the draft to it."""
-    body = await _json(request)
+    body = await read_json(request)
     try:
         version = int(body["version"])
     except (KeyError, TypeError, ValueError):
@@ -258,7 +258,7 @@ async def get_golden(request: web.Request) -> web.StreamResponse:
 
 async def put_golden(request: web.Request) -> web.StreamResponse:
     """Replace golden questions: [{text, expected (entry id or "escalate"), locale}]."""
-    body = await _json(request)
+    body = await read_json(request)
     try:
         items = await _kb(request).store.set_golden(body.get("golden") if isinstance(body, dict) else body)
     except EntryError as exc:
@@ -268,7 +268,7 @@ async def put_golden(request: web.Request) -> web.StreamResponse:
 
 async def calibrate(request: web.Request) -> web.StreamResponse:
     """Choose both thresholds on the golden questions of a locale; used by the next publish."""
-    body = await _json(request)
+    body = await read_json(request)
     body = body if isinstance(body, dict) else {}
     names = ("oos_recall_floor", "recall_weight", "precision_target")
     targets = {k: float(body[k]) for k in names if k in body}
@@ -289,7 +289,7 @@ async def calibrate(request: web.Request) -> web.StreamResponse:
 
 async def put_thresholds(request: web.Request) -> web.StreamResponse:
     """Set both thresholds by hand for the next publish."""
-    body = await _json(request)
+    body = await read_json(request)
     try:
         thresholds = Thresholds(answer=float(body["answer"]), suggest=float(body["suggest"]))
     except (KeyError, TypeError, ValueError) as exc:
@@ -305,7 +305,7 @@ async def get_synonyms(request: web.Request) -> web.StreamResponse:
 
 async def put_synonyms(request: web.Request) -> web.StreamResponse:
     """Replace synonym groups (used from the next publish)."""
-    body = await _json(request)
+    body = await read_json(request)
     try:
         synonyms = await _kb(request).store.set_synonyms(
             body.get("synonyms") if isinstance(body, dict) else body
@@ -322,7 +322,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
 
 async def dismiss(request: web.Request) -> web.StreamResponse:
     """Remove one question from the inbox."""
-    body = await _json(request)
+    body = await read_json(request)
     await _kb(request).store.dismiss(str(body.get("key", "")) if isinstance(body, dict) else "")
     return web.json_response({"ok": True})
 

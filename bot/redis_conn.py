@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -101,3 +102,19 @@ def async_client(url: str) -> AsyncRedis:
 def sync_client(url: str) -> SyncRedis:
     """Return a blocking client, for Rasa's stores, which are written against one."""
     return redis.Redis.from_url(url, socket_timeout=10)
+
+
+async def connect(url: str | None, var_dir: Path) -> tuple[AsyncRedis, str, EmbeddedRedis | None]:
+    """Connect to ``url``, or start the embedded Redis under ``var_dir`` first when it is None."""
+    embedded = None
+    if url is None:
+        embedded = EmbeddedRedis(var_dir)
+        url = await asyncio.to_thread(embedded.start)
+    return async_client(url), url, embedded
+
+
+async def disconnect(client: AsyncRedis, embedded: EmbeddedRedis | None) -> None:
+    """Close ``client`` and stop the embedded Redis, if one was started."""
+    await close_async(client)
+    if embedded:
+        await asyncio.to_thread(embedded.stop)

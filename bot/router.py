@@ -53,10 +53,8 @@ class Router:
                 await self._transcripts.append(conversation, "customer", inbound.text)
             owner = await self._states.get(conversation)
             rating = None
-            context: dict[str, str] | None = None
             if owner is Owner.CLOSED and self._csat is not None:
                 # The first message after a close may answer the satisfaction prompt.
-                context = await self._csat.pending(conversation)
                 rating = await self._csat.answer(conversation, inbound.text)
             if owner is Owner.CLOSED:
                 await self._states.transition(
@@ -67,8 +65,8 @@ class Router:
                     expected=Owner.CLOSED,
                 )
                 owner = Owner.BOT
-            if rating is not None and context is not None:
-                thanks = Outbound(inbound.sender_id, csat.thanks(context.get("language", "zh")))
+            if rating is not None:
+                thanks = Outbound(inbound.sender_id, csat.thanks(rating.language))
                 if self._transcripts is not None:
                     await self._transcripts.append(conversation, "bot", thanks.text)
                 log.info("csat recorded", extra={"conversation": conversation, "score": rating.score})

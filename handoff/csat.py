@@ -42,6 +42,7 @@ class Rating:
     agent: str
     channel: str
     tier: str
+    language: str = "zh"
 
 
 def prompt(language: str) -> tuple[str, list[tuple[str, str]]]:
@@ -95,7 +96,14 @@ class Csat:
         score = parse(text)
         if score is None:
             return None
-        rating = Rating(conversation_id, score, context["agent"], context["channel"], context["tier"])
+        rating = Rating(
+            conversation_id,
+            score,
+            context["agent"],
+            context["channel"],
+            context["tier"],
+            context.get("language", "zh"),
+        )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(
                 f"{self._prefix}:csat",

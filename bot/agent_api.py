@@ -19,12 +19,14 @@ from bot.language import detect_language
 from bot.state import ConversationStates, IllegalTransition, Owner
 from bot.transcript import Transcripts
 from handoff import csat
+from handoff.profiles import Profiles
 from handoff.queue import HandoffQueue
 
 QUEUE = web.AppKey("handoff_queue", HandoffQueue)
 CSAT = web.AppKey("csat", csat.Csat)
 TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
 STATES_KEY = web.AppKey("agent_states", ConversationStates)
+PROFILES = web.AppKey("profiles", Profiles)
 MAX_REPLY_CHARS = 4000
 
 
@@ -42,7 +44,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-async def _may_read(request: web.Request, conversation_id: str) -> bool:
+async def may_read(request: web.Request, conversation_id: str) -> bool:
+    """Whether the session's agent may read the conversation (theirs, their team's, or a supervisor)."""
     session = _session(request)
     if session.has("supervisor"):
         return True
@@ -66,7 +69,7 @@ async def me(request: web.Request) -> web.StreamResponse:
     for conversation_id in sorted(await queue.conversations_of(name)):
         ticket = await queue.ticket(conversation_id)
         if ticket is not None:
-            conversations.append(_ticket(ticket))
+            conversations.append(ticket_view(ticket))
     return web.json_response(
         {
             "id": agent.id,
@@ -80,7 +83,8 @@ async def me(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _ticket(ticket: Any) -> dict[str, Any]:
+def ticket_view(ticket: Any) -> dict[str, Any]:
+    """Return a ticket as the console shows it."""
     return {
         "conversation": ticket.conversation_id,
         "team": ticket.team,
@@ -120,7 +124,7 @@ async def waiting(request: web.Request) -> web.StreamResponse:
         teams |= await queue.teams()
     rows: list[dict[str, Any]] = []
     for team in sorted(teams):
-        rows.extend(_ticket(t) for t in await queue.waiting(team))
+        rows.extend(ticket_view(t) for t in await queue.waiting(team))
     return web.json_response({"waiting": rows})
 
 
@@ -148,7 +152,7 @@ async def decline(request: web.Request) -> web.StreamResponse:
 async def transcript(request: web.Request) -> web.StreamResponse:
     """Return the whole conversation: bot turns before the handoff, the customer, other agents."""
     conversation_id = request.match_info["conversation"]
-    if not await _may_read(request, conversation_id):
+    if not await may_read(request, conversation_id):
         return json_error(403, "not your conversation or team")
     lines = await request.app[TRANSCRIPTS].read(conversation_id)
     owner = await request.app[STATES_KEY].get(conversation_id)
@@ -194,6 +198,9 @@ async def close(request: web.Request) -> web.StreamResponse:
         return json_error(409, str(exc))
     handled = max(0.0, time.time() - ticket.enqueued_ms / 1000)
     await queue.finish(conversation_id, ticket.agent, handled_seconds=handled)
+    if ticket.customer_id:
+        # Next time this customer asks for a human, this agent is tried first (sticky routing).
+        await request.app[PROFILES].served_by(ticket.customer_id, ticket.agent)
     transcripts = request.app[TRANSCRIPTS]
     await transcripts.append(conversation_id, "system", "conversation closed", session.username)
     # Ask the customer to rate the conversation, in the language they last wrote in.
@@ -280,14 +287,14 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def register(app: web.Application, web_dir: Any) -> None:
-    """Add the agent console page and API routes to ``app``."""
+def register(app: web.Application, web_dir: Any, extra: Sequence[Operation] = ()) -> None:
+    """Add the agent console page and API routes (plus ``extra`` operations) to ``app``."""
 
     async def page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(web_dir / "agent.html")
 
     app.router.add_get("/agent", page)
     accounts: Callable[[web.Request], Accounts] = lambda request: request.app[ACCOUNTS]  # noqa: E731
-    for o in operations():
+    for o in [*operations(), *extra]:
         handler = require(o.role, accounts)(o.handler) if o.role else o.handler
         app.router.add_route(o.method, o.path, handler)

@@ -12,19 +12,28 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot import agent_api, kb_api
-from bot.auth import Accounts
+from bot import agent_api, agent_live, kb_api, profile_api, supervise_api
+from bot.auth import Accounts, require
+from bot.channel_store import RedisChannelStore
 from bot.dialogue import Dialogue
+from bot.inbound import InboundQueue
 from bot.keys import Keys
+from bot.mailbox import MailboxHub
 from bot.messages import Button, Inbound, Outbound
+from bot.outbox import Outbox
 from bot.redis_conn import close_sync, connect, disconnect, sync_client
 from bot.router import Router
 from bot.settings import Settings
-from bot.state import ConversationStates
+from bot.state import ConversationStates, Transition
 from bot.transcript import Transcripts
-from channels.base import Channel, ChannelCannotPush, Reply
+from channels.base import Channel, Core, Passive, Reply, SharedStore, Submitted
 from channels.rest import RestChannel
+from channels.telegram import TelegramChannel
+from channels.webchat import WebchatChannel
+from channels.wechat import WechatChannel
+from channels.wecom import WecomChannel
 from handoff.csat import Csat
+from handoff.profiles import Profiles
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
 from knowledge_base.live import LiveKnowledgeBase
@@ -52,6 +61,8 @@ HANDOFF = web.AppKey("handoff", HandoffService)
 DIALOGUE = web.AppKey("dialogue", DialogueSlot)
 ROUTER = web.AppKey("router", Router)
 CHANNELS = web.AppKey("channels", list[Channel])
+INBOUND = web.AppKey("inbound", InboundQueue)
+OUTBOX = web.AppKey("outbox", Outbox)
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -68,7 +79,10 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     states = ConversationStates(client, app[KEYS])
     app[STATES] = states
     queue = HandoffQueue(client, app[KEYS].prefix, states)
-    app[HANDOFF] = HandoffService(client, app[KEYS], states, queue, settings.handoff_team)
+    profiles = Profiles(client, app[KEYS].prefix)
+    app[agent_api.PROFILES] = profiles
+    app[HANDOFF] = HandoffService(client, app[KEYS], states, queue, settings.handoff_team, profiles)
+    app[supervise_api.SERVICE] = app[HANDOFF]
     app[agent_api.QUEUE] = queue
     app[agent_api.STATES_KEY] = states
     app[agent_api.TRANSCRIPTS] = Transcripts(client, app[KEYS])
@@ -133,6 +147,7 @@ async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
             try:
                 if queue is not None:
                     await queue.sweep()
+                await app[INBOUND].recover()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -171,6 +186,20 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "index.html")
 
 
+def enabled_channels(settings: Settings) -> list[Channel]:
+    """Return the channels the settings switch on: REST always, the others when configured."""
+    channels: list[Channel] = [RestChannel(settings.max_message_chars)]
+    if settings.telegram is not None:
+        channels.append(TelegramChannel(settings.telegram, settings.max_message_chars))
+    if settings.wechat is not None:
+        channels.append(WechatChannel(settings.wechat, settings.max_message_chars))
+    if settings.wecom is not None:
+        channels.append(WecomChannel(settings.wecom, settings.max_message_chars))
+    if settings.webchat is not None:
+        channels.append(WebchatChannel(settings.webchat, settings.max_message_chars))
+    return channels
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the engine: Redis, the dialogue, the router and the channels, wired together."""
     app = web.Application(client_max_size=settings.max_body_bytes)
@@ -194,33 +223,98 @@ def create_app(settings: Settings) -> web.Application:
             app[kb_api.KNOWLEDGE],
             app[agent_api.TRANSCRIPTS],
             app[agent_api.CSAT],
+            app[agent_api.PROFILES],
         )
         yield
 
     app.cleanup_ctx.append(router_ctx)
-    channels: list[Channel] = [RestChannel(settings.max_message_chars)]
+    channels = enabled_channels(settings)
     app[CHANNELS] = channels
+
+    def channel_for(name: str) -> Channel | None:
+        return next((c for c in app[CHANNELS] if c.name == name), None)
+
+    async def intake_ctx(app: web.Application) -> AsyncIterator[None]:
+        outbox = Outbox(app[REDIS], app[KEYS], app[agent_api.TRANSCRIPTS], channel_for)
+        app[OUTBOX] = outbox
+
+        async def send(conversation_id: str, message: Outbound) -> None:
+            await outbox.send(conversation_id, message)
+
+        app[INBOUND] = InboundQueue(app[REDIS], app[KEYS], app[ROUTER].on_message, send)
+
+        async def mirror(transition: Transition) -> None:
+            # Platforms with their own service states hear of each change, in order with the messages.
+            name, _, recipient = transition.conversation_id.partition(":")
+            channel = channel_for(name)
+            if channel is None or not channel.follows_owner:
+                return
+            owner = transition.current.value
+            agent = transition.actor.partition(":")[2] if transition.actor.startswith("agent:") else None
+            await outbox.run(
+                transition.conversation_id,
+                f"service state → {owner}",
+                lambda: channel.owner_changed(recipient, owner, agent),
+            )
+
+        app[STATES].listen(mirror)
+        yield
+        await app[INBOUND].close()
+        await outbox.close()
+
+    # After the router (the intake hands it messages) and before the channels' own clients close.
+    app.cleanup_ctx.append(intake_ctx)
+
+    async def submit(
+        inbound: Inbound, *, wait_reply: float = 0.0, passive: Passive | None = None
+    ) -> Submitted:
+        return await app[INBOUND].submit(inbound, wait_reply=wait_reply, passive=passive)
+
+    mailboxes = MailboxHub(lambda: app[REDIS], app[KEYS])
+
+    async def mailbox_ctx(app: web.Application) -> AsyncIterator[None]:
+        await mailboxes.start()
+        yield
+        await mailboxes.stop()
+
+    app.cleanup_ctx.append(mailbox_ctx)
+
+    def store(channel: str) -> SharedStore:
+        # Channels are built before start-up; the store finds the Redis client when first used.
+        return RedisChannelStore(lambda: app[REDIS], app[KEYS], channel)
+
+    core = Core(on_message=on_message, submit=submit, store=store, mailboxes=mailboxes.for_channel)
     for channel in channels:
-        channel.register(app, on_message)
+        channel.register(app, core)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", index)
     app.router.add_static("/static/", WEB_DIR, show_index=False)
-    kb_api.register(app, WEB_DIR, settings.cookie_secure, agent_api.operations(), agent_api.SCHEMAS)
-    agent_api.register(app, WEB_DIR)
+    kb_api.register(
+        app,
+        WEB_DIR,
+        settings.cookie_secure,
+        [*agent_api.operations(), *profile_api.operations(), *supervise_api.operations()],
+        {**agent_api.SCHEMAS, **profile_api.SCHEMAS, **supervise_api.SCHEMAS},
+    )
+    agent_api.register(app, WEB_DIR, [*profile_api.operations(), *supervise_api.operations()])
+    app[agent_live.KEYS] = app[KEYS]
+    app.router.add_get(
+        "/agent/ws", require("agent", lambda request: request.app[kb_api.ACCOUNTS])(agent_live.socket)
+    )
 
     async def deliver(
         conversation_id: str, text: str, author: str, buttons: Sequence[tuple[str, str]] = ()
     ) -> None:
         # Push through the conversation's channel; one that cannot push (REST) is polled instead.
         channel_name, _, recipient = conversation_id.partition(":")
-        channel = next((c for c in app[CHANNELS] if c.name == channel_name), None)
-        try:
-            if channel is None:
-                raise ChannelCannotPush(channel_name)
-            await channel.send(Outbound(recipient, text, tuple(Button(t, p) for t, p in buttons)))
-        except ChannelCannotPush:
-            role = "agent" if author else "system"
-            await app[agent_api.TRANSCRIPTS].push_outbox(conversation_id, role, text, author, buttons)
+        channel = channel_for(channel_name)
+        if channel is not None and channel.can_push:
+            # Recorded, sent in order and retried by the outbox; a failure shows in the transcript.
+            message = Outbound(recipient, text, tuple(Button(t, p) for t, p in buttons), author=author)
+            await app[OUTBOX].send(conversation_id, message)
+            return
+        role = "agent" if author else "system"
+        await app[agent_api.TRANSCRIPTS].push_outbox(conversation_id, role, text, author, buttons)
 
     app[agent_api.DELIVER] = deliver
     return app

@@ -31,7 +31,8 @@ def _serve(settings: Settings, train: bool) -> int:
         ensure_model(settings.model_dir)
     shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     url = f"http://{shown_host}:{settings.port}"
-    print(f"Engine on {url}  (web chat at {url}/, health at {url}/healthz; Ctrl-C stops)", flush=True)
+    widget = f", chat widget demo at {url}/webchat/demo" if settings.webchat is not None else ""
+    print(f"Engine on {url}  (web chat at {url}/{widget}, health at {url}/healthz; Ctrl-C stops)", flush=True)
     # Importing Rasa imports Sanic, which installs uvloop's loop policy process-wide; the engine runs
     # on the standard loop it is tested on (Rasa's own `rasa run` resets the policy the same way).
     asyncio.set_event_loop_policy(None)

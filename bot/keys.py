@@ -14,6 +14,11 @@ TRANSITION_LOG_MAXLEN = 1000
 PENDING_MAXLEN = 10_000
 TRANSCRIPT_MAXLEN = 5_000
 TRANSCRIPT_TTL_SECONDS = 90 * 24 * 3600
+# Platforms retry for minutes (WeChat) to hours (Telegram); two days covers every retry we know of.
+DEDUP_TTL_SECONDS = 2 * 24 * 3600
+DELIVERIES_TTL_SECONDS = 90 * 24 * 3600
+MAILBOX_MAXLEN = 500
+MAILBOX_TTL_SECONDS = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,52 @@ class Keys:
         """Stream of everything said in the conversation: customer, bot and agents, across channels."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:transcript"
 
+    def transcript_signal(self, conversation_id: str) -> str:
+        """Pub/sub channel that says the conversation's transcript has a new line (agent consoles)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:said"
+
     def outbox(self, conversation_id: str) -> str:
         """Stream of messages for a customer whose channel cannot push (the web chat polls it)."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:outbox"
+
+    def dedup(self, conversation_id: str, message_id: str) -> str:
+        """Marker that a platform message id was already taken in (its retries are dropped)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:seen:{message_id}"
+
+    def inbound_queue(self, conversation_id: str) -> str:
+        """Stream of acknowledged customer messages not yet handled, oldest first."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:inq"
+
+    def inbound_lease(self, conversation_id: str) -> str:
+        """Which worker is handling the conversation's inbound queue (expires if it dies)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:inq:lease"
+
+    @property
+    def inbound_active(self) -> str:
+        """Sorted set of conversations with unhandled inbound messages, by first arrival (recovery)."""
+        return f"{self.prefix}:inq:active"
+
+    @property
+    def inbound_dead(self) -> str:
+        """Stream of messages that could not be handled after every retry, kept for inspection."""
+        return f"{self.prefix}:inq:dead"
+
+    def deliveries(self, conversation_id: str) -> str:
+        """Hash of outbound message id → JSON status (pending, delivered, failed) for push channels."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:deliveries"
+
+    def mailbox(self, conversation_id: str) -> str:
+        """Stream of what a socket-based channel shows the customer (history, resume after reconnect)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:mailbox"
+
+    @property
+    def mailbox_signal(self) -> str:
+        """Pub/sub channel that tells every instance which mailbox has something new."""
+        return f"{self.prefix}:mailbox:new"
+
+    def channel_store(self, channel: str, key: str) -> str:
+        """A channel's shared value (access token, sync cursor, button payload)."""
+        return f"{self.prefix}:ch:{channel}:{key}"
 
     @property
     def rasa_prefix(self) -> str:

@@ -45,6 +45,8 @@ class Outbound:
     text: str = ""
     buttons: tuple[Button, ...] = ()
     image_url: str | None = None
+    # The agent who wrote it; empty for the bot and system messages.
+    author: str = ""
 
     def plain_text(self) -> str:
         """Render for a channel that shows only text: buttons become a numbered list."""

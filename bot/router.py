@@ -14,6 +14,7 @@ from bot.transcript import Transcripts
 from channels.base import Reply
 from handoff import csat
 from handoff.csat import Csat
+from handoff.profiles import Profiles
 from handoff.service import HandoffService
 from knowledge_base.live import LiveKnowledgeBase
 
@@ -31,9 +32,11 @@ class Router:
         knowledge: LiveKnowledgeBase,
         transcripts: Transcripts | None = None,
         csat: Csat | None = None,
+        profiles: Profiles | None = None,
     ) -> None:
         """Route with the shared state machine; ``dialogue`` returns the agent once it is loaded."""
         self._knowledge = knowledge
+        self._profiles = profiles
         self._transcripts = transcripts
         self._csat = csat
         self._states = states
@@ -51,6 +54,9 @@ class Router:
         async with dialogue.conversation_lock(conversation):
             if self._transcripts is not None:
                 await self._transcripts.append(conversation, "customer", inbound.text)
+            if self._profiles is not None:
+                # One profile per channel identity, made on first contact; agents may merge them later.
+                await self._profiles.seen(conversation, conversation)
             owner = await self._states.get(conversation)
             rating = None
             if owner is Owner.CLOSED and self._csat is not None:

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from channels.config import TelegramConfig, WebchatConfig, WechatConfig, WecomConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,6 +42,11 @@ class Settings:
     cookie_secure: bool = True
     handoff_team: str = "support"
     instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # Each channel is on when its settings are present (see the README's channel table).
+    telegram: TelegramConfig | None = None
+    wechat: WechatConfig | None = None
+    wecom: WecomConfig | None = None
+    webchat: WebchatConfig | None = field(default_factory=WebchatConfig)
 
     def __post_init__(self) -> None:
         """Reject values that would fail later in less obvious ways."""
@@ -71,6 +78,10 @@ class Settings:
             handoff_team=env.get("HANDOFF_TEAM") or defaults.handoff_team,
             cookie_secure=(env.get("COOKIE_SECURE") or "true").lower() not in ("0", "false", "no"),
             instance_id=env.get("INSTANCE_ID") or defaults.instance_id,
+            telegram=TelegramConfig.from_env(env),
+            wechat=WechatConfig.from_env(env),
+            wecom=WecomConfig.from_env(env),
+            webchat=WebchatConfig.from_env(env),
         )
 
     def __repr__(self) -> str:

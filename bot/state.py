@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import enum
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.keys import TRANSITION_LOG_MAXLEN, TRANSITION_LOG_TTL_SECONDS, Keys
 from bot.redis_conn import AsyncRedis
+
+log = logging.getLogger(__name__)
 
 
 class Owner(str, enum.Enum):
@@ -70,6 +74,11 @@ class ConversationStates:
         self._redis = client
         self._keys = keys
         self._script = client.register_script(_TRANSITION_LUA)
+        self._listeners: list[Callable[[Transition], Awaitable[None]]] = []
+
+    def listen(self, listener: Callable[[Transition], Awaitable[None]]) -> None:
+        """Call ``listener`` after every transition that changed something (channels mirror owners)."""
+        self._listeners.append(listener)
 
     async def get(self, conversation_id: str) -> Owner:
         """Return the conversation's owner; a conversation never seen is the bot's."""
@@ -114,7 +123,16 @@ class ConversationStates:
                 f"{conversation_id}: {previous} → {target.value} refused"
                 + (f" (expected {expected.value})" if int(outcome) == -1 and expected else "")
             )
-        return Transition(conversation_id, Owner(previous), target, int(outcome) == 1, actor, reason, now_ms)
+        transition = Transition(
+            conversation_id, Owner(previous), target, int(outcome) == 1, actor, reason, now_ms
+        )
+        if transition.changed:
+            for listener in self._listeners:
+                try:
+                    await listener(transition)
+                except Exception:  # a listener's trouble must not undo or fail the transition
+                    log.exception("transition listener failed", extra={"conversation": conversation_id})
+        return transition
 
     async def history(self, conversation_id: str, count: int = 100) -> list[Transition]:
         """Return the conversation's most recent transitions, oldest first."""

@@ -64,6 +64,8 @@ class Transcripts:
         fields = {"role": role, "text": text, "author": author, "at": str(int(time.time() * 1000))}
         entry_id = await self._redis.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
         await self._redis.expire(key, TRANSCRIPT_TTL_SECONDS)
+        # Consoles watching this conversation, on any instance, refresh at once.
+        await self._redis.publish(self._keys.transcript_signal(conversation_id), str(entry_id))
         return str(entry_id)
 
     async def read(self, conversation_id: str, count: int = 500) -> list[Line]:

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.messages import EngineNotReady, Inbound, Outbound
-from channels.base import Channel, ChannelCannotPush, OnMessage, register_channel
+from channels.base import Channel, ChannelCannotPush, Core, register_channel
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,15 @@ class RestChannel(Channel):
     """Request/response channel: replies go back in the HTTP response of the message that caused them."""
 
     name = "rest"
+    can_push = False
 
     def __init__(self, max_message_chars: int = 4000) -> None:
         """Refuse messages longer than ``max_message_chars``."""
         self._max_chars = max_message_chars
 
-    def register(self, app: web.Application, on_message: OnMessage) -> None:
+    def register(self, app: web.Application, core: Core) -> None:
         """Add ``POST /webhooks/rest/webhook``."""
+        on_message = core.on_message
 
         async def webhook(request: web.Request) -> web.Response:
             parsed = await self._parse(request)

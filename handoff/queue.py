@@ -186,6 +186,9 @@ class Ticket:
     dedicated_agent: str
     last_agent: str
     attempts: int
+    # The agent who transferred it away: never routed back to them, and no "anyone" fallback (the
+    # transfer named a team on purpose).
+    transferred_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -352,6 +355,7 @@ class HandoffQueue:
             dedicated_agent=data.get("dedicated_agent", ""),
             last_agent=data.get("last_agent", ""),
             attempts=int(data.get("attempts", 0)),
+            transferred_from=data.get("transferred_from", ""),
         )
 
     async def enqueue(
@@ -366,8 +370,13 @@ class HandoffQueue:
         dedicated_agent: str = "",
         last_agent: str = "",
         now_ms: int | None = None,
+        transferred_from: str = "",
     ) -> Position:
-        """Put a conversation in its team's queue (a repeat changes nothing) and try to place it."""
+        """Put a conversation in its team's queue (a repeat changes nothing) and try to place it.
+
+        ``transferred_from`` names the agent who is transferring it away: routing never gives it back to
+        them and keeps it in the named team.
+        """
         if tier not in TIERS:
             raise ValueError(f"tier must be one of {', '.join(TIERS)}")
         now = now_ms if now_ms is not None else int(time.time() * 1000)
@@ -385,6 +394,7 @@ class HandoffQueue:
             "dedicated_agent": dedicated_agent,
             "last_agent": last_agent if last_agent != dedicated_agent else "",
             "attempts": 0,
+            "transferred_from": transferred_from,
         }
         # HSETNX on a marker makes the enqueue idempotent: a retried request keeps the first place.
         created = await self.redis.hsetnx(self._k("ticket", conversation_id), "team", team)
@@ -430,19 +440,19 @@ class HandoffQueue:
         available = await self._available()
         if not available:
             return None
-        tried: set[str] = set()
+        tried: set[str] = {ticket.transferred_from} if ticket.transferred_from else set()
         for step, agent_id in (("dedicated", ticket.dedicated_agent), ("sticky", ticket.last_agent)):
-            if agent_id and agent_id in available:
+            if agent_id and agent_id in available and agent_id not in tried:
                 tried.add(agent_id)
                 placement = await self._place(ticket.conversation_id, agent_id, step)
                 if isinstance(placement, Placement):
                     return placement
                 if placement == _TICKET_GONE:
                     return None
-        for step, key in (
-            ("team", self._k("avail", "team", ticket.team)),
-            ("anyone", self._k("avail", "all")),
-        ):
+        steps = [("team", self._k("avail", "team", ticket.team))]
+        if not ticket.transferred_from:
+            steps.append(("anyone", self._k("avail", "all")))
+        for step, key in steps:
             # Concurrent routes race for the least-loaded agents: on a lost race, read the index again
             # rather than leave the ticket waiting while someone is free.
             while True:
@@ -485,6 +495,8 @@ class HandoffQueue:
                 if ticket.dedicated_agent in available and ticket.dedicated_agent != agent.id:
                     continue
                 if ticket.last_agent in available and ticket.last_agent != agent.id:
+                    continue
+                if ticket.transferred_from and (step == "anyone" or ticket.transferred_from == agent.id):
                     continue
                 best = (score, member, step)
                 break
@@ -681,6 +693,10 @@ class HandoffQueue:
         found = [await self.ticket(m) for m in members]
         return [t for t in found if t is not None]
 
+    def events_channel(self, agent_id: str) -> str:
+        """Pub/sub channel of the agent's routing events (offered, assigned, revoked)."""
+        return self._k("events", agent_id)
+
     async def _notify(self, agent_id: str, event: Mapping[str, str]) -> None:
         # Consoles subscribe to their agent's channel on whichever instance they are connected to.
-        await self.redis.publish(self._k("events", agent_id), json.dumps(dict(event)))
+        await self.redis.publish(self.events_channel(agent_id), json.dumps(dict(event)))

@@ -34,6 +34,12 @@ async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine
         await offered.locator("button.accept").click()
         await expect(agent.locator("#lines .line.customer").first).to_have_text("我要投诉，转人工")
         await expect(agent.locator("#lines .line.bot").first).to_be_visible()  # the bot's part is shown
+        # The customer's profile sits beside the conversation; internal notes stay with the agents.
+        await expect(agent.locator("#profile-fields")).to_contain_text("rest")
+        await agent.fill("#note", "<b>老客户</b>，语气急")
+        await agent.press("#note", "Enter")
+        await expect(agent.locator("#notes div").last).to_have_text("ann: <b>老客户</b>，语气急")
+        await expect(agent.locator("#history li.selected")).to_have_count(1)
 
         await agent.fill("#reply", "您好，我是 Ann，<script>alert(1)</script>请说")
         await agent.press("#reply", "Enter")

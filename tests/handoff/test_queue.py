@@ -91,6 +91,31 @@ async def test_sticky_agent_then_team_then_anyone(redis_client: aioredis.Redis, 
     assert await queue.states.get("c:billing") is Owner.AGENT
 
 
+async def test_a_transferred_conversation_waits_for_its_team_and_never_goes_back(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    queue = make_queue(redis_client, prefix)
+    await queue.upsert_agent("ann", "Ann", ["sales"], capacity=2)
+    await queue.upsert_agent("bob", "Bob", ["sales"], capacity=2)
+    await queue.upsert_agent("cat", "Cat", ["billing"], capacity=2)
+    await queue.set_status("ann", "online")
+    await queued(queue, "c:moved", team="billing", transferred_from="ann", now_ms=1000)
+    # Ann is free, but she handed it over; billing was asked for, so no "anyone" fallback either.
+    assert await queue.conversations_of("ann") == set()
+    await queue.set_status("bob", "online")
+    await queue.sweep()
+    assert await queue.conversations_of("bob") == set()
+    assert [t.conversation_id for t in await queue.waiting("billing")] == ["c:moved"]
+    await queue.set_status("cat", "online")
+    assert await queue.conversations_of("cat") == {"c:moved"}
+    # Cat declines: it goes back to billing's queue, still not to Ann or Bob.
+    assert await queue.requeue("c:moved", "cat", "declined")
+    assert await queue.conversations_of("ann") == await queue.conversations_of("bob") == set()
+    ticket = await queue.ticket("c:moved")
+    assert ticket is not None
+    assert (ticket.status, ticket.transferred_from) == ("queued", "ann")
+
+
 async def test_capacity_is_respected_and_finishing_frees_a_slot(
     redis_client: aioredis.Redis, prefix: str
 ) -> None:

@@ -1,0 +1,167 @@
+"""The acknowledge-first intake on a real Redis: dedup, order, passive replies, recovery after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+
+from bot import inbound as inbound_module
+from bot.inbound import InboundQueue
+from bot.keys import Keys
+from bot.messages import Inbound, Outbound
+from channels.base import Reply
+
+
+class Bot:
+    """A handler that answers "echo: <text>" and remembers what it saw, in order."""
+
+    def __init__(self, fail_first: int = 0, delay: float = 0.0) -> None:
+        self.seen: list[str] = []
+        self.sent: list[tuple[str, str]] = []
+        self.done = asyncio.Event()
+        self.expect = 0
+        self._fail = fail_first
+        self._delay = delay
+
+    async def handle(self, message: Inbound, reply: Reply) -> None:
+        if self._fail > 0:
+            self._fail -= 1
+            raise RuntimeError("transient failure")
+        # A slow turn for the first message shows that later ones still wait their turn.
+        if self._delay and not self.seen:
+            await asyncio.sleep(self._delay)
+        self.seen.append(message.text)
+        await reply(Outbound(message.sender_id, f"echo: {message.text}"))
+
+    async def send(self, conversation: str, message: Outbound) -> None:
+        self.sent.append((conversation, message.text))
+        if len(self.sent) >= self.expect:
+            self.done.set()
+
+
+@pytest_asyncio.fixture
+async def keys(redis_client: aioredis.Redis, key_prefix: str) -> AsyncIterator[Keys]:
+    yield Keys(key_prefix + "in" + uuid.uuid4().hex[:6])
+
+
+def message(sender: str, text: str, message_id: str | None) -> Inbound:
+    return Inbound("telegram", sender, text, message_id)
+
+
+async def test_messages_are_handled_once_and_in_order(redis_client: aioredis.Redis, keys: Keys) -> None:
+    bot = Bot(delay=0.2)
+    bot.expect = 3
+    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    for i, text in enumerate(["one", "two", "three"]):
+        assert not (await queue.submit(message("c1", text, f"m{i}"))).duplicate
+    # The platform retries the second message: it is recognised and dropped.
+    assert (await queue.submit(message("c1", "two", "m1"))).duplicate
+    await asyncio.wait_for(queue.idle(), 10)
+    assert bot.seen == ["one", "two", "three"]
+    assert [text for _, text in bot.sent] == ["echo: one", "echo: two", "echo: three"]
+    assert await redis_client.xlen(keys.inbound_queue("telegram:c1")) == 0
+    assert await redis_client.zscore(keys.inbound_active, "telegram:c1") is None
+
+
+async def test_a_waiting_webhook_gets_the_replies_to_answer_passively(
+    redis_client: aioredis.Redis, keys: Keys
+) -> None:
+    bot = Bot()
+    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    submitted = await queue.submit(
+        message("c2", "hi", "p1"), wait_reply=5, passive=lambda replies: len(replies) <= 1
+    )
+    await queue.close()
+    assert submitted.replies is not None
+    assert [r.text for r in submitted.replies] == ["echo: hi"]
+    assert bot.sent == []  # handed to the webhook, so not pushed as well
+
+
+async def test_a_reply_not_ready_in_time_is_pushed_instead(redis_client: aioredis.Redis, keys: Keys) -> None:
+    bot = Bot(delay=0.5)
+    bot.expect = 1
+    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    submitted = await queue.submit(
+        message("c3", "slow", "s1"), wait_reply=0.05, passive=lambda replies: len(replies) <= 1
+    )
+    assert submitted.replies is None
+    assert not submitted.duplicate
+    await asyncio.wait_for(bot.done.wait(), 10)
+    await queue.close()
+    assert bot.sent == [("telegram:c3", "echo: slow")]
+
+
+async def test_a_failing_turn_is_retried(
+    redis_client: aioredis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbound_module, "RETRY_BASE_SECONDS", 0.01)
+    bot = Bot(fail_first=2)
+    bot.expect = 1
+    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    await queue.submit(message("c4", "again", "r1"))
+    await asyncio.wait_for(bot.done.wait(), 10)
+    await queue.close()
+    assert bot.seen == ["again"]
+
+
+async def test_another_instance_recovers_what_a_dead_one_acknowledged(
+    redis_client: aioredis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Crashed(InboundQueue):
+        """An instance that acknowledged and stored the messages, then died before handling them."""
+
+        def kick(self, conversation: str) -> None:
+            return None
+
+    dead = Crashed(redis_client, keys, Bot().handle, Bot().send)
+    for i, text in enumerate(["first", "second"]):
+        await dead.submit(message("c5", text, f"d{i}"))
+    # The dead instance also held the lease; it expires rather than being released.
+    await redis_client.set(keys.inbound_lease("telegram:c5"), "dead-worker", px=300)
+    monkeypatch.setattr(inbound_module, "RECOVER_AFTER_SECONDS", 0.0)
+    bot = Bot()
+    bot.expect = 2
+    survivor = InboundQueue(redis_client, keys, bot.handle, bot.send)
+
+    async def sweep_until_done() -> None:
+        while not bot.done.is_set():
+            await survivor.recover()
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(sweep_until_done(), 10)
+    await survivor.close()
+    assert bot.seen == ["first", "second"]
+
+
+async def test_a_turn_that_keeps_failing_is_kept_aside_and_the_next_message_goes_on(
+    redis_client: aioredis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbound_module, "RETRY_BASE_SECONDS", 0.01)
+    bot = Bot(fail_first=inbound_module.HANDLE_ATTEMPTS)
+    bot.expect = 1
+    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    await queue.submit(message("c6", "broken", "x1"))
+    await queue.submit(message("c6", "fine", "x2"))
+    await asyncio.wait_for(queue.idle(), 10)
+    assert bot.seen == ["fine"]
+    (entry,) = await redis_client.xrange(keys.inbound_dead)
+    assert '"broken"' in entry[1]["m"]
+    assert entry[1]["conversation"] == "telegram:c6"
+
+
+async def test_replies_unfit_for_a_passive_answer_free_the_webhook_at_once(
+    redis_client: aioredis.Redis, keys: Keys
+) -> None:
+    bot = Bot()
+    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    submitted = await asyncio.wait_for(
+        queue.submit(message("c7", "with buttons", "b1"), wait_reply=30, passive=lambda replies: False), 5
+    )
+    await asyncio.wait_for(queue.idle(), 10)
+    assert submitted.replies is None
+    assert bot.sent == [("telegram:c7", "echo: with buttons")]

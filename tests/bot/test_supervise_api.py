@@ -1,0 +1,108 @@
+"""Transfers between agents and teams, and the supervisor's overview, over the agent API."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest_asyncio
+from aiohttp.test_utils import TestClient
+
+from bot.agent_api import QUEUE
+from bot.auth import Accounts
+from bot.kb_api import ACCOUNTS
+from tests.bot.test_agent_api import PASSWORD, login
+from tests.conftest import EngineFactory, say
+
+
+async def staffed_desk(start_engine: EngineFactory, prefix: str) -> TestClient:
+    """Start an instance on ``prefix``: Gus and Ivy in support, Hal in billing, Sue supervising."""
+    client = await start_engine(instance_id="desk-" + prefix, redis_prefix=prefix, cookie_secure=False)
+    accounts: Accounts = client.app[ACCOUNTS]
+    for name, team in (("gus", "support"), ("ivy", "support"), ("hal", "billing")):
+        await accounts.set_user(name, PASSWORD, ["agent"])
+        await client.app[QUEUE].upsert_agent(name, name.title(), [team], capacity=2)
+    await accounts.set_user("sue", PASSWORD, ["supervisor"])
+    return client
+
+
+@pytest_asyncio.fixture
+async def desk(trained_model: object, start_engine: EngineFactory, key_prefix: str) -> TestClient:
+    """A staffed instance of this test's own, so no other test's queue can leak into it."""
+    return await staffed_desk(start_engine, key_prefix + "sv" + uuid.uuid4().hex[:4])
+
+
+async def online(engine: TestClient, name: str) -> tuple[dict[str, str], list[str]]:
+    headers = await login(engine, name)
+    response = await engine.post("/api/agent/status", json={"status": "online"}, headers=headers)
+    return headers, (await response.json())["offered"]
+
+
+async def test_transfer_to_a_team_with_a_note_then_a_supervisor_reassigns(desk: TestClient) -> None:
+    sender = "tr-" + uuid.uuid4().hex[:6]
+    conversation = f"rest:{sender}"
+    await say(desk, sender, "转人工")
+    gus, offered = await online(desk, "gus")
+    assert offered == [conversation]
+    assert (
+        await desk.post("/api/agent/accept", json={"conversation": conversation}, headers=gus)
+    ).status == 200
+
+    # Gus hands it to billing; nobody there is online yet, so it waits in billing's queue.
+    moved = await desk.post(
+        f"/api/agent/conversations/{conversation}/transfer",
+        json={"team": "billing", "note": "客户要开专票，请财务处理"},
+        headers=gus,
+    )
+    assert moved.status == 200, await moved.text()
+    assert (await moved.json())["place"] == 1
+    me = await (await desk.get("/api/agent/me")).json()
+    assert me["load"] == 0
+    # The sweeper's safety-net dispatch must not hand it back to Gus, though he is the only one free.
+    await desk.app[QUEUE].sweep()
+    assert await desk.app[QUEUE].conversations_of("gus") == set()
+    again = await desk.post(
+        f"/api/agent/conversations/{conversation}/transfer", json={"team": "support"}, headers=gus
+    )
+    assert again.status == 403  # no longer his
+
+    hal, offered = await online(desk, "hal")
+    assert offered == [conversation]
+    assert (
+        await desk.post("/api/agent/accept", json={"conversation": conversation}, headers=hal)
+    ).status == 200
+    lines = (await (await desk.get(f"/api/agent/conversations/{conversation}")).json())["lines"]
+    assert lines[0]["text"] == "转人工"  # the receiver sees everything, the bot's part included
+    notes = [line for line in lines if "客户要开专票，请财务处理" in line["text"]]
+    assert [(n["role"], n["author"]) for n in notes] == [("system", "gus")]
+
+    # The supervisor sees queues, agents and live conversations, and reassigns to a named agent: it
+    # goes to Ivy although Gus, of the same team, is free too.
+    await online(desk, "ivy")
+    sue = await login(desk, "sue")
+    view = await (await desk.get("/api/agent/overview")).json()
+    assert {a["id"]: (a["status"], a["load"]) for a in view["agents"]} == {
+        "gus": ("online", 0),
+        "hal": ("online", 1),
+        "ivy": ("online", 0),
+    }
+    assert [c["conversation"] for c in view["conversations"]] == [conversation]
+    assert set(view["teams"]) == {"support", "billing"}
+    reassigned = await desk.post(
+        f"/api/agent/conversations/{conversation}/transfer",
+        json={"agent": "ivy", "note": "ivy 跟进"},
+        headers=sue,
+    )
+    assert reassigned.status == 200
+    await login(desk, "ivy")
+    ivy = await (await desk.get("/api/agent/me")).json()
+    assert [c["conversation"] for c in ivy["conversations"]] == [conversation]
+    bad = await desk.post(
+        f"/api/agent/conversations/{conversation}/transfer", json={"team": "nowhere"}, headers=sue
+    )
+    assert bad.status == 403  # offered, not yet held: nothing to transfer
+
+    gus = await login(desk, "gus")
+    assert (await desk.get("/api/agent/overview")).status == 403
+    for name in ("gus", "hal", "ivy"):
+        headers = await login(desk, name)
+        await desk.post("/api/agent/status", json={"status": "offline"}, headers=headers)

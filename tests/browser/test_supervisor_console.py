@@ -1,0 +1,72 @@
+"""Transfer from the console and the supervisor's view, in a real browser."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiohttp.test_utils import TestClient
+from playwright.async_api import Page, expect
+
+from bot.agent_api import QUEUE
+from tests.bot.test_agent_api import PASSWORD
+from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
+from tests.chromium import chromium
+from tests.conftest import say
+
+
+async def log_in(page: Page, base: str, name: str) -> None:
+    await page.goto(base + "/agent")
+    await page.fill("#username", name)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#who")).to_have_text(name)
+
+
+async def test_an_agent_transfers_to_another_team_and_the_supervisor_sees_it_waiting(
+    desk: TestClient,  # noqa: F811
+) -> None:
+    base = str(desk.make_url("")).rstrip("/")
+    for name in ("gus", "hal", "ivy"):
+        await desk.app[QUEUE].set_status(name, "offline")
+    # Hal (billing) is at work (his console's heartbeat keeps him alive), so the transfer reaches him.
+    queue = desk.app[QUEUE]
+
+    async def hal_at_work() -> None:
+        while True:
+            await queue.heartbeat("hal")
+            await asyncio.sleep(1)
+
+    await queue.heartbeat("hal")
+    await queue.set_status("hal", "online")
+    beating = asyncio.create_task(hal_at_work())
+    sender = "ui-" + uuid.uuid4().hex[:6]
+    await say(desk, sender, "我要开发票，转人工")
+    async with chromium() as browser:
+        gus = await (
+            await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+        ).new_page()
+        await log_in(gus, base, "gus")
+        await expect(gus.locator("#overview")).to_be_hidden()  # agents do not get the supervisor view
+        await gus.select_option("#presence", "online")
+        await gus.locator("#mine li", has_text="我要开发票").locator("button.accept").click()
+        await expect(gus.locator("#transfer")).to_be_enabled()
+        await gus.fill("#transfer-to", "billing")
+        await gus.fill("#transfer-note", "发票问题，请财务跟进")
+        await gus.click("#transfer")
+        await expect(gus.locator("#mine li", has_text="我要开发票")).to_have_count(0)
+
+        sue = await (
+            await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+        ).new_page()
+        await log_in(sue, base, "sue")
+        await expect(sue.locator("#overview")).to_be_visible()
+        await expect(sue.locator("#teams li", has_text="billing")).to_have_text("billing: 0 人排队")
+        await expect(sue.locator("#agents li", has_text="Gus")).to_contain_text("0/2")
+        await expect(sue.locator("#agents li", has_text="Hal")).to_contain_text("1/2")
+    beating.cancel()
+    ticket = await desk.app[QUEUE].ticket(f"rest:{sender}")
+    assert ticket is not None
+    assert (ticket.agent, ticket.team) == ("hal", "billing")
+    for name in ("gus", "hal"):
+        await desk.app[QUEUE].set_status(name, "offline")

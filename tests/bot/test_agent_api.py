@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest_asyncio
@@ -18,13 +19,34 @@ PASSWORD = "agent password 1"
 @pytest_asyncio.fixture(scope="session")
 async def support_engine(trained_model: object, start_engine: EngineFactory, key_prefix: str) -> TestClient:
     """An instance with a queue of its own (other tests' handoffs must not reach these agents)."""
-    client = await start_engine(instance_id="agents", redis_prefix=key_prefix + "ag", cookie_secure=False)
+    return await staffed_support(start_engine, key_prefix + "ag")
+
+
+async def staffed_support(start_engine: EngineFactory, prefix: str) -> TestClient:
+    """Start an instance on ``prefix`` with Ann and Bob in support and Carl in billing."""
+    client = await start_engine(instance_id="agents-" + prefix, redis_prefix=prefix, cookie_secure=False)
     accounts: Accounts = client.app[ACCOUNTS]
     queue = client.app[QUEUE]
     for name, team in (("ann", "support"), ("bob", "support"), ("carl", "billing")):
         await accounts.set_user(name, PASSWORD, ["agent"])
         await queue.upsert_agent(name, name.title(), [team], capacity=2)
     return client
+
+
+async def mine_once_offered(engine: TestClient, conversation: str, timeout: float = 5.0) -> list[str]:
+    """Return the logged-in agent's conversations once ``conversation`` is among them (or at timeout).
+
+    Going online offers waiting work, but so does the sweeper on every instance, whichever runs first:
+    the status call's own ``offered`` list may be empty because the sweeper already made the offer.
+    """
+    mine: list[str] = []
+    for _ in range(int(timeout / 0.1)):
+        me = await (await engine.get("/api/agent/me")).json()
+        mine = [c["conversation"] for c in me["conversations"]]
+        if conversation in mine:
+            break
+        await asyncio.sleep(0.1)
+    return mine
 
 
 async def login(engine: TestClient, name: str) -> dict[str, str]:
@@ -46,7 +68,7 @@ async def test_customer_agent_round_trip_and_back_to_the_bot(support_engine: Tes
     headers = await login(engine, "ann")
     status = await engine.post("/api/agent/status", json={"status": "online"}, headers=headers)
     assert status.status == 200
-    assert (await status.json())["offered"] == [conversation]
+    assert await mine_once_offered(engine, conversation) == [conversation]
     waiting_view = await (await engine.get("/api/agent/me")).json()
     assert [c["conversation"] for c in waiting_view["conversations"]] == [conversation]
     assert waiting_view["conversations"][0]["first_message"] == "转人工"

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from bot.agent_api import PROFILES, QUEUE
 from bot.auth import Accounts
 from bot.kb_api import ACCOUNTS
-from tests.bot.test_agent_api import PASSWORD, login
+from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.conftest import EngineFactory, say
 
 
@@ -41,7 +41,8 @@ async def test_a_vip_goes_to_their_dedicated_agent_while_a_regular_waits(profile
     await say(engine, vip, "转人工")
     eve = await login(engine, "eve")
     online = await engine.post("/api/agent/status", json={"status": "online"}, headers=eve)
-    assert (await online.json())["offered"] == [f"rest:{vip}"]
+    assert online.status == 200
+    assert await mine_once_offered(engine, f"rest:{vip}") == [f"rest:{vip}"]
     waiting = await (await engine.get("/api/agent/queue")).json()
     assert [t["conversation"] for t in waiting["waiting"]] == [f"rest:{regular}"]
     assert waiting["waiting"][0]["tier"] == "regular"

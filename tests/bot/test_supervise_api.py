@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from bot.agent_api import QUEUE
 from bot.auth import Accounts
 from bot.kb_api import ACCOUNTS
-from tests.bot.test_agent_api import PASSWORD, login
+from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.conftest import EngineFactory, say
 
 
@@ -31,17 +31,19 @@ async def desk(trained_model: object, start_engine: EngineFactory, key_prefix: s
     return await staffed_desk(start_engine, key_prefix + "sv" + uuid.uuid4().hex[:4])
 
 
-async def online(engine: TestClient, name: str) -> tuple[dict[str, str], list[str]]:
+async def online(engine: TestClient, name: str, expect: str = "") -> tuple[dict[str, str], list[str]]:
+    """Log in and go online; return the headers and the agent's conversations (once ``expect`` is one)."""
     headers = await login(engine, name)
     response = await engine.post("/api/agent/status", json={"status": "online"}, headers=headers)
-    return headers, (await response.json())["offered"]
+    assert response.status == 200
+    return headers, await mine_once_offered(engine, expect, timeout=5.0 if expect else 0.1)
 
 
 async def test_transfer_to_a_team_with_a_note_then_a_supervisor_reassigns(desk: TestClient) -> None:
     sender = "tr-" + uuid.uuid4().hex[:6]
     conversation = f"rest:{sender}"
     await say(desk, sender, "转人工")
-    gus, offered = await online(desk, "gus")
+    gus, offered = await online(desk, "gus", conversation)
     assert offered == [conversation]
     assert (
         await desk.post("/api/agent/accept", json={"conversation": conversation}, headers=gus)
@@ -65,7 +67,7 @@ async def test_transfer_to_a_team_with_a_note_then_a_supervisor_reassigns(desk: 
     )
     assert again.status == 403  # no longer his
 
-    hal, offered = await online(desk, "hal")
+    hal, offered = await online(desk, "hal", conversation)
     assert offered == [conversation]
     assert (
         await desk.post("/api/agent/accept", json={"conversation": conversation}, headers=hal)

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import pytest_asyncio
 from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
 from bot.agent_api import QUEUE
-from tests.bot.test_agent_api import login, support_engine  # noqa: F401  (session fixture)
+from tests.bot.test_agent_api import login, mine_once_offered, staffed_support
 from tests.chromium import chromium
+from tests.conftest import EngineFactory
 
 
-async def test_agent_reply_reaches_the_web_chat(support_engine: TestClient) -> None:  # noqa: F811
-    engine = support_engine
+@pytest_asyncio.fixture
+async def own_desk(trained_model: object, start_engine: EngineFactory, key_prefix: str) -> TestClient:
+    """A staffed instance of this test's own: other tests' leftover work cannot fill Bob's slots."""
+    return await staffed_support(start_engine, key_prefix + "wh" + uuid.uuid4().hex[:4])
+
+
+async def test_agent_reply_reaches_the_web_chat(own_desk: TestClient) -> None:
+    engine = own_desk
     for name in ("ann", "bob", "carl"):  # only Bob will be online: the conversation must reach him
         await engine.app[QUEUE].set_status(name, "offline")
     async with chromium() as browser:
@@ -27,11 +36,7 @@ async def test_agent_reply_reaches_the_web_chat(support_engine: TestClient) -> N
 
         headers = await login(engine, "bob")
         await engine.post("/api/agent/status", json={"status": "online"}, headers=headers)
-        for _ in range(50):
-            me = await (await engine.get("/api/agent/me")).json()
-            if conversation in [c["conversation"] for c in me["conversations"]]:
-                break
-            await asyncio.sleep(0.1)
+        assert await mine_once_offered(engine, conversation) == [conversation]
         accepted = await engine.post(
             "/api/agent/accept", json={"conversation": conversation}, headers=headers
         )

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.keys import Keys
-from bot.redis_conn import EmbeddedRedis, async_client, close_async
+from bot.redis_conn import AsyncRedis, EmbeddedRedis, async_client, close_async
 from bot.state import ConversationStates, Owner
 from handoff.queue import HandoffQueue, QueueSettings
 
@@ -36,6 +36,12 @@ def percentiles(values: list[float]) -> str:
     """Return p50/p99 in milliseconds."""
     ms = np.array(values) * 1000
     return f"p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms"
+
+
+async def drop_keys(client: AsyncRedis, prefix: str) -> None:
+    """Delete every key a run made under its random ``prefix``."""
+    async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        await client.delete(key)
 
 
 def redis_benchmark(url: str) -> None:
@@ -159,8 +165,7 @@ async def run(url: str, waiting: int, agents: int, capacity: int, rate: float, f
             f"{len(delays)}/{fresh} notified, {percentiles(delays) if delays else 'none'}"
         )
     finally:
-        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            await client.delete(key)
+        await drop_keys(client, prefix)
         await close_async(client)
 
 

@@ -20,7 +20,7 @@ from bot.state import ConversationStates, IllegalTransition, Owner
 from bot.transcript import Transcripts
 from handoff import csat
 from handoff.profiles import Profiles
-from handoff.queue import HandoffQueue
+from handoff.queue import HandoffQueue, Ticket
 
 QUEUE = web.AppKey("handoff_queue", HandoffQueue)
 CSAT = web.AppKey("csat", csat.Csat)
@@ -30,13 +30,15 @@ PROFILES = web.AppKey("profiles", Profiles)
 MAX_REPLY_CHARS = 4000
 
 
-def _session(request: web.Request) -> Session:
+def session_of(request: web.Request) -> Session:
+    """Return the signed-in session that ``require`` put on the request."""
     session: Session = request["session"]
     return session
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    data = await read_json(request, 64 * 1024)
+async def json_object(request: web.Request, limit: int = 64 * 1024) -> dict[str, Any]:
+    """Read a JSON object body within ``limit`` bytes, or raise the 400/413 the client gets."""
+    data = await read_json(request, limit)
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(
             text=json.dumps({"error": "send a JSON object"}), content_type="application/json"
@@ -46,7 +48,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 async def may_read(request: web.Request, conversation_id: str) -> bool:
     """Whether the session's agent may read the conversation (theirs, their team's, or a supervisor)."""
-    session = _session(request)
+    session = session_of(request)
     if session.has("supervisor"):
         return True
     queue = request.app[QUEUE]
@@ -60,7 +62,7 @@ async def may_read(request: web.Request, conversation_id: str) -> bool:
 async def me(request: web.Request) -> web.StreamResponse:
     """Return the agent's routing record and conversations."""
     queue = request.app[QUEUE]
-    name = _session(request).username
+    name = session_of(request).username
     agent = await queue.agent(name)
     if agent is None:
         return json_error(404, "no routing record: create the user with --team and --capacity")
@@ -99,25 +101,27 @@ def ticket_view(ticket: Any) -> dict[str, Any]:
 
 async def set_status(request: web.Request) -> web.StreamResponse:
     """Go online, pause or go offline (offline hands the agent's conversations back to the queue)."""
-    body = await _body(request)
+    body = await json_object(request)
     try:
-        placements = await request.app[QUEUE].set_status(_session(request).username, str(body.get("status")))
+        placements = await request.app[QUEUE].set_status(
+            session_of(request).username, str(body.get("status"))
+        )
     except ValueError as exc:
         return json_error(400, str(exc))
-    mine = [p.conversation_id for p in placements if p.agent_id == _session(request).username]
+    mine = [p.conversation_id for p in placements if p.agent_id == session_of(request).username]
     return web.json_response({"status": body.get("status"), "offered": mine})
 
 
 async def heartbeat(request: web.Request) -> web.StreamResponse:
     """Keep the agent's presence alive (the console calls this every few seconds)."""
-    await request.app[QUEUE].heartbeat(_session(request).username)
+    await request.app[QUEUE].heartbeat(session_of(request).username)
     return web.json_response({"ok": True})
 
 
 async def waiting(request: web.Request) -> web.StreamResponse:
     """List waiting conversations of the agent's teams (every team for supervisors)."""
     queue = request.app[QUEUE]
-    session = _session(request)
+    session = session_of(request)
     agent = await queue.agent(session.username)
     teams = set(agent.teams) if agent else set()
     if session.has("supervisor"):
@@ -130,21 +134,21 @@ async def waiting(request: web.Request) -> web.StreamResponse:
 
 async def accept(request: web.Request) -> web.StreamResponse:
     """Accept a conversation offered to the agent."""
-    body = await _body(request)
+    body = await json_object(request)
     conversation_id = str(body.get("conversation", ""))
-    if not await request.app[QUEUE].accept(_session(request).username, conversation_id):
+    if not await request.app[QUEUE].accept(session_of(request).username, conversation_id):
         return json_error(409, "this conversation is not offered to you (any more)")
     await request.app[TRANSCRIPTS].append(
-        conversation_id, "system", "agent joined", _session(request).username
+        conversation_id, "system", "agent joined", session_of(request).username
     )
     return web.json_response({"conversation": conversation_id, "owner": "AGENT"})
 
 
 async def decline(request: web.Request) -> web.StreamResponse:
     """Decline an offer: the conversation goes back to the front of the queue."""
-    body = await _body(request)
+    body = await json_object(request)
     conversation_id = str(body.get("conversation", ""))
-    if not await request.app[QUEUE].requeue(conversation_id, _session(request).username, "declined"):
+    if not await request.app[QUEUE].requeue(conversation_id, session_of(request).username, "declined"):
         return json_error(409, "this conversation is not offered to you")
     return web.json_response({"conversation": conversation_id, "requeued": True})
 
@@ -164,12 +168,12 @@ async def transcript(request: web.Request) -> web.StreamResponse:
 async def send(request: web.Request) -> web.StreamResponse:
     """Send the agent's reply to the customer (only the agent who holds the conversation may)."""
     conversation_id = request.match_info["conversation"]
-    session = _session(request)
+    session = session_of(request)
     queue = request.app[QUEUE]
     ticket = await queue.ticket(conversation_id)
     if ticket is None or ticket.agent != session.username or ticket.status != "assigned":
         return json_error(403, "accept the conversation before replying")
-    body = await _body(request)
+    body = await json_object(request)
     text = str(body.get("text", "")).strip()
     if not text:
         return json_error(400, 'send {"text": ...}')
@@ -185,32 +189,52 @@ async def send(request: web.Request) -> web.StreamResponse:
 async def close(request: web.Request) -> web.StreamResponse:
     """Close the conversation: the slot frees up and the customer's next message goes to the bot."""
     conversation_id = request.match_info["conversation"]
-    session = _session(request)
+    session = session_of(request)
     queue = request.app[QUEUE]
     ticket = await queue.ticket(conversation_id)
     if ticket is None or (ticket.agent != session.username and not session.has("supervisor")):
         return json_error(403, "not your conversation")
     try:
-        await request.app[STATES_KEY].transition(
-            conversation_id, Owner.CLOSED, actor=f"agent:{session.username}", reason="closed by agent"
-        )
+        await close_conversation(request.app, ticket, f"agent:{session.username}", "closed by agent")
     except IllegalTransition as exc:
         return json_error(409, str(exc))
+    return web.json_response({"conversation": conversation_id, "owner": "CLOSED"})
+
+
+async def close_conversation(
+    app: web.Application,
+    ticket: Ticket,
+    actor: str,
+    reason: str,
+    notice: dict[str, str] | None = None,
+    expected: Owner | None = None,
+) -> None:
+    """Close a held conversation: free the slot, remember the agent, ask the customer for a rating.
+
+    ``notice`` (by language) is told to the customer before the rating prompt. Raises IllegalTransition
+    when the conversation is not in ``expected`` (when given) or cannot close from where it is.
+    """
+    conversation_id = ticket.conversation_id
+    await app[STATES_KEY].transition(
+        conversation_id, Owner.CLOSED, actor=actor, reason=reason, expected=expected
+    )
     handled = max(0.0, time.time() - ticket.enqueued_ms / 1000)
-    await queue.finish(conversation_id, ticket.agent, handled_seconds=handled)
+    await app[QUEUE].finish(conversation_id, ticket.agent, handled_seconds=handled)
     if ticket.customer_id:
         # Next time this customer asks for a human, this agent is tried first (sticky routing).
-        await request.app[PROFILES].served_by(ticket.customer_id, ticket.agent)
-    transcripts = request.app[TRANSCRIPTS]
-    await transcripts.append(conversation_id, "system", "conversation closed", session.username)
+        await app[PROFILES].served_by(ticket.customer_id, ticket.agent)
+    transcripts = app[TRANSCRIPTS]
+    await transcripts.append(conversation_id, "system", "conversation closed", actor.removeprefix("agent:"))
     # Ask the customer to rate the conversation, in the language they last wrote in.
     said = [line.text for line in await transcripts.read(conversation_id, 50) if line.role == "customer"]
     language = next((lang for lang in map(detect_language, reversed(said)) if lang), "zh")
-    await request.app[CSAT].offer(conversation_id, ticket.agent, ticket.channel, ticket.tier, language)
+    if notice:
+        await app[DELIVER](conversation_id, notice[language], "")
+        await transcripts.append(conversation_id, "system", notice[language])
+    await app[CSAT].offer(conversation_id, ticket.agent, ticket.channel, ticket.tier, language)
     text, buttons = csat.prompt(language)
-    await request.app[DELIVER](conversation_id, text, "", buttons)
+    await app[DELIVER](conversation_id, text, "", buttons)
     await transcripts.append(conversation_id, "system", text)
-    return web.json_response({"conversation": conversation_id, "owner": "CLOSED"})
 
 
 async def outbox(request: web.Request) -> web.StreamResponse:

@@ -12,7 +12,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot import agent_api, agent_live, kb_api, profile_api, supervise_api
+from bot import agent_api, agent_live, canned_api, kb_api, left_api, profile_api, supervise_api
 from bot.auth import Accounts, require
 from bot.channel_store import RedisChannelStore
 from bot.dialogue import Dialogue
@@ -24,6 +24,7 @@ from bot.outbox import Outbox
 from bot.redis_conn import close_sync, connect, disconnect, sync_client
 from bot.router import Router
 from bot.settings import Settings
+from bot.silence import close_silent
 from bot.state import ConversationStates, Transition
 from bot.transcript import Transcripts
 from channels.base import Channel, Core, Passive, Reply, SharedStore, Submitted
@@ -32,10 +33,14 @@ from channels.telegram import TelegramChannel
 from channels.webchat import WebchatChannel
 from channels.wechat import WechatChannel
 from channels.wecom import WecomChannel
+from handoff.canned import CannedReplies
 from handoff.csat import Csat
+from handoff.hours import Hours
+from handoff.left_messages import LeftMessages
 from handoff.profiles import Profiles
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
+from handoff.updates import tell_changes
 from knowledge_base.live import LiveKnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -78,15 +83,30 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     states = ConversationStates(client, app[KEYS])
     app[STATES] = states
-    queue = HandoffQueue(client, app[KEYS].prefix, states)
+    queue = HandoffQueue(client, app[KEYS].prefix, states, settings.queue_settings())
     profiles = Profiles(client, app[KEYS].prefix)
     app[agent_api.PROFILES] = profiles
-    app[HANDOFF] = HandoffService(client, app[KEYS], states, queue, settings.handoff_team, profiles)
+    ratings = Csat(client, app[KEYS].prefix)
+    app[agent_api.CSAT] = ratings
+    app[HANDOFF] = HandoffService(
+        client,
+        app[KEYS],
+        states,
+        queue,
+        settings.handoff_team,
+        profiles,
+        kb_misses_to_handoff=settings.handoff_kb_misses,
+        direct_tiers=settings.handoff_direct_tiers,
+        hours=Hours(client, app[KEYS].prefix),
+        left=LeftMessages(client, app[KEYS].prefix),
+        max_wait_seconds=settings.handoff_max_wait_seconds,
+        csat=ratings,
+    )
     app[supervise_api.SERVICE] = app[HANDOFF]
     app[agent_api.QUEUE] = queue
     app[agent_api.STATES_KEY] = states
     app[agent_api.TRANSCRIPTS] = Transcripts(client, app[KEYS])
-    app[agent_api.CSAT] = Csat(client, app[KEYS].prefix)
+    app[canned_api.CANNED] = CannedReplies(client, app[KEYS].prefix)
     app[kb_api.ACCOUNTS] = Accounts(client, app[KEYS].prefix)
     yield
     await disconnect(client, embedded)
@@ -135,19 +155,39 @@ async def _knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 SWEEP_SECONDS = 1.0
+# Silence is counted in minutes: reading every held conversation's transcript each second would be waste.
+SILENCE_EVERY_ROUNDS = 15
+# Waiting customers hear of a better place within a few seconds; reading every queue each second is waste.
+UPDATES_EVERY_ROUNDS = 5
+# A conversation QUEUED without a ticket (its instance died between the two steps) is rare: look every 10 s.
+REPAIR_EVERY_ROUNDS = 10
 
 
 async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
     """Requeue lapsed offers and lost agents' work; every instance runs it (the claims are atomic)."""
     queue = app[HANDOFF].queue
 
+    silence = app[SETTINGS].handoff_silence_seconds
+
+    async def tell(conversation_id: str, text: str, buttons: Sequence[tuple[str, str]]) -> None:
+        await app[agent_api.DELIVER](conversation_id, text, "", buttons)
+        await app[agent_api.TRANSCRIPTS].append(conversation_id, "system", text)
+
     async def sweep() -> None:
+        rounds = 0
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
+            rounds += 1
             try:
                 if queue is not None:
                     await queue.sweep()
                 await app[INBOUND].recover()
+                if queue is not None and rounds % UPDATES_EVERY_ROUNDS == 0:
+                    await tell_changes(queue, tell, max_wait_seconds=app[SETTINGS].handoff_max_wait_seconds)
+                if rounds % REPAIR_EVERY_ROUNDS == 0:
+                    await app[HANDOFF].repair()
+                if silence and rounds % SILENCE_EVERY_ROUNDS == 0:
+                    await close_silent(app, app[KEYS], silence)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -289,14 +329,26 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", index)
     app.router.add_static("/static/", WEB_DIR, show_index=False)
+    agent_extra = [
+        *profile_api.operations(),
+        *supervise_api.operations(),
+        *canned_api.operations(),
+        *left_api.operations(),
+    ]
     kb_api.register(
         app,
         WEB_DIR,
         settings.cookie_secure,
-        [*agent_api.operations(), *profile_api.operations(), *supervise_api.operations()],
-        {**agent_api.SCHEMAS, **profile_api.SCHEMAS, **supervise_api.SCHEMAS},
+        [*agent_api.operations(), *agent_extra],
+        {
+            **agent_api.SCHEMAS,
+            **profile_api.SCHEMAS,
+            **supervise_api.SCHEMAS,
+            **canned_api.SCHEMAS,
+            **left_api.SCHEMAS,
+        },
     )
-    agent_api.register(app, WEB_DIR, [*profile_api.operations(), *supervise_api.operations()])
+    agent_api.register(app, WEB_DIR, agent_extra)
     app[agent_live.KEYS] = app[KEYS]
     app.router.add_get(
         "/agent/ws", require("agent", lambda request: request.app[kb_api.ACCOUNTS])(agent_live.socket)

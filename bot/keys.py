@@ -19,6 +19,10 @@ DEDUP_TTL_SECONDS = 2 * 24 * 3600
 DELIVERIES_TTL_SECONDS = 90 * 24 * 3600
 MAILBOX_MAXLEN = 500
 MAILBOX_TTL_SECONDS = 30 * 24 * 3600
+# The live list of conversations forgets one a day after its customer last wrote.
+RECENT_WINDOW_SECONDS = 24 * 3600
+# Two misses an hour apart are two separate questions, not one the bot keeps failing.
+KB_MISSES_TTL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,14 @@ class Keys:
     def pending_messages(self, conversation_id: str) -> str:
         """Stream of customer messages received while a human owns or is about to own the conversation."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:pending"
+
+    def kb_misses(self, conversation_id: str) -> str:
+        """Counter of the knowledge base's misses in a row (expires: misses far apart do not add up)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:kbmiss"
+
+    def silence_warned(self, conversation_id: str, line_id: str) -> str:
+        """Marker that the customer was warned of closing after the agent's line ``line_id``."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:silence:{line_id}"
 
     def transcript(self, conversation_id: str) -> str:
         """Stream of everything said in the conversation: customer, bot and agents, across channels."""
@@ -62,6 +74,16 @@ class Keys:
     def inbound_lease(self, conversation_id: str) -> str:
         """Which worker is handling the conversation's inbound queue (expires if it dies)."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:inq:lease"
+
+    @property
+    def queued_index(self) -> str:
+        """Sorted set of conversations that are (or may be) QUEUED, by when; the sweeper's repair list."""
+        return f"{self.prefix}:queued"
+
+    @property
+    def recent_conversations(self) -> str:
+        """Sorted set of conversations by their customer's last message (ms), for the live bot list."""
+        return f"{self.prefix}:recent"
 
     @property
     def inbound_active(self) -> str:

@@ -7,26 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from bot import agent_api
-from bot.auth import Session, json_error
-from bot.kb_api import Operation, read_json
+from bot.auth import json_error
+from bot.kb_api import Operation
 from handoff.profiles import ProfileError
-
-
-def _session(request: web.Request) -> Session:
-    session: Session = request["session"]
-    return session
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    data = await read_json(request, 16 * 1024)
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text='{"error": "send a JSON object"}', content_type="application/json")
-    return data
 
 
 async def _may_edit(request: web.Request, profile_id: str) -> bool:
     """Supervisors edit any profile; agents those of customers in conversations they may read."""
-    if _session(request).has("supervisor"):
+    if agent_api.session_of(request).has("supervisor"):
         return True
     for conversation in await request.app[agent_api.PROFILES].conversations(profile_id, 20):
         if await agent_api.may_read(request, conversation):
@@ -41,7 +29,7 @@ async def conversation_profile(request: web.Request) -> web.StreamResponse:
         return json_error(403, "not your conversation")
     profiles = request.app[agent_api.PROFILES]
     profile = await profiles.for_identity(conversation)
-    supervisor = _session(request).has("supervisor")
+    supervisor = agent_api.session_of(request).has("supervisor")
     body: dict[str, Any] = {
         "profile": profile.public(reveal_phone=supervisor),
         "notes": await profiles.notes(profile.id),
@@ -57,8 +45,8 @@ async def update_profile(request: web.Request) -> web.StreamResponse:
     profile_id = request.match_info["profile"]
     if not await _may_edit(request, profile_id):
         return json_error(403, "not your customer")
-    changes = await _body(request)
-    session = _session(request)
+    changes = await agent_api.json_object(request, 16 * 1024)
+    session = agent_api.session_of(request)
     if ({"tier", "dedicated_agent"} & changes.keys()) and not session.has("supervisor"):
         return json_error(403, "tier and dedicated agent are set by supervisors")
     try:
@@ -75,11 +63,13 @@ async def add_note(request: web.Request) -> web.StreamResponse:
     profile_id = request.match_info["profile"]
     if not await _may_edit(request, profile_id):
         return json_error(403, "not your customer")
-    text = str((await _body(request)).get("text", "")).strip()
+    text = str((await agent_api.json_object(request, 16 * 1024)).get("text", "")).strip()
     if not text or len(text) > 2000:
         return json_error(400, 'send {"text": ...} of 1-2000 characters')
     try:
-        note = await request.app[agent_api.PROFILES].add_note(profile_id, _session(request).username, text)
+        note = await request.app[agent_api.PROFILES].add_note(
+            profile_id, agent_api.session_of(request).username, text
+        )
     except ProfileError as exc:
         return json_error(404, str(exc))
     return web.json_response({"id": note})
@@ -87,17 +77,19 @@ async def add_note(request: web.Request) -> web.StreamResponse:
 
 async def merge(request: web.Request) -> web.StreamResponse:
     """Merge two profiles of the same person (``from`` into ``into``), with an audit entry."""
-    body = await _body(request)
+    body = await agent_api.json_object(request, 16 * 1024)
     keep, other = str(body.get("into", "")), str(body.get("from", ""))
     if not (await _may_edit(request, keep) and await _may_edit(request, other)):
         return json_error(403, "you may merge only customers you serve")
     try:
         profile = await request.app[agent_api.PROFILES].merge(
-            keep, other, f"agent:{_session(request).username}"
+            keep, other, f"agent:{agent_api.session_of(request).username}"
         )
     except ProfileError as exc:
         return json_error(400, str(exc))
-    return web.json_response({"profile": profile.public(reveal_phone=_session(request).has("supervisor"))})
+    return web.json_response(
+        {"profile": profile.public(reveal_phone=agent_api.session_of(request).has("supervisor"))}
+    )
 
 
 def operations() -> list[Operation]:

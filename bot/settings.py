@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from channels.config import TelegramConfig, WebchatConfig, WechatConfig, WecomConfig
+from handoff.queue import TIERS, QueueSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +22,26 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _boosts(raw: str, default: Mapping[str, float]) -> dict[str, float]:
+    """Parse "vip:300,new:60" (seconds a tier is moved ahead in the queue) over the defaults."""
+    boosts = dict(default)
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        tier, _, seconds = item.partition(":")
+        tier = tier.strip().lower()
+        try:
+            value = float(seconds)
+        except ValueError:
+            value = -1.0
+        if tier not in TIERS or value < 0:
+            raise ValueError(
+                f"HANDOFF_TIER_BOOST takes tier:seconds pairs ({', '.join(TIERS)}); got {item!r}"
+            )
+        boosts[tier] = value
+    return boosts
 
 
 @dataclass(frozen=True)
@@ -41,6 +62,15 @@ class Settings:
     tracker_ttl_seconds: int = 30 * 24 * 3600
     cookie_secure: bool = True
     handoff_team: str = "support"
+    handoff_kb_misses: int = 2
+    handoff_direct_tiers: frozenset[str] = frozenset()
+    handoff_silence_seconds: int = 1800
+    handoff_max_wait_seconds: int = 600
+    handoff_auto_assign_teams: frozenset[str] = frozenset()
+    handoff_offer_timeout_seconds: int = 30
+    handoff_tier_boost_seconds: Mapping[str, float] = field(
+        default_factory=lambda: {"vip": 300.0, "regular": 0.0, "new": 0.0}
+    )
     instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     # Each channel is on when its settings are present (see the README's channel table).
     telegram: TelegramConfig | None = None
@@ -53,6 +83,19 @@ class Settings:
         # Rasa's Redis stores silently drop a non-alphanumeric key prefix, which would mix runs' keys.
         if not self.redis_prefix.isalnum():
             raise ValueError(f"REDIS_PREFIX must be alphanumeric, got {self.redis_prefix!r}")
+        unknown = self.handoff_direct_tiers - set(TIERS)
+        if unknown:
+            raise ValueError(
+                f"HANDOFF_DIRECT_TIERS takes {', '.join(TIERS)}; got {', '.join(sorted(unknown))}"
+            )
+        if self.handoff_offer_timeout_seconds < 1:
+            raise ValueError("HANDOFF_OFFER_TIMEOUT_SECONDS must be 1 or more")
+        if self.handoff_max_wait_seconds < 1:
+            raise ValueError("HANDOFF_MAX_WAIT_SECONDS must be 1 or more")
+        if self.handoff_silence_seconds < 0:
+            raise ValueError("HANDOFF_SILENCE_SECONDS must be 0 (off) or more")
+        if self.handoff_kb_misses < 0:
+            raise ValueError("HANDOFF_KB_MISSES must be 0 (off) or more")
         if self.log_format not in ("text", "json"):
             raise ValueError(f"LOG_FORMAT must be 'text' or 'json', got {self.log_format!r}")
 
@@ -76,12 +119,35 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
             tracker_ttl_seconds=_int(env, "TRACKER_TTL_SECONDS", defaults.tracker_ttl_seconds),
             handoff_team=env.get("HANDOFF_TEAM") or defaults.handoff_team,
+            handoff_kb_misses=_int(env, "HANDOFF_KB_MISSES", defaults.handoff_kb_misses),
+            handoff_auto_assign_teams=frozenset(
+                t.strip() for t in env.get("HANDOFF_AUTO_ASSIGN_TEAMS", "").split(",") if t.strip()
+            ),
+            handoff_offer_timeout_seconds=_int(
+                env, "HANDOFF_OFFER_TIMEOUT_SECONDS", defaults.handoff_offer_timeout_seconds
+            ),
+            handoff_tier_boost_seconds=_boosts(
+                env.get("HANDOFF_TIER_BOOST", ""), defaults.handoff_tier_boost_seconds
+            ),
+            handoff_max_wait_seconds=_int(env, "HANDOFF_MAX_WAIT_SECONDS", defaults.handoff_max_wait_seconds),
+            handoff_silence_seconds=_int(env, "HANDOFF_SILENCE_SECONDS", defaults.handoff_silence_seconds),
+            handoff_direct_tiers=frozenset(
+                t.strip().lower() for t in env.get("HANDOFF_DIRECT_TIERS", "").split(",") if t.strip()
+            ),
             cookie_secure=(env.get("COOKIE_SECURE") or "true").lower() not in ("0", "false", "no"),
             instance_id=env.get("INSTANCE_ID") or defaults.instance_id,
             telegram=TelegramConfig.from_env(env),
             wechat=WechatConfig.from_env(env),
             wecom=WecomConfig.from_env(env),
             webchat=WebchatConfig.from_env(env),
+        )
+
+    def queue_settings(self) -> QueueSettings:
+        """Return the routing policy these settings describe."""
+        return QueueSettings(
+            tier_boost_seconds=dict(self.handoff_tier_boost_seconds),
+            offer_timeout_seconds=float(self.handoff_offer_timeout_seconds),
+            auto_assign_teams=self.handoff_auto_assign_teams,
         )
 
     def __repr__(self) -> str:

@@ -102,6 +102,10 @@ class ConversationStates:
         """
         sources = ",".join(s.value for s, targets in ALLOWED.items() if target in targets)
         now_ms = int(time.time() * 1000)
+        if target is Owner.QUEUED:
+            # Indexed before the move (a superset: the repair drops what is not QUEUED), so a crash
+            # between the move and the queue's ticket can be found and mended by any instance.
+            await self._redis.zadd(self._keys.queued_index, {conversation_id: now_ms}, nx=True)
         previous, outcome = await self._script(
             keys=[
                 self._keys.conversation_state(conversation_id),
@@ -126,6 +130,8 @@ class ConversationStates:
         transition = Transition(
             conversation_id, Owner(previous), target, int(outcome) == 1, actor, reason, now_ms
         )
+        if transition.previous is Owner.QUEUED and target is not Owner.QUEUED:
+            await self._redis.zrem(self._keys.queued_index, conversation_id)
         if transition.changed:
             for listener in self._listeners:
                 try:
@@ -133,6 +139,14 @@ class ConversationStates:
                 except Exception:  # a listener's trouble must not undo or fail the transition
                     log.exception("transition listener failed", extra={"conversation": conversation_id})
         return transition
+
+    async def queued_before(self, before_ms: int, limit: int = 500) -> list[str]:
+        """Return conversations indexed as QUEUED since before ``before_ms`` (may include stale ones)."""
+        return list(await self._redis.zrangebyscore(self._keys.queued_index, "-inf", before_ms, 0, limit))
+
+    async def unindex_queued(self, conversation_id: str) -> None:
+        """Drop a conversation from the QUEUED index (it is not QUEUED any more)."""
+        await self._redis.zrem(self._keys.queued_index, conversation_id)
 
     async def history(self, conversation_id: str, count: int = 100) -> list[Transition]:
         """Return the conversation's most recent transitions, oldest first."""

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
 
 from bot import agent_api
-from bot.auth import Session, json_error
-from bot.kb_api import Operation, read_json
-from bot.state import IllegalTransition
-from handoff.service import HandoffService
+from bot.auth import json_error
+from bot.kb_api import Operation
+from bot.state import IllegalTransition, Owner
+from handoff.service import TAKE_REFUSED, TAKEN, HandoffService
 
 SERVICE = web.AppKey("handoff_service", HandoffService)
 MAX_NOTE_CHARS = 1000
-
-
-def _session(request: web.Request) -> Session:
-    session: Session = request["session"]
-    return session
 
 
 async def _teams(request: web.Request) -> set[str]:
@@ -30,16 +26,14 @@ async def _teams(request: web.Request) -> set[str]:
 async def transfer(request: web.Request) -> web.StreamResponse:
     """Hand a conversation to another team or agent with a note the receiver reads in the transcript."""
     conversation_id = request.match_info["conversation"]
-    session = _session(request)
+    session = agent_api.session_of(request)
     queue = request.app[agent_api.QUEUE]
     ticket = await queue.ticket(conversation_id)
     mine = ticket is not None and ticket.agent == session.username and ticket.status == "assigned"
     # Supervisors reassign any conversation an agent holds.
     if ticket is None or ticket.status != "assigned" or not (mine or session.has("supervisor")):
         return json_error(403, "only the agent who holds the conversation (or a supervisor) can transfer it")
-    body = await read_json(request, 16 * 1024)
-    if not isinstance(body, dict):
-        return json_error(400, "send a JSON object")
+    body = await agent_api.json_object(request, 16 * 1024)
     to_agent, team = str(body.get("agent") or "").strip(), str(body.get("team") or "").strip()
     note = str(body.get("note") or "").strip()[:MAX_NOTE_CHARS]
     if to_agent:
@@ -96,6 +90,79 @@ async def overview(request: web.Request) -> web.StreamResponse:
     return web.json_response({"teams": teams, "agents": agents, "conversations": live})
 
 
+async def _may_take_over(request: web.Request) -> str | None:
+    """Return the team a take-over lands in, or None when the session may not take over bot chats."""
+    session = agent_api.session_of(request)
+    service = request.app[SERVICE]
+    agent = await request.app[agent_api.QUEUE].agent(session.username)
+    if agent is None:
+        return None
+    # Bot conversations belong to the team a handoff would queue them for; supervisors cover every team.
+    if service.team in agent.teams or (session.has("supervisor") and agent.teams):
+        return service.team if service.team in agent.teams else agent.teams[0]
+    return None
+
+
+async def bot_conversations(request: web.Request) -> web.StreamResponse:
+    """Conversations the bot is handling, newest customer message first, for a proactive take-over."""
+    if await _may_take_over(request) is None:
+        return json_error(403, f"only agents of team {request.app[SERVICE].team!r} or supervisors")
+    try:
+        minutes = min(24 * 60, max(1, int(request.query.get("minutes", "30"))))
+    except ValueError:
+        return json_error(400, "minutes must be a whole number")
+    transcripts = request.app[agent_api.TRANSCRIPTS]
+    states = request.app[agent_api.STATES_KEY]
+    profiles = request.app[agent_api.PROFILES]
+    since = int(time.time() * 1000) - minutes * 60_000
+    rows = []
+    for conversation_id, last_ms in await transcripts.recent(since, limit=100):
+        if await states.get(conversation_id) is not Owner.BOT:
+            continue
+        lines = await transcripts.read(conversation_id, 10)
+        said = [line.text for line in lines if line.role == "customer"]
+        profile = await profiles.for_identity(conversation_id)
+        rows.append(
+            {
+                "conversation": conversation_id,
+                "channel": conversation_id.partition(":")[0],
+                "tier": profile.tier,
+                "last_message": said[-1][:200] if said else "",
+                "last_message_at": last_ms,
+                "turns": len(said),
+            }
+        )
+        if len(rows) >= 50:
+            break
+    return web.json_response({"conversations": rows})
+
+
+async def take_over(request: web.Request) -> web.StreamResponse:
+    """Take a conversation from the bot: it becomes the agent's at once (within capacity), no queue."""
+    conversation_id = request.match_info["conversation"]
+    team = await _may_take_over(request)
+    if team is None:
+        return json_error(403, f"only agents of team {request.app[SERVICE].team!r} or supervisors")
+    session = agent_api.session_of(request)
+    transcripts = request.app[agent_api.TRANSCRIPTS]
+    said = [line.text for line in await transcripts.read(conversation_id, 20) if line.role == "customer"]
+    taken = await request.app[SERVICE].take_over(
+        conversation_id, session.username, team, said[-1] if said else ""
+    )
+    if taken != TAKEN:
+        return json_error(409, TAKE_REFUSED.get(taken, "cannot take it over"))
+    await transcripts.append(conversation_id, "system", "客服已接入 / an agent took over", session.username)
+    return web.json_response({"conversation": conversation_id, "owner": "AGENT", "team": team})
+
+
+async def satisfaction(request: web.Request) -> web.StreamResponse:
+    """CSAT per agent (count, mean, per score) and the newest optional comments (supervisors)."""
+    ratings = request.app[agent_api.CSAT]
+    agents = sorted(a.id for a in await request.app[agent_api.QUEUE].agents())
+    by_agent = {agent: await ratings.summary("agent", agent) for agent in agents}
+    return web.json_response({"agents": by_agent, "comments": await ratings.comments(50)})
+
+
 def operations() -> list[Operation]:
     """Return the operations (the agent API's table shape)."""
     op = Operation
@@ -109,6 +176,27 @@ def operations() -> list[Operation]:
             "Transfer",
         ),
         op("GET", "/api/agent/overview", overview, "Queues, agents and live conversations.", "supervisor"),
+        op(
+            "GET",
+            "/api/agent/satisfaction",
+            satisfaction,
+            "CSAT per agent and recent comments.",
+            "supervisor",
+        ),
+        op(
+            "GET",
+            "/api/agent/bot-conversations",
+            bot_conversations,
+            "Conversations the bot is handling.",
+            "agent",
+        ),
+        op(
+            "POST",
+            "/api/agent/conversations/{conversation}/takeover",
+            take_over,
+            "Take a conversation over from the bot.",
+            "agent",
+        ),
     ]
 
 

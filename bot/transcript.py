@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.keys import TRANSCRIPT_MAXLEN, TRANSCRIPT_TTL_SECONDS, Keys
+from bot.keys import RECENT_WINDOW_SECONDS, TRANSCRIPT_MAXLEN, TRANSCRIPT_TTL_SECONDS, Keys
 from bot.redis_conn import AsyncRedis
 
 ROLES = ("customer", "bot", "agent", "system")
@@ -61,9 +61,14 @@ class Transcripts:
     async def append(self, conversation_id: str, role: str, text: str, author: str = "") -> str:
         """Add a line to the conversation's transcript and return its id."""
         key = self._keys.transcript(conversation_id)
-        fields = {"role": role, "text": text, "author": author, "at": str(int(time.time() * 1000))}
+        now_ms = int(time.time() * 1000)
+        fields = {"role": role, "text": text, "author": author, "at": str(now_ms)}
         entry_id = await self._redis.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
         await self._redis.expire(key, TRANSCRIPT_TTL_SECONDS)
+        if role == "customer":
+            recent = self._keys.recent_conversations
+            await self._redis.zadd(recent, {conversation_id: now_ms})
+            await self._redis.zremrangebyscore(recent, "-inf", now_ms - RECENT_WINDOW_SECONDS * 1000)
         # Consoles watching this conversation, on any instance, refresh at once.
         await self._redis.publish(self._keys.transcript_signal(conversation_id), str(entry_id))
         return str(entry_id)
@@ -72,6 +77,13 @@ class Transcripts:
         """Return the newest ``count`` lines, oldest first."""
         entries = await self._redis.xrevrange(self._keys.transcript(conversation_id), count=count)
         return [_line(entry_id, fields) for entry_id, fields in reversed(entries)]
+
+    async def recent(self, since_ms: int, limit: int = 50) -> list[tuple[str, int]]:
+        """Return conversations whose customer wrote since ``since_ms``, newest first, with that time."""
+        rows = await self._redis.zrevrangebyscore(
+            self._keys.recent_conversations, "+inf", since_ms, start=0, num=limit, withscores=True
+        )
+        return [(str(member), int(score)) for member, score in rows]
 
     async def push_outbox(
         self,

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from bot.state import Transition
+from handoff.hours import Closed
 from handoff.queue import HandoffQueue, Position
 from handoff.service import HandoffService
 
@@ -47,8 +48,16 @@ def current() -> HandoffService:
         client = async_client(settings.redis_url)
         keys = Keys(settings.redis_prefix)
         states = ConversationStates(client, keys)
-        queue = HandoffQueue(client, settings.redis_prefix, states)
-        _from_env = HandoffService(client, keys, states, queue, settings.handoff_team)
+        queue = HandoffQueue(client, settings.redis_prefix, states, settings.queue_settings())
+        _from_env = HandoffService(
+            client,
+            keys,
+            states,
+            queue,
+            settings.handoff_team,
+            kb_misses_to_handoff=settings.handoff_kb_misses,
+            direct_tiers=settings.handoff_direct_tiers,
+        )
     return _from_env
 
 
@@ -59,9 +68,47 @@ async def request_human(
     return await current().request_human(conversation_id, reason, actor, first_message)
 
 
+async def outside_hours() -> Closed | None:
+    """Return when the human team opens next while it is closed, else None."""
+    return await current().outside_hours()
+
+
+async def start_leaving_message(conversation_id: str, language: str) -> None:
+    """Take the customer's next message as a message for the agents (留言)."""
+    await current().start_leaving_message(conversation_id, language)
+
+
+def long_wait(place: Position | None) -> bool:
+    """Whether the expected wait is over the limit past which customers may leave a message instead."""
+    return place is not None and place.expected_wait_seconds > current().max_wait_seconds
+
+
+async def offer_rating(conversation_id: str, language: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """Ask to rate a bot-only conversation; return the prompt and buttons (None when ratings are off)."""
+    return await current().offer_rating(conversation_id, language)
+
+
+async def kb_outcome(conversation_id: str, escalated: bool) -> bool:
+    """Record whether the knowledge base answered; True when this miss should bring a human."""
+    return await current().kb_outcome(conversation_id, escalated)
+
+
 async def position(conversation_id: str) -> Position | None:
     """Return the conversation's place in the human queue and the expected wait."""
     return await current().position(conversation_id)
 
 
-__all__ = ["HandoffService", "Position", "current", "position", "request_human", "using"]
+__all__ = [
+    "Closed",
+    "HandoffService",
+    "Position",
+    "current",
+    "kb_outcome",
+    "long_wait",
+    "offer_rating",
+    "outside_hours",
+    "position",
+    "request_human",
+    "start_leaving_message",
+    "using",
+]

@@ -31,6 +31,13 @@ _THANKS = {
     "zh": "感谢您的评价！还有其他问题可以随时问我。",
     "en": "Thank you for your rating! Ask me anything else any time.",
 }
+# The optional comment: a button after the thanks, then the next message is the comment.
+COMMENT_PAYLOAD = "/csat_comment"
+COMMENT_WINDOW_SECONDS = 600
+MAX_COMMENT_CHARS = 1000
+_COMMENT_BUTTON = {"zh": "写评价", "en": "Add a comment"}
+_COMMENT_ASK = {"zh": "请写下您的意见或建议：", "en": "Please write your comment:"}
+_COMMENT_THANKS = {"zh": "已收到您的意见，谢谢！", "en": "Thank you, we have your comment."}
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,10 @@ def prompt(language: str) -> tuple[str, list[tuple[str, str]]]:
     return _PROMPT[lang], buttons
 
 
-def thanks(language: str) -> str:
-    """Return the thank-you line."""
-    return _THANKS["en" if language == "en" else "zh"]
+def thanks(language: str) -> tuple[str, list[tuple[str, str]]]:
+    """Return the thank-you line and its button for an optional comment."""
+    lang = "en" if language == "en" else "zh"
+    return _THANKS[lang], [(_COMMENT_BUTTON[lang], COMMENT_PAYLOAD)]
 
 
 def parse(text: str) -> int | None:
@@ -76,6 +84,9 @@ class Csat:
 
     def _pending(self, conversation_id: str) -> str:
         return f"{self._prefix}:conv:{{{conversation_id}}}:csat"
+
+    def _comment(self, conversation_id: str) -> str:
+        return f"{self._prefix}:conv:{{{conversation_id}}}:csat:comment"
 
     async def offer(self, conversation_id: str, agent: str, channel: str, tier: str, language: str) -> None:
         """Remember that the customer was asked to rate this conversation."""
@@ -124,8 +135,52 @@ class Csat:
                 ("tier", rating.tier),
             ):
                 pipe.hincrby(f"{self._prefix}:csat:{dimension}:{value}", str(score), 1)
-            await pipe.execute()
+            results = await pipe.execute()
+        context = {**context, "score": str(score), "rating": str(results[0]), "awaiting": ""}
+        await self.redis.set(self._comment(conversation_id), json.dumps(context), ex=COMMENT_WINDOW_SECONDS)
         return rating
+
+    async def follow_up(self, conversation_id: str, text: str) -> str | None:
+        """Handle the optional comment after a rating; return the reply, or None when ``text`` is not it.
+
+        The comment button asks for the comment; the next message is then stored as the comment.
+        """
+        raw = await self.redis.get(self._comment(conversation_id))
+        if raw is None:
+            return None
+        context = dict(json.loads(raw))
+        lang = "en" if context.get("language") == "en" else "zh"
+        if context.get("awaiting"):
+            comment = text.strip()[:MAX_COMMENT_CHARS]
+            if not comment:
+                return None
+            await self.redis.xadd(
+                f"{self._prefix}:csat:comments",
+                {
+                    "conversation": conversation_id,
+                    "rating": context["rating"],
+                    "score": context["score"],
+                    "agent": context["agent"],
+                    "channel": context["channel"],
+                    "tier": context["tier"],
+                    "text": comment,
+                    "at": str(int(time.time() * 1000)),
+                },
+                maxlen=100_000,
+                approximate=True,
+            )
+            await self.redis.delete(self._comment(conversation_id))
+            return _COMMENT_THANKS[lang]
+        if text.strip() not in (COMMENT_PAYLOAD, *_COMMENT_BUTTON.values()):
+            return None
+        context["awaiting"] = "1"
+        await self.redis.set(self._comment(conversation_id), json.dumps(context), ex=COMMENT_WINDOW_SECONDS)
+        return _COMMENT_ASK[lang]
+
+    async def comments(self, count: int = 50) -> list[dict[str, str]]:
+        """Return the newest comments, newest first, with their rating's context."""
+        entries = await self.redis.xrevrange(f"{self._prefix}:csat:comments", count=count)
+        return [dict(fields) for _id, fields in entries]
 
     async def summary(self, dimension: str, value: str) -> dict[str, float]:
         """Return count and mean score for one agent, channel or tier."""

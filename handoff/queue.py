@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.redis_conn import AsyncRedis
@@ -32,6 +32,7 @@ STATUSES = ("online", "paused", "offline")
 _TICKET_GONE = 0
 _AGENT_UNAVAILABLE = -1
 TIERS = ("vip", "regular", "new")
+_PAGE = 8
 
 # Keeps the availability indexes (``avail:all`` and ``avail:team:{team}``, score = load / capacity) in
 # step with an agent's status and load, inside the same script that changed them. The index keys are
@@ -72,7 +73,8 @@ return 1
 )
 
 # KEYS: ticket, queue, dedicated, sticky, agent, alive, convs, offers.
-# ARGV: conversation, agent id, status to set ("offered"|"assigned"), offer deadline ms, now ms, base.
+# ARGV: conversation, agent id, status to set ("offered"|"assigned"), offer deadline ms, now ms, base,
+# events channel and event to publish on success ("" for none).
 _CLAIM = (
     _AVAIL
     + """
@@ -95,7 +97,112 @@ redis.call('SADD', KEYS[7], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'agent', ARGV[2], 'offered_at', ARGV[5])
 if ARGV[3] == 'offered' then redis.call('ZADD', KEYS[8], ARGV[4], ARGV[1]) end
 refresh_avail(ARGV[6], KEYS[5], ARGV[2])
+-- An offer is announced in the same step (one round trip less on the hot path).
+if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
 return 1
+"""
+)
+
+# A new ticket, only if the conversation has none. KEYS: ticket, queue, teams, dedicated, sticky.
+# ARGV: conversation, score, team, dedicated? ("1"/""), sticky? ("1"/""), then field/value pairs.
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[3])
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1]) end
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1]) end
+return 1
+"""
+
+# A take-over: the ticket is created already assigned to the agent and never enters a queue.
+# KEYS: ticket, agent, alive, convs, teams. ARGV: conversation, agent id, base, team, then field/value pairs.
+_TAKE = (
+    _AVAIL
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('HGET', KEYS[2], 'status') ~= 'online' then
+  return -1
+end
+local load = tonumber(redis.call('HGET', KEYS[2], 'load') or '0')
+if load >= tonumber(redis.call('HGET', KEYS[2], 'capacity') or '0') then return -2 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HINCRBY', KEYS[2], 'load', 1)
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('SADD', KEYS[5], ARGV[4])
+refresh_avail(ARGV[3], KEYS[2], ARGV[2])
+return 1
+"""
+)
+
+# Compare-and-set of what a waiting customer was told. KEYS: ticket. ARGV: field, before, after.
+_TOLD = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+# The customer stops waiting (to leave a message instead). KEYS: ticket, queue, dedicated, sticky.
+# ARGV: conversation. Only a waiting ticket is cancelled; an offered or assigned one stays.
+_CANCEL = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+# An agent whose heartbeat stopped goes offline, unless they came back meanwhile.
+# KEYS: agent, alive. ARGV: base, agent id.
+_LOST = (
+    _AVAIL
+    + """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'offline' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'offline')
+refresh_avail(ARGV[1], KEYS[1], ARGV[2])
+return 1
+"""
+)
+
+# Claim the first waiting ticket of a queue this agent may take, in one step: used after losing a race
+# for the head, so concurrent agents never fail on a ticket another took a moment earlier.
+# KEYS: queue, agent, alive, convs, offers. ARGV: base, agent id, status to set, offer deadline ms,
+# now ms, depth, step ("team"|"anyone"), events channel ("" for none), the event's JSON before and after
+# the conversation id.
+_CLAIM_HEAD = (
+    _AVAIL
+    + """
+if redis.call('EXISTS', KEYS[3]) == 0 or redis.call('HGET', KEYS[2], 'status') ~= 'online' then return '' end
+local load = tonumber(redis.call('HGET', KEYS[2], 'load') or '0')
+if load >= tonumber(redis.call('HGET', KEYS[2], 'capacity') or '0') then return '' end
+local base, agent = ARGV[1], ARGV[2]
+local function busy_elsewhere(other)
+  return other and other ~= '' and other ~= agent and redis.call('ZSCORE', base .. ':avail:all', other)
+end
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[6]) - 1)) do
+  local t = base .. ':ticket:' .. m
+  local f = redis.call('HMGET', t, 'status', 'dedicated_agent', 'last_agent', 'transferred_from')
+  local moved = f[4] and f[4] ~= '' and (ARGV[7] == 'anyone' or f[4] == agent)
+  if f[1] == 'queued' and not busy_elsewhere(f[2]) and not busy_elsewhere(f[3]) and not moved then
+    redis.call('ZREM', KEYS[1], m)
+    redis.call('ZREM', base .. ':dedicated:' .. ((f[2] ~= '' and f[2]) or '-'), m)
+    redis.call('ZREM', base .. ':sticky:' .. ((f[3] ~= '' and f[3]) or '-'), m)
+    redis.call('HINCRBY', KEYS[2], 'load', 1)
+    redis.call('SADD', KEYS[4], m)
+    redis.call('HSET', t, 'status', ARGV[3], 'agent', agent, 'offered_at', ARGV[5])
+    if ARGV[3] == 'offered' then redis.call('ZADD', KEYS[5], ARGV[4], m) end
+    refresh_avail(base, KEYS[2], agent)
+    if ARGV[8] ~= '' then
+      redis.call('PUBLISH', ARGV[8], ARGV[9] .. cjson.encode(m) .. ARGV[10])
+    end
+    return m
+  end
+end
+return ''
 """
 )
 
@@ -220,6 +327,15 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class Told:
+    """What a waiting customer was told: their place ("place:wait:ms"), and whether of a long wait."""
+
+    place: str
+    enqueued_ms: int
+    long_wait: str
+
+
+@dataclass(frozen=True)
 class Position:
     """A waiting customer's place in line and the expected wait."""
 
@@ -244,6 +360,12 @@ class HandoffQueue:
         self._base = f"{prefix}:{{hq}}"
         self._claim = client.register_script(_CLAIM)
         self._accept = client.register_script(_ACCEPT)
+        self._take = client.register_script(_TAKE)
+        self._create = client.register_script(_CREATE)
+        self._told = client.register_script(_TOLD)
+        self._cancel = client.register_script(_CANCEL)
+        self._lost = client.register_script(_LOST)
+        self._claim_head = client.register_script(_CLAIM_HEAD)
         self._requeue = client.register_script(_REQUEUE)
         self._finish = client.register_script(_FINISH)
         self._refresh = client.register_script(_REFRESH)
@@ -277,6 +399,11 @@ class HandoffQueue:
         """Set online / paused / offline; going offline hands the agent's conversations back."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        if status == "online":
+            # Alive before online: a sweep (any instance, every second) that saw "online" without a
+            # heartbeat in between would log the agent off again as a lost connection.
+            ttl_ms = int(self.settings.heartbeat_ttl_seconds * 1000)
+            await self.redis.set(self._k("alive", agent_id), "1", px=ttl_ms)
         await self.redis.hset(self._k("agent", agent_id), "status", status)
         if status == "online":
             await self.heartbeat(agent_id)
@@ -396,55 +523,182 @@ class HandoffQueue:
             "attempts": 0,
             "transferred_from": transferred_from,
         }
-        # HSETNX on a marker makes the enqueue idempotent: a retried request keeps the first place.
-        created = await self.redis.hsetnx(self._k("ticket", conversation_id), "team", team)
-        if created:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(self._k("ticket", conversation_id), mapping=ticket)
-                pipe.zadd(self._k("queue", team), {conversation_id: score})
-                pipe.sadd(self._k("teams"), team)
-                if dedicated_agent:
-                    pipe.zadd(self._k("dedicated", dedicated_agent), {conversation_id: score})
-                if ticket["last_agent"]:
-                    pipe.zadd(self._k("sticky", last_agent), {conversation_id: score})
-                await pipe.execute()
-            ticket_now = await self.ticket(conversation_id)
-            if ticket_now is not None:
-                await self._route(ticket_now)
+        sticky = str(ticket["last_agent"])
+        # One script: created only if absent, so a retried request keeps the first place.
+        created = await self._create(
+            keys=[
+                self._k("ticket", conversation_id),
+                self._k("queue", team),
+                self._k("teams"),
+                self._k("dedicated", dedicated_agent or "-"),
+                self._k("sticky", sticky or "-"),
+            ],
+            args=[
+                conversation_id,
+                score,
+                team,
+                "1" if dedicated_agent else "",
+                "1" if sticky else "",
+                *(str(x) for item in ticket.items() for x in item),
+            ],
+        )
+        if int(created) == 1:
+            placed = await self._route(
+                Ticket(
+                    conversation_id=conversation_id,
+                    team=team,
+                    tier=tier,
+                    customer_id=customer_id,
+                    first_message=first_message[:500],
+                    channel=channel,
+                    enqueued_ms=now,
+                    score=float(score),
+                    status="queued",
+                    agent="",
+                    dedicated_agent=dedicated_agent,
+                    last_agent=sticky,
+                    attempts=0,
+                    transferred_from=transferred_from,
+                )
+            )
+            if placed is not None:
+                return Position(0, 0.0)  # offered or assigned at once: no place in line to tell
+            return await self.position(conversation_id, team)
         return await self.position(conversation_id)
 
-    async def position(self, conversation_id: str) -> Position:
-        """Return the 1-based place in the team's queue and an expected wait (0 once placed)."""
-        ticket = await self.ticket(conversation_id)
-        if ticket is None or ticket.status != "queued":
+    async def take(
+        self,
+        conversation_id: str,
+        agent_id: str,
+        *,
+        team: str,
+        tier: str = "regular",
+        customer_id: str = "",
+        channel: str = "",
+        first_message: str = "",
+    ) -> int:
+        """Give a conversation to an agent directly, within capacity and only while they are online.
+
+        Returns 1 when taken, 0 when the conversation already has a ticket (queued or held), -1 when the
+        agent is offline or paused and -2 when they are full.
+        """
+        if tier not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(TIERS)}")
+        now = int(time.time() * 1000)
+        fields: dict[str, str | int] = {
+            "team": team,
+            "tier": tier,
+            "customer_id": customer_id,
+            "first_message": first_message[:500],
+            "channel": channel,
+            "enqueued_ms": now,
+            "score": now,
+            "status": "assigned",
+            "agent": agent_id,
+            "offered_at": now,
+            "dedicated_agent": "",
+            "last_agent": "",
+            "attempts": 0,
+            "transferred_from": "",
+        }
+        pairs = [str(x) for item in fields.items() for x in item]
+        taken = await self._take(
+            keys=[
+                self._k("ticket", conversation_id),
+                self._k("agent", agent_id),
+                self._k("alive", agent_id),
+                self._k("convs", agent_id),
+                self._k("teams"),
+            ],
+            args=[conversation_id, agent_id, self._base, team, *pairs],
+        )
+        if int(taken) == 1:
+            await self._notify(
+                agent_id, {"type": "assigned", "conversation": conversation_id, "step": "takeover"}
+            )
+        return int(taken)
+
+    async def position(self, conversation_id: str, team: str | None = None) -> Position:
+        """Return the 1-based place in the team's queue and an expected wait (0 once placed).
+
+        ``team``, when the caller knows it, saves reading the ticket first (one round trip, not two).
+        """
+        if team is None:
+            ticket = await self.ticket(conversation_id)
+            if ticket is None or ticket.status != "queued":
+                return Position(0, 0.0)
+            team = ticket.team
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self._k("ticket", conversation_id), "status")
+            pipe.zrank(self._k("queue", team), conversation_id)
+            pipe.lrange(self._k("handled"), 0, 49)
+            pipe.zrange(self._k("online", "team", team), 0, -1, withscores=True)
+            status, rank, handled, online = await pipe.execute()
+        if status != "queued" or rank is None:
             return Position(0, 0.0)
-        rank = await self.redis.zrank(self._k("queue", ticket.team), conversation_id)
-        place = (rank or 0) + 1
-        handled = [float(x) for x in await self.redis.lrange(self._k("handled"), 0, 49)]
-        average = sum(handled) / len(handled) if handled else self.settings.default_handle_seconds
-        online = await self.redis.zrange(self._k("online", "team", ticket.team), 0, -1, withscores=True)
-        slots = int(sum(capacity for _, capacity in online)) or 1
+        average, slots = self._pace_of(handled, online)
+        place = int(rank) + 1
         # Everyone ahead must finish first, spread over the team's concurrent slots.
         return Position(place, round(place * average / slots, 1))
 
+    def _pace_of(self, handled: Sequence[str], online: Sequence[tuple[str, float]]) -> tuple[float, int]:
+        """Return the recent average handling time and the team's online slots (at least 1)."""
+        times = [float(x) for x in handled]
+        average = sum(times) / len(times) if times else self.settings.default_handle_seconds
+        return average, int(sum(capacity for _, capacity in online)) or 1
+
+    async def _pace(self, team: str) -> tuple[float, int]:
+        """Read the recent handling times and the team's online slots."""
+        handled = await self.redis.lrange(self._k("handled"), 0, 49)
+        online = await self.redis.zrange(self._k("online", "team", team), 0, -1, withscores=True)
+        return self._pace_of(handled, online)
+
+    async def positions(self, team: str, limit: int = 500) -> list[tuple[str, Position]]:
+        """Return the first ``limit`` waiting conversations of a team with their place and expected wait."""
+        members = await self.redis.zrange(self._k("queue", team), 0, limit - 1)
+        average, slots = await self._pace(team)
+        return [(m, Position(i, round(i * average / slots, 1))) for i, m in enumerate(members, start=1)]
+
+    async def told(self, conversation_ids: Sequence[str]) -> list[Told]:
+        """Return what each waiting customer was told of their place and of leaving a message."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.hmget(self._k("ticket", conversation_id), ["told", "enqueued_ms", "told_wait"])
+            rows = await pipe.execute()
+        return [Told(str(a or ""), int(b or 0), str(c or "")) for a, b, c in rows]
+
+    async def set_told(self, conversation_id: str, before: str, after: str, field: str = "told") -> bool:
+        """Record a new told value only if it is still ``before`` (one instance tells, not all)."""
+        done = await self._told(keys=[self._k("ticket", conversation_id)], args=[field, before, after])
+        return int(done) == 1
+
     # Routing ----------------------------------------------------------------------------------
-    async def _head(self, key: str, skip: set[str]) -> list[tuple[str, float]]:
-        rows = await self.redis.zrange(key, 0, self.settings.scan_depth - 1, withscores=True)
-        return [(member, float(score)) for member, score in rows if member not in skip]
+    async def _head(self, key: str, skip: set[str]) -> AsyncIterator[tuple[str, float]]:
+        """Yield the first ``scan_depth`` members of a queue, best first, a page at a time.
+
+        Usually the first member is the one taken: reading (and parsing) 50 to use 1 was most of the
+        cost of a full enqueue → close cycle.
+        """
+        for start in range(0, self.settings.scan_depth, _PAGE):
+            rows = await self.redis.zrange(key, start, start + _PAGE - 1, withscores=True)
+            for member, score in rows:
+                if member not in skip:
+                    yield member, float(score)
+            if len(rows) < _PAGE:
+                return
 
     async def _available(self) -> set[str]:
         return set(await self.redis.zrange(self._k("avail", "all"), 0, -1))
 
     async def _route(self, ticket: Ticket) -> Placement | None:
         """Place one new ticket by the chain: dedicated → sticky → team (least loaded) → anyone."""
-        available = await self._available()
-        if not available:
-            return None
         tried: set[str] = {ticket.transferred_from} if ticket.transferred_from else set()
+        # Only a ticket with a dedicated or last agent needs the whole set of available agents.
+        available = await self._available() if ticket.dedicated_agent or ticket.last_agent else set()
         for step, agent_id in (("dedicated", ticket.dedicated_agent), ("sticky", ticket.last_agent)):
             if agent_id and agent_id in available and agent_id not in tried:
                 tried.add(agent_id)
-                placement = await self._place(ticket.conversation_id, agent_id, step)
+                placement = await self._place(ticket.conversation_id, agent_id, step, ticket)
                 if isinstance(placement, Placement):
                     return placement
                 if placement == _TICKET_GONE:
@@ -461,22 +715,25 @@ class HandoffQueue:
                     break
                 for agent_id in candidates:
                     tried.add(agent_id)
-                    placement = await self._place(ticket.conversation_id, agent_id, step)
+                    placement = await self._place(ticket.conversation_id, agent_id, step, ticket)
                     if isinstance(placement, Placement):
                         return placement
                     if placement == _TICKET_GONE:
                         return None
         return None
 
-    async def _pick(self, agent: Agent, available: set[str], skip: set[str]) -> tuple[str, str] | None:
-        """Return the best waiting ticket for ``agent`` and the chain step that gives it, or None."""
-        for member, _ in await self._head(self._k("dedicated", agent.id), skip):
-            return member, "dedicated"
-        best: tuple[float, str, str] | None = None
-        for member, score in await self._head(self._k("sticky", agent.id), skip):
+    async def _pick(self, agent: Agent, available: set[str], skip: set[str]) -> tuple[str, str, str] | None:
+        """Return the best waiting ticket for ``agent``, its chain step and queue's team, or None.
+
+        The team is "" for the dedicated and sticky steps (those tickets are not taken from a team queue).
+        """
+        async for member, _ in self._head(self._k("dedicated", agent.id), skip):
+            return member, "dedicated", ""
+        best: tuple[float, str, str, str] | None = None
+        async for member, score in self._head(self._k("sticky", agent.id), skip):
             ticket = await self.ticket(member)
             if ticket and (not ticket.dedicated_agent or ticket.dedicated_agent not in available):
-                best = (score, member, "sticky")
+                best = (score, member, "sticky", "")
                 break
         teams = set(agent.teams)
         for team in sorted(await self.teams()):
@@ -486,7 +743,7 @@ class HandoffQueue:
                 step = "anyone"  # nobody of that team can take it, so anyone may
             else:
                 continue
-            for member, score in await self._head(self._k("queue", team), skip):
+            async for member, score in self._head(self._k("queue", team), skip):
                 if best is not None and score >= best[0]:
                     break
                 ticket = await self.ticket(member)
@@ -498,9 +755,9 @@ class HandoffQueue:
                     continue
                 if ticket.transferred_from and (step == "anyone" or ticket.transferred_from == agent.id):
                     continue
-                best = (score, member, step)
+                best = (score, member, step, team)
                 break
-        return (best[1], best[2]) if best else None
+        return (best[1], best[2], best[3]) if best else None
 
     async def dispatch_agent(self, agent_id: str, skip: set[str] | None = None) -> list[Placement]:
         """Fill one agent's free slots from the queues (called when the agent frees up or comes online)."""
@@ -513,8 +770,10 @@ class HandoffQueue:
             picked = await self._pick(agent, await self._available(), skip)
             if picked is None:
                 return placements
-            conversation_id, step = picked
+            conversation_id, step, team = picked
             placement = await self._place(conversation_id, agent_id, step)
+            if placement == _TICKET_GONE and team:
+                placement = await self._place_head(team, agent_id, step)
             if isinstance(placement, Placement):
                 placements.append(placement)
             elif placement == _TICKET_GONE:
@@ -539,6 +798,8 @@ class HandoffQueue:
                 if picked is None:
                     continue
                 placement = await self._place(picked[0], agent_id, picked[1])
+                if placement == _TICKET_GONE and picked[2]:
+                    placement = await self._place_head(picked[2], agent_id, picked[1])
                 if isinstance(placement, Placement):
                     placements.append(placement)
                     progressed = True
@@ -548,13 +809,17 @@ class HandoffQueue:
             if not progressed:
                 return placements
 
-    async def _place(self, conversation_id: str, agent_id: str, step: str) -> Placement | int:
-        ticket = await self.ticket(conversation_id)
+    async def _place(
+        self, conversation_id: str, agent_id: str, step: str, known: Ticket | None = None
+    ) -> Placement | int:
+        # A ticket the caller just read or made saves a read; the claim checks its status atomically.
+        ticket = known or await self.ticket(conversation_id)
         if ticket is None:
             return _TICKET_GONE
         auto = ticket.team in self.settings.auto_assign_teams
         status = "assigned" if auto else "offered"
         deadline = int((time.time() + self.settings.offer_timeout_seconds) * 1000)
+        event = {"type": status, "conversation": conversation_id, "step": step}
         claimed = await self._claim(
             keys=[
                 *self._ticket_keys(ticket),
@@ -563,13 +828,57 @@ class HandoffQueue:
                 self._k("convs", agent_id),
                 self._k("offers"),
             ],
-            args=[conversation_id, agent_id, status, deadline, int(time.time() * 1000), self._base],
+            args=[
+                conversation_id,
+                agent_id,
+                status,
+                deadline,
+                int(time.time() * 1000),
+                self._base,
+                "" if auto else self.events_channel(agent_id),
+                json.dumps(event),
+            ],
         )
         if int(claimed) != 1:
             return _TICKET_GONE if int(claimed) == 0 else _AGENT_UNAVAILABLE
         if auto:
+            # Announced once the conversation is the agent's, so the console finds it theirs.
             await self._to_agent(conversation_id, agent_id, step)
-        await self._notify(agent_id, {"type": status, "conversation": conversation_id, "step": step})
+            await self._notify(agent_id, event)
+        return Placement(conversation_id, agent_id, step, status)
+
+    async def _place_head(self, team: str, agent_id: str, step: str) -> Placement | int:
+        """After losing the race for a queue's head: claim the next ticket the agent may take, atomically."""
+        auto = team in self.settings.auto_assign_teams
+        status = "assigned" if auto else "offered"
+        before, _, after = json.dumps({"type": status, "conversation": "@", "step": step}).partition('"@"')
+        claimed = await self._claim_head(
+            keys=[
+                self._k("queue", team),
+                self._k("agent", agent_id),
+                self._k("alive", agent_id),
+                self._k("convs", agent_id),
+                self._k("offers"),
+            ],
+            args=[
+                self._base,
+                agent_id,
+                status,
+                int((time.time() + self.settings.offer_timeout_seconds) * 1000),
+                int(time.time() * 1000),
+                self.settings.scan_depth,
+                step,
+                "" if auto else self.events_channel(agent_id),
+                before,
+                after,
+            ],
+        )
+        if not claimed:
+            return _TICKET_GONE
+        conversation_id = str(claimed)
+        if auto:
+            await self._to_agent(conversation_id, agent_id, step)
+            await self._notify(agent_id, {"type": status, "conversation": conversation_id, "step": step})
         return Placement(conversation_id, agent_id, step, status)
 
     def _ticket_keys(self, ticket: Ticket) -> list[str]:
@@ -602,6 +911,13 @@ class HandoffQueue:
             return False
         await self._to_agent(conversation_id, agent_id, "accepted")
         return True
+
+    async def cancel(self, conversation_id: str) -> bool:
+        """Take a waiting conversation out of the queue (False once it is offered or assigned)."""
+        ticket = await self.ticket(conversation_id)
+        if ticket is None:
+            return False
+        return int(await self._cancel(keys=self._ticket_keys(ticket), args=[conversation_id])) == 1
 
     async def requeue(self, conversation_id: str, agent_id: str, reason: str) -> bool:
         """Give a conversation back to the front of its queue (declined, timed out, agent lost)."""
@@ -675,9 +991,12 @@ class HandoffQueue:
             requeued += await self.requeue(conversation_id, ticket.agent, "offer not accepted in time")
         for agent in await self.agents():
             if agent.status != "offline" and not agent.alive:
-                await self.redis.hset(self._k("agent", agent.id), "status", "offline")
-                await self._refresh_agent(agent.id)
-                requeued += await self._release_all(agent.id, "agent connection lost")
+                # Checked again inside Redis: the agent may have come back since ``agents()`` read them.
+                lost = await self._lost(
+                    keys=[self._k("agent", agent.id), self._k("alive", agent.id)], args=[self._base, agent.id]
+                )
+                if int(lost) == 1:
+                    requeued += await self._release_all(agent.id, "agent connection lost")
         # Also a safety net: anything still waiting while someone is free gets placed.
         if requeued or await self.redis.zcard(self._k("avail", "all")):
             await self.dispatch()

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Collection
 
-from bot.keys import PENDING_MAXLEN, Keys
+from bot.keys import KB_MISSES_TTL_SECONDS, PENDING_MAXLEN, Keys
 from bot.redis_conn import AsyncRedis
 from bot.state import ConversationStates, IllegalTransition, Owner, Transition
+from handoff import updates
+from handoff.csat import Csat, prompt
+from handoff.hours import Closed, Hours
+from handoff.left_messages import LeftMessage, LeftMessages
 from handoff.profiles import Profiles
 from handoff.queue import HandoffQueue, Position, Ticket
+
+log = logging.getLogger(__name__)
+
+# What ``take_over`` returns: the queue's claim codes, plus one for a conversation that is not the bot's.
+TAKEN, ALREADY_HELD, AGENT_UNAVAILABLE, AGENT_FULL, NOT_WITH_BOT = 1, 0, -1, -2, -3
+TAKE_REFUSED = {
+    ALREADY_HELD: "the conversation is already queued or held by an agent",
+    NOT_WITH_BOT: "the bot is not handling this conversation (queued, held or closed)",
+    AGENT_UNAVAILABLE: "go online first",
+    AGENT_FULL: "you are at your capacity",
+}
 
 
 class HandoffService:
@@ -22,14 +39,39 @@ class HandoffService:
         queue: HandoffQueue | None = None,
         team: str = "support",
         profiles: Profiles | None = None,
+        kb_misses_to_handoff: int = 2,
+        direct_tiers: Collection[str] = (),
+        hours: Hours | None = None,
+        left: LeftMessages | None = None,
+        max_wait_seconds: float = 600.0,
+        csat: Csat | None = None,
     ) -> None:
-        """Use one Redis client, the shared state machine and (when given) the queue and profiles."""
+        """Use one Redis client, the shared state machine and (when given) the queue and profiles.
+
+        ``kb_misses_to_handoff`` knowledge-base misses in a row queue the customer without asking (0: never);
+        customers whose tier is in ``direct_tiers`` skip the bot altogether.
+        """
+        if kb_misses_to_handoff < 0:
+            raise ValueError("kb_misses_to_handoff must be 0 (off) or more")
+        self.hours = hours
+        self.csat = csat
+        self.left = left
+        self.max_wait_seconds = max_wait_seconds
+        self.kb_misses_to_handoff = kb_misses_to_handoff
+        self.direct_tiers = frozenset(direct_tiers)
         self.profiles = profiles
         self._redis = client
         self._keys = keys
         self._states = states
         self.queue = queue
         self.team = team
+
+    async def _routing_profile(self, conversation_id: str) -> tuple[str, str, str, str]:
+        """Return the customer's tier, profile id, dedicated agent and last agent (plain without profiles)."""
+        if self.profiles is None:
+            return "regular", "", "", ""
+        profile = await self.profiles.for_identity(conversation_id)
+        return profile.tier, profile.id, profile.dedicated_agent, profile.last_agent
 
     async def request_human(
         self, conversation_id: str, reason: str, actor: str = "bot", first_message: str = ""
@@ -42,13 +84,9 @@ class HandoffService:
             )
             if self.queue is not None:
                 # The profile decides the priority and who is tried first (dedicated, then last agent).
-                tier, customer, dedicated, last = "regular", "", "", ""
-                if self.profiles is not None:
-                    profile = await self.profiles.for_identity(conversation_id)
-                    tier, customer = profile.tier, profile.id
-                    dedicated, last = profile.dedicated_agent, profile.last_agent
+                tier, customer, dedicated, last = await self._routing_profile(conversation_id)
                 # Idempotent: a retry after a crash between the two steps keeps the first place.
-                await self.queue.enqueue(
+                place = await self.queue.enqueue(
                     conversation_id,
                     team=self.team,
                     tier=tier,
@@ -58,11 +96,170 @@ class HandoffService:
                     dedicated_agent=dedicated,
                     last_agent=last,
                 )
+                if place.position > 0:
+                    # The customer is told this place now; later updates are measured from it.
+                    await updates.record(self.queue, conversation_id, place)
             return transition
         except IllegalTransition:
             current = await self._states.get(conversation_id)
             now_ms = int(time.time() * 1000)
             return Transition(conversation_id, current, current, False, actor, reason, now_ms)
+
+    async def outside_hours(self) -> Closed | None:
+        """Return when the handoff team opens next while it is closed (None while open)."""
+        return await self.hours.closed(self.team) if self.hours is not None else None
+
+    async def start_leaving_message(self, conversation_id: str, language: str) -> None:
+        """Take the customer's next message as a message for the agents (留言)."""
+        if self.left is None:
+            raise RuntimeError("no left-message store")
+        await self.left.start(conversation_id, self.team, language)
+
+    async def leave_queue(self, conversation_id: str, language: str) -> bool:
+        """Stop waiting and leave a message instead; False once an agent is already on the way."""
+        if self.queue is None or self.left is None:
+            return False
+        ticket = await self.queue.ticket(conversation_id)
+        if ticket is None or not await self.queue.cancel(conversation_id):
+            return False
+        try:
+            await self._states.transition(
+                conversation_id,
+                Owner.BOT,
+                actor="customer",
+                reason="left the queue to leave a message",
+                expected=Owner.QUEUED,
+            )
+        except IllegalTransition:
+            return False
+        await self.left.start(conversation_id, ticket.team, language)
+        return True
+
+    async def take_left_message(self, conversation_id: str, text: str) -> tuple[LeftMessage, str] | None:
+        """Store ``text`` as the customer's message when they were about to leave one (and the language)."""
+        if self.left is None:
+            return None
+        leaving = await self.left.leaving(conversation_id)
+        if leaving is None or not text.strip():
+            return None
+        team, language = leaving
+        tier = (await self._routing_profile(conversation_id))[0]
+        message = await self.left.add(conversation_id, team, text, tier, conversation_id.partition(":")[0])
+        return message, language
+
+    async def offer_rating(
+        self, conversation_id: str, language: str
+    ) -> tuple[str, list[tuple[str, str]]] | None:
+        """Remember a rating prompt for a bot-only conversation (agent ``bot``) and return it."""
+        if self.csat is None:
+            return None
+        tier = (await self._routing_profile(conversation_id))[0]
+        await self.csat.offer(conversation_id, "bot", conversation_id.partition(":")[0], tier, language)
+        return prompt(language)
+
+    async def kb_outcome(self, conversation_id: str, escalated: bool) -> bool:
+        """Count the knowledge base's misses in a row; True when this miss should bring a human."""
+        key = self._keys.kb_misses(conversation_id)
+        if not escalated:
+            await self._redis.delete(key)
+            return False
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, KB_MISSES_TTL_SECONDS)
+            misses, _ = await pipe.execute()
+        if self.kb_misses_to_handoff and int(misses) >= self.kb_misses_to_handoff:
+            await self._redis.delete(key)
+            return True
+        return False
+
+    async def direct_by_rule(self, conversation_id: str, first_message: str) -> Transition | None:
+        """Queue a bot conversation straight away when the customer's tier skips the bot, else None."""
+        if not self.direct_tiers or self.profiles is None:
+            return None
+        if await self.outside_hours() is not None:
+            return None  # nobody to queue for: the bot helps, and offers a message if they ask
+        profile = await self.profiles.for_identity(conversation_id)
+        if profile.tier not in self.direct_tiers:
+            return None
+        return await self.request_human(
+            conversation_id, f"rule: tier {profile.tier}", actor="rule", first_message=first_message
+        )
+
+    async def take_over(self, conversation_id: str, agent_id: str, team: str, last_message: str = "") -> int:
+        """Give a bot conversation to an agent at once (no queue); returns one of the ``TAKEN``… codes."""
+        if self.queue is None:
+            raise RuntimeError("no queue")
+        if await self._states.get(conversation_id) is not Owner.BOT:
+            return NOT_WITH_BOT
+        tier, customer, _, _ = await self._routing_profile(conversation_id)
+        taken = await self.queue.take(
+            conversation_id,
+            agent_id,
+            team=team,
+            tier=tier,
+            customer_id=customer,
+            channel=conversation_id.partition(":")[0],
+            first_message=last_message,
+        )
+        if taken != TAKEN:
+            return taken
+        try:
+            await self._states.transition(
+                conversation_id,
+                Owner.AGENT,
+                actor=f"agent:{agent_id}",
+                reason="taken over from the bot",
+                expected=Owner.BOT,
+            )
+        except IllegalTransition:
+            pass
+        else:
+            return TAKEN
+        try:
+            # The customer asked for a human meanwhile: their enqueue found this ticket, so it is the agent's.
+            await self._states.transition(
+                conversation_id,
+                Owner.AGENT,
+                actor=f"agent:{agent_id}",
+                reason="taken over while queueing",
+                expected=Owner.QUEUED,
+            )
+        except IllegalTransition:
+            # Closed or already an agent's by another path: free the slot again.
+            await self.queue.finish(conversation_id, agent_id, handled_seconds=0.0)
+            return NOT_WITH_BOT
+        return TAKEN
+
+    async def repair(self, grace_seconds: float = 10.0, now_ms: int | None = None) -> int:
+        """Queue again every QUEUED conversation that has no ticket (an instance died between the two).
+
+        Returns how many were mended. ``grace_seconds`` leaves a live request time to finish its enqueue.
+        """
+        if self.queue is None:
+            return 0
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        mended = 0
+        for conversation_id in await self._states.queued_before(now - int(grace_seconds * 1000)):
+            if await self._states.get(conversation_id) is not Owner.QUEUED:
+                await self._states.unindex_queued(conversation_id)
+                continue
+            if await self.queue.ticket(conversation_id) is not None:
+                continue
+            tier, customer, dedicated, last = await self._routing_profile(conversation_id)
+            await self.queue.enqueue(
+                conversation_id,
+                team=self.team,
+                tier=tier,
+                customer_id=customer,
+                channel=conversation_id.partition(":")[0],
+                dedicated_agent=dedicated,
+                last_agent=last,
+            )
+            log.warning(
+                "queued conversation without a ticket mended", extra={"conversation": conversation_id}
+            )
+            mended += 1
+        return mended
 
     async def transfer(self, ticket: Ticket, by: str, team: str, agent: str = "") -> Position:
         """Hand an agent's conversation to another team or agent; the customer keeps their place."""

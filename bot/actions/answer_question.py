@@ -9,7 +9,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+import handoff
 import knowledge_base
+from bot.actions.request_human import hand_over
+from handoff import notices
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ class ActionAnswerQuestion(Action):
                 buttons=[{"title": b.title, "payload": b.payload} for b in entry.buttons],
                 image=entry.image_url or None,
             )
+            await handoff.kb_outcome(tracker.sender_id, escalated=False)
             return [SlotSet("offered_human", False)]
         if found is not None and band is knowledge_base.Band.SUGGEST and found.entries:
             threshold = found.decision.thresholds.suggest
@@ -61,5 +65,9 @@ class ActionAnswerQuestion(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         source = "fallback" if intent == "nlu_fallback" else "escalated"
         await knowledge_base.record_unanswered(found, text, language, source)
+        if await handoff.kb_outcome(tracker.sender_id, escalated=True):
+            # The second miss in a row: asking again whether they want a human would only annoy them.
+            dispatcher.utter_message(text=notices.kb_gave_up(lang))
+            return await hand_over(dispatcher, tracker, reason="kb_misses_in_a_row")
         dispatcher.utter_message(response="utter_no_answer")
         return [SlotSet("offered_human", True)]

@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import handoff
+from handoff import notices
 
 
 class ActionRequestHuman(Action):
@@ -23,20 +24,33 @@ class ActionRequestHuman(Action):
     ) -> list[dict[str, Any]]:
         """Queue the conversation; the reason is the intent that asked for it."""
         intent = str((tracker.latest_message.get("intent") or {}).get("name") or "request_human")
-        text = str(tracker.latest_message.get("text") or "")
-        transition = await handoff.request_human(tracker.sender_id, reason=intent, first_message=text)
-        dispatcher.utter_message(
-            response="utter_handoff_queued" if transition.changed else "utter_handoff_already"
-        )
-        place = await handoff.position(tracker.sender_id)
-        if place is not None and place.position > 0:
-            minutes = max(1, round(place.expected_wait_seconds / 60))
-            if tracker.get_slot("language") == "en":
-                line = f"You are number {place.position} in the queue; expected wait about {minutes} min."
-            else:
-                line = f"您当前排在第 {place.position} 位，预计等待约 {minutes} 分钟。"
-            dispatcher.utter_message(text=line)
+        return await hand_over(dispatcher, tracker, reason=intent)
+
+
+async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[dict[str, Any]]:
+    """Queue the conversation for a human and tell the customer their place and expected wait."""
+    text = str(tracker.latest_message.get("text") or "")
+    language = tracker.get_slot("language")
+    closed = await handoff.outside_hours()
+    if closed is not None:
+        # Nobody to queue for: the customer's next message is kept for the agents (留言).
+        await handoff.start_leaving_message(tracker.sender_id, "en" if language == "en" else "zh")
+        dispatcher.utter_message(text=notices.closed(closed.next_open, language))
         return [SlotSet("offered_human", False)]
+    transition = await handoff.request_human(tracker.sender_id, reason=reason, first_message=text)
+    dispatcher.utter_message(
+        response="utter_handoff_queued" if transition.changed else "utter_handoff_already"
+    )
+    place = await handoff.position(tracker.sender_id)
+    line = notices.position_line(place, language)
+    if line is not None and handoff.long_wait(place):
+        title, payload = notices.leave_button(language)
+        dispatcher.utter_message(
+            text=f"{line}\n{notices.long_wait(language)}", buttons=[{"title": title, "payload": payload}]
+        )
+    elif line is not None:
+        dispatcher.utter_message(text=line)
+    return [SlotSet("offered_human", False)]
 
 
 class ActionClearOffer(Action):
@@ -49,5 +63,6 @@ class ActionClearOffer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Reset the ``offered_human`` slot."""
+        """Reset the ``offered_human`` slot and the miss count (they chose to carry on with the bot)."""
+        await handoff.kb_outcome(tracker.sender_id, escalated=False)
         return [SlotSet("offered_human", False)]

@@ -22,9 +22,11 @@ async def support_engine(trained_model: object, start_engine: EngineFactory, key
     return await staffed_support(start_engine, key_prefix + "ag")
 
 
-async def staffed_support(start_engine: EngineFactory, prefix: str) -> TestClient:
+async def staffed_support(start_engine: EngineFactory, prefix: str, **settings: object) -> TestClient:
     """Start an instance on ``prefix`` with Ann and Bob in support and Carl in billing."""
-    client = await start_engine(instance_id="agents-" + prefix, redis_prefix=prefix, cookie_secure=False)
+    client = await start_engine(
+        instance_id="agents-" + prefix, redis_prefix=prefix, cookie_secure=False, **settings
+    )
     accounts: Accounts = client.app[ACCOUNTS]
     queue = client.app[QUEUE]
     for name, team in (("ann", "support"), ("bob", "support"), ("carl", "billing")):

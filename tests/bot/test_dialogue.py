@@ -7,8 +7,11 @@ import redis.asyncio as aioredis
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 
+import handoff
 import knowledge_base
 from bot.dialogue import InProcessActionEndpoint
+from bot.keys import Keys
+from bot.state import ConversationStates
 from knowledge_base.live import LiveKnowledgeBase
 
 
@@ -45,8 +48,11 @@ async def test_endpoint_runs_an_action_with_the_action_server_contract(
     redis_client: aioredis.Redis, key_prefix: str
 ) -> None:
     endpoint = InProcessActionEndpoint()
-    # The router makes its engine's knowledge base current; here the test does (seeded from the file).
+    # The router makes its engine's knowledge base and handoff service current; here the test does
+    # (the knowledge base seeded from the file; the answer resets the misses count through the service).
     kb = LiveKnowledgeBase(redis_client, key_prefix + "ep")
+    keys = Keys(key_prefix + "ep")
+    service = handoff.HandoffService(redis_client, keys, ConversationStates(redis_client, keys))
     await kb.start()
     tracker = {
         "sender_id": "rest:x",
@@ -60,7 +66,7 @@ async def test_endpoint_runs_an_action_with_the_action_server_contract(
     }
     body = {"next_action": "action_answer_question", "sender_id": "rest:x", "tracker": tracker, "domain": {}}
     try:
-        with knowledge_base.using(kb):
+        with knowledge_base.using(kb), handoff.using(service):
             result = await endpoint.request(json=body)
     finally:
         await kb.stop()

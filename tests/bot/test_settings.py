@@ -15,6 +15,9 @@ def test_defaults() -> None:
     assert settings.redis_url is None
     assert settings.redis_prefix == "cs"
     assert settings.log_format == "text"
+    assert settings.handoff_kb_misses == 2
+    assert settings.handoff_direct_tiers == frozenset()
+    assert settings.handoff_silence_seconds == 1800
 
 
 def test_environment_overrides() -> None:
@@ -25,8 +28,19 @@ def test_environment_overrides() -> None:
             "REDIS_PREFIX": "shop1",
             "LOG_FORMAT": "JSON",
             "VAR_DIR": "/tmp/x",
+            "HANDOFF_KB_MISSES": "3",
+            "HANDOFF_DIRECT_TIERS": "VIP, new",
+            "HANDOFF_AUTO_ASSIGN_TEAMS": "vip-desk, billing",
+            "HANDOFF_OFFER_TIMEOUT_SECONDS": "45",
+            "HANDOFF_TIER_BOOST": "new:60",
         }
     )
+    queue = settings.queue_settings()
+    assert queue.auto_assign_teams == {"vip-desk", "billing"}
+    assert queue.offer_timeout_seconds == 45
+    assert queue.tier_boost_seconds == {"vip": 300, "regular": 0, "new": 60}
+    assert settings.handoff_kb_misses == 3
+    assert settings.handoff_direct_tiers == {"vip", "new"}
     assert settings.port == 9000
     assert settings.redis_prefix == "shop1"
     assert settings.log_format == "json"
@@ -40,6 +54,12 @@ def test_environment_overrides() -> None:
         ({"PORT": "eighty"}, "PORT must be an integer"),
         ({"REDIS_PREFIX": "a:b"}, "alphanumeric"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"HANDOFF_DIRECT_TIERS": "vip,gold"}, "HANDOFF_DIRECT_TIERS takes vip, regular, new; got gold"),
+        ({"HANDOFF_KB_MISSES": "-1"}, "HANDOFF_KB_MISSES must be 0"),
+        ({"HANDOFF_SILENCE_SECONDS": "-5"}, "HANDOFF_SILENCE_SECONDS must be 0"),
+        ({"HANDOFF_TIER_BOOST": "gold:60"}, "HANDOFF_TIER_BOOST takes tier:seconds"),
+        ({"HANDOFF_TIER_BOOST": "vip:soon"}, "HANDOFF_TIER_BOOST takes tier:seconds"),
+        ({"HANDOFF_OFFER_TIMEOUT_SECONDS": "0"}, "HANDOFF_OFFER_TIMEOUT_SECONDS must be 1"),
     ],
 )
 def test_bad_values_are_refused_clearly(env: dict[str, str], message: str) -> None:

@@ -7,11 +7,12 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import QUEUE
+from bot.agent_api import QUEUE, STATES_KEY
 from bot.auth import Accounts
 from bot.kb_api import ACCOUNTS
+from bot.state import Owner
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
-from tests.conftest import EngineFactory, say
+from tests.conftest import EngineFactory, say, texts
 
 
 async def staffed_desk(start_engine: EngineFactory, prefix: str) -> TestClient:
@@ -108,3 +109,55 @@ async def test_transfer_to_a_team_with_a_note_then_a_supervisor_reassigns(desk: 
     for name in ("gus", "hal", "ivy"):
         headers = await login(desk, name)
         await desk.post("/api/agent/status", json={"status": "offline"}, headers=headers)
+
+
+async def test_an_agent_takes_over_a_bot_conversation_proactively(desk: TestClient) -> None:
+    sender = "to-" + uuid.uuid4().hex[:6]
+    conversation = f"rest:{sender}"
+    assert "1–3 个工作日" in texts(await say(desk, sender, "退款多久能到账？"))
+
+    gus = await login(desk, "gus")
+    listed = await (await desk.get("/api/agent/bot-conversations")).json()
+    row = next(c for c in listed["conversations"] if c["conversation"] == conversation)
+    assert (row["channel"], row["last_message"], row["turns"]) == ("rest", "退款多久能到账？", 1)
+    refused = await desk.post(f"/api/agent/conversations/{conversation}/takeover", headers=gus)
+    assert (refused.status, (await refused.json())["error"]) == (409, "go online first")
+
+    gus, _ = await online(desk, "gus")
+    taken = await desk.post(f"/api/agent/conversations/{conversation}/takeover", headers=gus)
+    assert taken.status == 200, await taken.text()
+    assert await desk.app[STATES_KEY].get(conversation) is Owner.AGENT
+    last = (await desk.app[STATES_KEY].history(conversation))[-1]
+    assert (last.actor, last.reason) == ("agent:gus", "taken over from the bot")
+    twice = await desk.post(f"/api/agent/conversations/{conversation}/takeover", headers=gus)
+    assert twice.status == 409  # a retried request changes nothing twice
+    me = await (await desk.get("/api/agent/me")).json()
+    assert [(c["conversation"], c["status"]) for c in me["conversations"]] == [(conversation, "assigned")]
+    listed = await (await desk.get("/api/agent/bot-conversations")).json()
+    assert conversation not in [c["conversation"] for c in listed["conversations"]]
+
+    # The bot falls silent; the agent's reply reaches the customer.
+    assert await say(desk, sender, "还有一个问题") == []
+    sent = await desk.post(
+        f"/api/agent/conversations/{conversation}/messages", json={"text": "您好，我来帮您"}, headers=gus
+    )
+    assert sent.status == 200
+
+    # Within capacity (2): one more is fine, a third is refused.
+    others = ["to-" + uuid.uuid4().hex[:6] for _ in range(2)]
+    for other in others:
+        await say(desk, other, "你好")
+    assert (await desk.post(f"/api/agent/conversations/rest:{others[0]}/takeover", headers=gus)).status == 200
+    full = await desk.post(f"/api/agent/conversations/rest:{others[1]}/takeover", headers=gus)
+    assert (full.status, (await full.json())["error"]) == (409, "you are at your capacity")
+    # Billing's Hal is not in the team bot conversations are handed to.
+    hal = await login(desk, "hal")
+    assert (await desk.get("/api/agent/bot-conversations")).status == 403
+    assert (await desk.post(f"/api/agent/conversations/rest:{others[1]}/takeover", headers=hal)).status == 403
+
+    gus = await login(desk, "gus")
+    closed = await desk.post(f"/api/agent/conversations/{conversation}/close", headers=gus)
+    assert closed.status == 200
+    me = await (await desk.get("/api/agent/me")).json()
+    assert me["load"] == 1
+    await desk.post("/api/agent/status", json={"status": "offline"}, headers=gus)

@@ -46,6 +46,20 @@ async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine
         await expect(customer.locator(".msg.agent").last).to_have_text(
             "ann：您好，我是 Ann，<script>alert(1)</script>请说", timeout=10_000
         )
+        # A canned reply of her own: saved in the side panel, then "/" + a few letters and Enter insert it.
+        await agent.fill("#canned-shortcut", "wait")
+        await agent.fill("#canned-text", "请稍等，我帮您查一下物流")
+        await agent.click("#canned-save")
+        await expect(agent.locator("#canned-list li", has_text="/wait")).to_have_count(1)
+        await agent.fill("#reply", "")
+        await agent.type("#reply", "/wa")
+        await expect(agent.locator("#canned-menu li")).to_have_count(1)
+        await agent.press("#reply", "Enter")  # picks the reply; does not send "/wa"
+        await expect(agent.locator("#reply")).to_have_value("请稍等，我帮您查一下物流")
+        await agent.press("#reply", "Enter")
+        await expect(customer.locator(".msg.agent").last).to_have_text(
+            "ann：请稍等，我帮您查一下物流", timeout=10_000
+        )
         await customer.fill("#text", "快递三天没动了")
         await customer.press("#text", "Enter")
         await expect(agent.locator("#lines .line.customer").last).to_have_text(
@@ -60,6 +74,20 @@ async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine
         await customer.fill("#text", "退款多久到账")
         await customer.press("#text", "Enter")
         await expect(customer.locator(".msg.bot").last).to_contain_text("工作日")
+
+        # The bot's conversations are listed (other tests' too: the text picks this customer's); Ann
+        # takes this one over and the bot falls silent.
+        await customer.fill("#text", "订单号 A7731 的退款呢")
+        await customer.press("#text", "Enter")
+        taken = agent.locator("#bot-list li", has_text="A7731")
+        await taken.locator("button.take-over").click(timeout=20_000)  # the list refreshes every 10 s
+        await expect(agent.locator("#mine li", has_text="处理中")).to_have_count(1)
+        await expect(agent.locator("#lines .line.system").last).to_contain_text("客服已接入")
+        await agent.fill("#reply", "我是 Ann，退款的事我来跟进")
+        await agent.press("#reply", "Enter")
+        await expect(customer.locator(".msg.agent").last).to_have_text(
+            "ann：我是 Ann，退款的事我来跟进", timeout=10_000
+        )
 
         await agent.click("#lang-switch")
         await expect(agent.locator("#send")).to_have_text("Send")

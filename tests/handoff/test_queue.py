@@ -206,3 +206,68 @@ async def test_two_instances_dispatching_at_once_never_double_assign(
     # The oldest 24 were served first; the other 36 still wait, in order.
     assert set(held) == set(conversations[:24])
     assert [t.conversation_id for t in await a.waiting("sales")] == conversations[24:]
+
+
+async def test_take_gives_a_conversation_straight_to_an_online_agent_within_capacity(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    queue = make_queue(redis_client, prefix)
+    await queue.upsert_agent("ann", "Ann", ["support"], capacity=1)
+    assert await queue.take("c:1", "ann", team="support") == -1  # offline: nobody to give it to
+    await queue.set_status("ann", "online")
+    assert await queue.take("c:1", "ann", team="support", tier="vip", channel="rest") == 1
+    ticket = await queue.ticket("c:1")
+    assert ticket is not None
+    assert (ticket.status, ticket.agent, ticket.tier) == ("assigned", "ann", "vip")
+    assert await queue.waiting("support") == []  # never in a queue, never offered to anyone else
+    assert await queue.conversations_of("ann") == {"c:1"}
+    agent = await queue.agent("ann")
+    assert agent is not None
+    assert agent.load == 1
+    assert await queue.take("c:1", "ann", team="support") == 0  # already held: nothing changes twice
+    assert await queue.take("c:2", "ann", team="support") == -2  # full
+    # A handoff request racing the take-over finds the ticket and leaves it with Ann.
+    await queue.enqueue("c:1", team="support")
+    assert await queue.waiting("support") == []
+    assert await queue.finish("c:1", "ann", handled_seconds=1.0)
+    agent = await queue.agent("ann")
+    assert agent is not None
+    assert agent.load == 0
+    assert await queue.take("c:2", "ann", team="support") == 1
+
+
+async def test_an_agent_coming_back_online_is_never_logged_off_by_a_concurrent_sweep(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    queue = make_queue(redis_client, prefix)
+    await queue.upsert_agent("ann", "Ann", ["support"], capacity=2)
+    for _ in range(30):
+        await queue.set_status("ann", "online")
+        await redis_client.delete(f"{prefix}:{{hq}}:alive:ann")  # the console's heartbeat lapsed
+        # Every instance sweeps each second; the agent's console comes back at the same moment.
+        await asyncio.gather(queue.sweep(), queue.set_status("ann", "online"), queue.sweep())
+        agent = await queue.agent("ann")
+        assert agent is not None
+        assert (agent.status, agent.alive) == ("online", True)
+
+
+async def test_many_agents_racing_for_the_head_place_everyone_exactly_once(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    queue = make_queue(redis_client, prefix)
+    agents = [f"ag{i}" for i in range(30)]
+    for agent in agents:
+        await queue.upsert_agent(agent, agent, ["sales"], capacity=1)
+    for i in range(30):
+        await queued(queue, f"c:{i}", team="sales", now_ms=1000 + i)
+    # Everyone comes online at once: they all race for the same head of the queue; a loser claims the
+    # next ticket it may take in one step instead of failing again and again.
+    placements = await asyncio.gather(*(queue.set_status(agent, "online") for agent in agents))
+    placed = [p for batch in placements for p in batch]
+    assert sorted(p.conversation_id for p in placed) == sorted(f"c:{i}" for i in range(30))
+    assert len({p.agent_id for p in placed}) == 30  # one each: every capacity of 1 held
+    assert await queue.waiting("sales") == []
+    for agent in agents:
+        record = await queue.agent(agent)
+        assert record is not None
+        assert record.load == 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import redis.asyncio as aioredis
 
 from bot.keys import Keys
 from bot.state import ConversationStates, Owner
+from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
 
 
@@ -27,3 +29,55 @@ async def test_request_human_is_idempotent_and_respects_agents(
     assert not third.changed
     assert third.current is Owner.AGENT
     assert await states.get(conversation) is Owner.AGENT
+
+
+async def test_knowledge_base_misses_count_in_a_row_and_expire(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    service = HandoffService(
+        redis_client, keys, ConversationStates(redis_client, keys), kb_misses_to_handoff=2
+    )
+    conversation = "test:" + uuid.uuid4().hex
+    assert not await service.kb_outcome(conversation, escalated=True)
+    # Misses far apart are separate questions: the count forgets itself after an hour.
+    assert 3590 < await redis_client.ttl(keys.kb_misses(conversation)) <= 3600
+    assert await service.kb_outcome(conversation, escalated=True)  # the second in a row
+    assert not await service.kb_outcome(conversation, escalated=True)  # counting starts again
+    assert not await service.kb_outcome(conversation, escalated=False)  # an answer resets it
+    assert not await service.kb_outcome(conversation, escalated=True)
+    assert await service.kb_outcome(conversation, escalated=True)
+
+
+async def test_no_kb_handoff_when_switched_off(redis_client: aioredis.Redis, key_prefix: str) -> None:
+    keys = Keys(key_prefix)
+    service = HandoffService(
+        redis_client, keys, ConversationStates(redis_client, keys), kb_misses_to_handoff=0
+    )
+    conversation = "test:" + uuid.uuid4().hex
+    assert not any([await service.kb_outcome(conversation, escalated=True) for _ in range(5)])
+
+
+async def test_a_conversation_left_queued_without_a_ticket_by_a_dead_instance_is_queued_again(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    prefix = f"{key_prefix}rp{uuid.uuid4().hex[:6]}"
+    keys = Keys(prefix)
+    states = ConversationStates(redis_client, keys)
+    queue = HandoffQueue(redis_client, prefix, states)
+    service = HandoffService(redis_client, keys, states, queue, team="support")
+    await queue.upsert_agent("ann", "Ann", ["support"], capacity=1)
+    await queue.set_status("ann", "online")
+    # The instance handling "转人工" moved the conversation to QUEUED, then died before the enqueue.
+    await states.transition("rest:lost", Owner.QUEUED, actor="bot", reason="request_human")
+    # A request refused (an agent holds that conversation) leaves only a stale index entry.
+    await states.transition("rest:held", Owner.AGENT, actor="agent:bob", reason="taken over")
+    assert not (await service.request_human("rest:held", "request_human")).changed
+    now = int(time.time() * 1000)
+    assert await service.repair(now_ms=now) == 0  # within the grace period a live request may finish
+    assert await service.repair(now_ms=now + 20_000) == 1
+    ticket = await queue.ticket("rest:lost")
+    assert ticket is not None
+    assert (ticket.status, ticket.agent) == ("offered", "ann")  # placed at once: nothing was dropped
+    assert await states.queued_before(now + 20_000) == ["rest:lost"]
+    assert await service.repair(now_ms=now + 40_000) == 0  # mended once

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from bot import agent_api
 from bot.auth import Session
 from bot.keys import Keys
+from bot.tasks import stop_tasks
 from handoff.queue import HandoffQueue
 
 log = logging.getLogger(__name__)
@@ -123,11 +124,8 @@ async def socket(request: web.Request) -> web.StreamResponse:
                 else:
                     await ws.send_json({"type": "error", "error": "not your conversation"})
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError, RuntimeError):
-                await task
+        # The socket may be gone already, so a pump failing on it is expected.
+        await stop_tasks(*tasks, expected=(ConnectionResetError, RuntimeError))
         with contextlib.suppress(Exception):
             await feed.pubsub.reset()
     return ws

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from bot.router import Router
 from bot.settings import Settings
 from bot.silence import close_silent
 from bot.state import ConversationStates, Transition
+from bot.tasks import stop_tasks
 from bot.transcript import Transcripts
 from channels.base import Channel, Core, Passive, Reply, SharedStore, Submitted
 from channels.rest import RestChannel
@@ -137,9 +137,7 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
 
     task = asyncio.create_task(load())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_tasks(task)
     close_sync(client)
 
 
@@ -195,9 +193,7 @@ async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
 
     task = asyncio.create_task(sweep())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop_tasks(task)
 
 
 async def healthz(request: web.Request) -> web.Response:

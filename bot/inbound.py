@@ -10,7 +10,6 @@ of an instance that died before handling what it had acknowledged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from bot.keys import DEDUP_TTL_SECONDS, Keys
 from bot.messages import EngineNotReady, Inbound, Outbound
 from bot.redis_conn import AsyncRedis
+from bot.tasks import stop_tasks
 from channels.base import Passive, Reply, Submitted
 
 log = logging.getLogger(__name__)
@@ -234,9 +234,5 @@ class InboundQueue:
 
     async def close(self) -> None:
         """Stop local workers; their unfinished messages stay queued for another instance."""
-        for task in self._workers.values():
-            task.cancel()
-        for task in self._workers.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(*self._workers.values())
         self._workers.clear()

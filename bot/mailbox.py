@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 from bot.keys import MAILBOX_MAXLEN, MAILBOX_TTL_SECONDS, Keys
 from bot.redis_conn import AsyncRedis
+from bot.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,7 @@ class MailboxHub:
     async def stop(self) -> None:
         """Unsubscribe."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks(self._task)
 
     async def _listen(self) -> None:
         delay = 0.5

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from bot.keys import DELIVERIES_TTL_SECONDS, Keys
 from bot.messages import Outbound
 from bot.redis_conn import AsyncRedis
+from bot.tasks import stop_tasks
 from bot.transcript import Transcripts
 from channels.base import Channel, SendFailed
 
@@ -171,8 +172,4 @@ class Outbox:
         """Give queued messages a moment to leave, then stop (what is left stays recorded as pending)."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.idle(), SHUTDOWN_GRACE_SECONDS)
-        for task in self._senders.values():
-            task.cancel()
-        for task in self._senders.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks(*self._senders.values())

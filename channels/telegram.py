@@ -9,7 +9,6 @@ a payload longer than Telegram's 64-byte ``callback_data`` is kept in the shared
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dtm
 import hashlib
 import hmac
@@ -25,6 +24,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.messages import Inbound, Outbound
+from bot.tasks import stop_tasks
 from channels.base import Channel, Core, SendFailed, SharedStore, register_channel
 from channels.config import TelegramConfig
 
@@ -90,9 +90,7 @@ class TelegramChannel(Channel):
         application.add_handler(TypeHandler(Update, self._from_polling))
         task = asyncio.create_task(self._start(application))
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks(task)
         if self._application is not None:
             self._application = None
             if application.updater is not None and application.updater.running:

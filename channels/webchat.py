@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from bot.messages import Inbound, Outbound
+from bot.tasks import stop_tasks
 from channels.base import Channel, Core, Mailboxes, SharedStore, register_channel
 from channels.config import WebchatConfig
 
@@ -153,9 +154,7 @@ class WebchatChannel(Channel):
                     continue
                 await self._on_frame(ws, visitor, language, frame.data)
         finally:
-            pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pusher
+            await stop_tasks(pusher, expected=(ConnectionResetError, RuntimeError))
 
     async def _push(self, ws: web.WebSocketResponse, visitor: str, last: str) -> None:
         assert self._mailboxes is not None

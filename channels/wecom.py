@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import logging
 import uuid
@@ -32,6 +31,7 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.utils import to_text
 
 from bot.messages import Inbound, Outbound
+from bot.tasks import stop_tasks
 from channels.base import Channel, Core, SharedStore, register_channel
 from channels.config import WecomConfig
 from channels.wechat_api import ApiError, WechatApi, fresh, send_failure, signature_ok
@@ -89,10 +89,7 @@ class WecomChannel(Channel):
         assert self._api is not None
         await self._api.start()
         yield
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(*self._tasks)
         await self._api.close()
 
     def _open(self, request: web.Request, encrypted: str) -> str:

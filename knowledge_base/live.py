@@ -15,6 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from bot.tasks import stop_tasks
 from knowledge_base.calibrate import Calibration, Labelled, calibrate
 from knowledge_base.entries import FaqEntry
 from knowledge_base.formats import load_bytes
@@ -95,11 +96,7 @@ class LiveKnowledgeBase:
 
     async def stop(self) -> None:
         """Stop following publishes."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(*self._tasks)
         self._tasks = []
 
     async def _seed(self) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import socket
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -41,6 +44,42 @@ def _no_internet() -> Iterator[None]:
     socket.getaddrinfo = guarded  # type: ignore[assignment]
     yield
     socket.getaddrinfo = real_getaddrinfo
+
+
+# A test still running after this long is stuck: print every task's and thread's stack, so the hang
+# can be read from the CI log (pytest-timeout fails the test later, and the report shows this output).
+STUCK_TEST_SECONDS = float(os.environ.get("STUCK_TEST_SECONDS", "300"))
+
+
+def _dump_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    print(f"\n=== asyncio tasks after {STUCK_TEST_SECONDS:.0f} s ===", file=sys.stderr)
+    for task in asyncio.all_tasks(loop):
+        print(f"--- {task!r}", file=sys.stderr)
+        task.print_stack(limit=12, file=sys.stderr)
+    sys.stderr.flush()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def _session_loop() -> asyncio.AbstractEventLoop:
+    """The loop every async test and fixture of the session runs on."""
+    return asyncio.get_running_loop()
+
+
+@pytest.fixture(autouse=True)
+def _stuck_test_report(_session_loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Dump stacks when a test runs far longer than any should (diagnostics only; never passes or fails)."""
+    loop = _session_loop
+
+    def report() -> None:
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        if loop.is_running():
+            loop.call_soon_threadsafe(_dump_tasks, loop)
+
+    timer = threading.Timer(STUCK_TEST_SECONDS, report)
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
 
 
 @pytest.fixture(scope="session")

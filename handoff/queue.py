@@ -297,6 +297,25 @@ class Ticket:
     # transfer named a team on purpose).
     transferred_from: str = ""
 
+    def fields(self) -> list[str]:
+        """Return the ticket's hash as flat field/value pairs, the form the Lua scripts take."""
+        values = {
+            "team": self.team,
+            "tier": self.tier,
+            "customer_id": self.customer_id,
+            "first_message": self.first_message,
+            "channel": self.channel,
+            "enqueued_ms": str(self.enqueued_ms),
+            "score": f"{self.score:.17g}",
+            "status": self.status,
+            "agent": self.agent,
+            "dedicated_agent": self.dedicated_agent,
+            "last_agent": self.last_agent,
+            "attempts": str(self.attempts),
+            "transferred_from": self.transferred_from,
+        }
+        return [x for item in values.items() for x in item]
+
 
 @dataclass(frozen=True)
 class Agent:
@@ -508,22 +527,22 @@ class HandoffQueue:
             raise ValueError(f"tier must be one of {', '.join(TIERS)}")
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         score = now - int(self.settings.tier_boost_seconds.get(tier, 0.0) * 1000)
-        ticket: dict[str | bytes, str | int | float] = {
-            "team": team,
-            "tier": tier,
-            "customer_id": customer_id,
-            "first_message": first_message[:500],
-            "channel": channel,
-            "enqueued_ms": now,
-            "score": score,
-            "status": "queued",
-            "agent": "",
-            "dedicated_agent": dedicated_agent,
-            "last_agent": last_agent if last_agent != dedicated_agent else "",
-            "attempts": 0,
-            "transferred_from": transferred_from,
-        }
-        sticky = str(ticket["last_agent"])
+        ticket = Ticket(
+            conversation_id=conversation_id,
+            team=team,
+            tier=tier,
+            customer_id=customer_id,
+            first_message=first_message[:500],
+            channel=channel,
+            enqueued_ms=now,
+            score=float(score),
+            status="queued",
+            agent="",
+            dedicated_agent=dedicated_agent,
+            last_agent=last_agent if last_agent != dedicated_agent else "",
+            attempts=0,
+            transferred_from=transferred_from,
+        )
         # One script: created only if absent, so a retried request keeps the first place.
         created = await self._create(
             keys=[
@@ -531,36 +550,19 @@ class HandoffQueue:
                 self._k("queue", team),
                 self._k("teams"),
                 self._k("dedicated", dedicated_agent or "-"),
-                self._k("sticky", sticky or "-"),
+                self._k("sticky", ticket.last_agent or "-"),
             ],
             args=[
                 conversation_id,
                 score,
                 team,
                 "1" if dedicated_agent else "",
-                "1" if sticky else "",
-                *(str(x) for item in ticket.items() for x in item),
+                "1" if ticket.last_agent else "",
+                *ticket.fields(),
             ],
         )
         if int(created) == 1:
-            placed = await self._route(
-                Ticket(
-                    conversation_id=conversation_id,
-                    team=team,
-                    tier=tier,
-                    customer_id=customer_id,
-                    first_message=first_message[:500],
-                    channel=channel,
-                    enqueued_ms=now,
-                    score=float(score),
-                    status="queued",
-                    agent="",
-                    dedicated_agent=dedicated_agent,
-                    last_agent=sticky,
-                    attempts=0,
-                    transferred_from=transferred_from,
-                )
-            )
+            placed = await self._route(ticket)
             if placed is not None:
                 return Position(0, 0.0)  # offered or assigned at once: no place in line to tell
             return await self.position(conversation_id, team)
@@ -585,23 +587,22 @@ class HandoffQueue:
         if tier not in TIERS:
             raise ValueError(f"tier must be one of {', '.join(TIERS)}")
         now = int(time.time() * 1000)
-        fields: dict[str, str | int] = {
-            "team": team,
-            "tier": tier,
-            "customer_id": customer_id,
-            "first_message": first_message[:500],
-            "channel": channel,
-            "enqueued_ms": now,
-            "score": now,
-            "status": "assigned",
-            "agent": agent_id,
-            "offered_at": now,
-            "dedicated_agent": "",
-            "last_agent": "",
-            "attempts": 0,
-            "transferred_from": "",
-        }
-        pairs = [str(x) for item in fields.items() for x in item]
+        ticket = Ticket(
+            conversation_id=conversation_id,
+            team=team,
+            tier=tier,
+            customer_id=customer_id,
+            first_message=first_message[:500],
+            channel=channel,
+            enqueued_ms=now,
+            score=float(now),
+            status="assigned",
+            agent=agent_id,
+            dedicated_agent="",
+            last_agent="",
+            attempts=0,
+        )
+        pairs = [*ticket.fields(), "offered_at", str(now)]
         taken = await self._take(
             keys=[
                 self._k("ticket", conversation_id),

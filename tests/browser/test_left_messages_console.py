@@ -19,6 +19,7 @@ async def test_a_message_left_out_of_hours_is_handled_from_the_console(desk: Tes
         await supervisor.fill("#hours-team", "support")
         await supervisor.fill("#hours-json", '{"timezone": "Asia/Shanghai", "weekly": {}}')
         await supervisor.click("#hours-save")
+        await expect(supervisor.locator("#hours-status")).to_contain_text("已保存")
         await expect(supervisor.locator("#chat-error")).to_have_text("")
 
         customer = await (await browser.new_context(locale="zh-CN")).new_page()

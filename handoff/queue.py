@@ -288,11 +288,11 @@ class Ticket:
     channel: str
     enqueued_ms: int
     score: float
-    status: str
-    agent: str
-    dedicated_agent: str
-    last_agent: str
-    attempts: int
+    status: str = "queued"
+    agent: str = ""
+    dedicated_agent: str = ""
+    last_agent: str = ""
+    attempts: int = 0
     # The agent who transferred it away: never routed back to them, and no "anyone" fallback (the
     # transfer named a team on purpose).
     transferred_from: str = ""
@@ -568,11 +568,8 @@ class HandoffQueue:
             channel=channel,
             enqueued_ms=now,
             score=float(score),
-            status="queued",
-            agent="",
             dedicated_agent=dedicated_agent,
             last_agent=last_agent if last_agent != dedicated_agent else "",
-            attempts=0,
             transferred_from=transferred_from,
         )
         # One script: created only if absent, so a retried request keeps the first place.
@@ -630,9 +627,6 @@ class HandoffQueue:
             score=float(now),
             status="assigned",
             agent=agent_id,
-            dedicated_agent="",
-            last_agent="",
-            attempts=0,
         )
         pairs = [*ticket.fields(), "offered_at", str(now)]
         taken = await self._take(

@@ -83,19 +83,7 @@ class HandoffService:
                 conversation_id, Owner.QUEUED, actor=actor, reason=reason, expected=Owner.BOT
             )
             if self.queue is not None:
-                # The profile decides the priority and who is tried first (dedicated, then last agent).
-                tier, customer, dedicated, last = await self._routing_profile(conversation_id)
-                # Idempotent: a retry after a crash between the two steps keeps the first place.
-                place = await self.queue.enqueue(
-                    conversation_id,
-                    team=self.team,
-                    tier=tier,
-                    customer_id=customer,
-                    channel=conversation_id.partition(":")[0],
-                    first_message=first_message,
-                    dedicated_agent=dedicated,
-                    last_agent=last,
-                )
+                place = await self._enqueue(self.queue, conversation_id, first_message)
                 if place.position > 0:
                     # The customer is told this place now; later updates are measured from it.
                     await updates.record(self.queue, conversation_id, place)
@@ -104,6 +92,22 @@ class HandoffService:
             current = await self._states.get(conversation_id)
             now_ms = int(time.time() * 1000)
             return Transition(conversation_id, current, current, False, actor, reason, now_ms)
+
+    async def _enqueue(self, queue: HandoffQueue, conversation_id: str, first_message: str = "") -> Position:
+        """Queue a QUEUED conversation for the handoff team, routed by its customer's profile."""
+        # The profile decides the priority and who is tried first (dedicated, then last agent).
+        tier, customer, dedicated, last = await self._routing_profile(conversation_id)
+        # Idempotent: a retry after a crash between the two steps keeps the first place.
+        return await queue.enqueue(
+            conversation_id,
+            team=self.team,
+            tier=tier,
+            customer_id=customer,
+            channel=conversation_id.partition(":")[0],
+            first_message=first_message,
+            dedicated_agent=dedicated,
+            last_agent=last,
+        )
 
     async def outside_hours(self) -> Closed | None:
         """Return when the handoff team opens next while it is closed (None while open)."""
@@ -235,16 +239,7 @@ class HandoffService:
                 continue
             if await self.queue.ticket(conversation_id) is not None:
                 continue
-            tier, customer, dedicated, last = await self._routing_profile(conversation_id)
-            await self.queue.enqueue(
-                conversation_id,
-                team=self.team,
-                tier=tier,
-                customer_id=customer,
-                channel=conversation_id.partition(":")[0],
-                dedicated_agent=dedicated,
-                last_agent=last,
-            )
+            await self._enqueue(self.queue, conversation_id)
             log.warning(
                 "queued conversation without a ticket mended", extra={"conversation": conversation_id}
             )

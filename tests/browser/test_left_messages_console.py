@@ -6,7 +6,7 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
 from tests.bot.test_left_messages import CLOSED_ALL_WEEK, desk  # noqa: F401  (fixture: a staffed instance)
-from tests.browser.test_supervisor_console import log_in
+from tests.browser.test_supervisor_console import console, log_in
 from tests.chromium import chromium
 
 
@@ -31,10 +31,7 @@ async def test_a_message_left_out_of_hours_is_handled_from_the_console(desk: Tes
         await customer.press("#text", "Enter")
         await expect(customer.locator(".msg.bot").last).to_contain_text("已收到您的留言")
 
-        agent = await (
-            await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
-        ).new_page()
-        await log_in(agent, base, "ann")
+        agent = await console(browser, base, "ann")
         left = agent.locator("#left-list li", has_text="发票抬头写错了")
         await expect(left).to_contain_text("发票抬头写错了，<i>请改成</i>某某公司")  # shown as text
         await agent.select_option("#presence", "online")

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from bot.agent_api import QUEUE
 from tests.bot.test_agent_api import PASSWORD
@@ -21,6 +21,14 @@ async def log_in(page: Page, base: str, name: str) -> None:
     await page.fill("#password", PASSWORD)
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("#who")).to_have_text(name)
+
+
+async def console(browser: Browser, base: str, name: str) -> Page:
+    """Open the console as ``name`` in a browser context of its own (zh-CN, 1280×800)."""
+    context = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await log_in(page, base, name)
+    return page
 
 
 async def test_an_agent_transfers_to_another_team_and_the_supervisor_sees_it_waiting(
@@ -43,10 +51,7 @@ async def test_an_agent_transfers_to_another_team_and_the_supervisor_sees_it_wai
     sender = "ui-" + uuid.uuid4().hex[:6]
     await say(desk, sender, "我要开发票，转人工")
     async with chromium() as browser:
-        gus = await (
-            await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
-        ).new_page()
-        await log_in(gus, base, "gus")
+        gus = await console(browser, base, "gus")
         await expect(gus.locator("#overview")).to_be_hidden()  # agents do not get the supervisor view
         await gus.select_option("#presence", "online")
         await gus.locator("#mine li", has_text="我要开发票").locator("button.accept").click()
@@ -56,10 +61,7 @@ async def test_an_agent_transfers_to_another_team_and_the_supervisor_sees_it_wai
         await gus.click("#transfer")
         await expect(gus.locator("#mine li", has_text="我要开发票")).to_have_count(0)
 
-        sue = await (
-            await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
-        ).new_page()
-        await log_in(sue, base, "sue")
+        sue = await console(browser, base, "sue")
         await expect(sue.locator("#overview")).to_be_visible()
         await expect(sue.locator("#teams li", has_text="billing")).to_have_text("billing: 0 人排队")
         await expect(sue.locator("#agents li", has_text="Gus")).to_contain_text("0/2")

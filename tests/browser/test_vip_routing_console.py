@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from bot.agent_api import PROFILES, QUEUE
 from tests.bot.test_agent_api import staffed_support
-from tests.browser.test_supervisor_console import log_in
+from tests.browser.test_supervisor_console import console
 from tests.chromium import chromium
 from tests.conftest import EngineFactory, say, texts
 
@@ -36,10 +36,7 @@ async def test_a_vip_goes_to_their_dedicated_agent_while_a_regular_waits(desk: T
     await say(desk, vip, "转人工")
 
     async with chromium() as browser:
-        bob = await (
-            await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
-        ).new_page()
-        await log_in(bob, base, "bob")
+        bob = await console(browser, base, "bob")
         await bob.select_option("#presence", "online")
         # Bob's one slot goes to his own VIP customer, though the regular customer asked first.
         await expect(bob.locator("#mine li")).to_have_count(1)
@@ -49,10 +46,7 @@ async def test_a_vip_goes_to_their_dedicated_agent_while_a_regular_waits(desk: T
         await bob.locator("#mine li button.accept").click()
         await expect(bob.locator("#mine li")).to_contain_text("处理中")
 
-        ann = await (
-            await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
-        ).new_page()
-        await log_in(ann, base, "ann")
+        ann = await console(browser, base, "ann")
         await ann.select_option("#presence", "online")
         await expect(ann.locator("#mine li")).to_have_count(1)
         await expect(ann.locator("#mine li")).to_contain_text("REGULAR")

@@ -34,8 +34,8 @@ import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto as WecomCrypto
 
 from bench.load_rest import free_port, pick
+from bot.dialogue.training import ensure_model
 from bot.settings import PROJECT_ROOT
-from bot.training import ensure_model
 from channels.wechat_api import signature
 from tests.fakes import recorder
 from tests.fakes.recorder import Call

@@ -34,14 +34,15 @@ import aiohttp
 from aiohttp import web
 
 from bench.handoff_queue import drop_keys, percentiles, redis_benchmark
-from bot.app import HANDOFF, REDIS, STATES, create_app
-from bot.auth import Accounts
-from bot.kb_api import ACCOUNTS
-from bot.keys import Keys
-from bot.redis_conn import EmbeddedRedis, async_client, close_async
+from bot.app import create_app
+from bot.appkeys import HANDOFF, REDIS, STATES
 from bot.settings import Settings
-from bot.state import ConversationStates, IllegalTransition, Owner
+from core.keys import Keys
+from core.redis import EmbeddedRedis, async_client, close_async
+from core.state import ConversationStates, IllegalTransition, Owner
 from handoff.queue import HandoffQueue, QueueSettings
+from staff.accounts import Accounts
+from staff.auth import ACCOUNTS
 
 PASSWORD = "bench-password-123"
 

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.keys import Keys
-from bot.redis_conn import AsyncRedis, EmbeddedRedis, async_client, close_async
-from bot.state import ConversationStates, Owner
+from core.keys import Keys
+from core.redis import AsyncRedis, EmbeddedRedis, async_client, close_async
+from core.state import ConversationStates, Owner
 from handoff.queue import HandoffQueue, QueueSettings
 
 

@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bot.redis_conn import EmbeddedRedis, async_client, close_async
+from core.redis import EmbeddedRedis, async_client, close_async
 from knowledge_base.formats import load_bytes
 from knowledge_base.live import LiveKnowledgeBase
 

@@ -33,9 +33,9 @@ from urllib.parse import urlparse
 
 import aiohttp
 
+from bot.dialogue.training import ensure_model
 from bot.logging_setup import quiet_rasa_structlog
 from bot.settings import PROJECT_ROOT
-from bot.training import ensure_model
 
 # (weight, zh, en) — what customers of a shop send, roughly in these proportions.
 MIX: list[tuple[int, list[str], list[str]]] = [

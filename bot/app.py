@@ -1,77 +1,79 @@
-"""The aiohttp application: one factory, one cleanup context per resource."""
+"""The aiohttp application: one factory, one cleanup context per resource, in start-up order.
+
+Start-up runs the contexts top to bottom and shutdown bottom to top, so each resource outlives
+everything that uses it: Redis and the services first, then the knowledge base, the dialogue, the
+router, intake and delivery, the mailboxes and the sweep.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot import agent_api, agent_live, canned_api, kb_api, left_api, profile_api, supervise_api
-from bot.auth import Accounts, require
-from bot.channel_store import RedisChannelStore
-from bot.dialogue import Dialogue
-from bot.inbound import InboundQueue
-from bot.keys import Keys
-from bot.mailbox import MailboxHub
-from bot.messages import Button, Inbound, Outbound
-from bot.outbox import Outbox
-from bot.redis_conn import close_sync, connect, disconnect, sync_client
-from bot.router import Router
+from bot.appkeys import (
+    ACCOUNTS,
+    CANNED,
+    CHANNELS,
+    CLOSING,
+    CSAT,
+    DELIVER,
+    DIALOGUE,
+    INBOUND,
+    KEYS,
+    KNOWLEDGE,
+    OUTBOX,
+    PROFILES,
+    QUEUE,
+    REDIS,
+    REDIS_URL,
+    ROUTER,
+    SERVICE,
+    SERVICES,
+    SETTINGS,
+    STATES,
+    TRANSCRIPTS,
+    DialogueSlot,
+)
+from bot.dialogue.agent import Dialogue
+from bot.engine.channel_store import RedisChannelStore
+from bot.engine.delivery import Delivery, Outbox
+from bot.engine.intake import InboundQueue
+from bot.engine.mailbox import MailboxHub
+from bot.engine.router import Router
+from bot.engine.sweeper import Sweeper
+from bot.routes import add_routes
 from bot.settings import Settings
-from bot.silence import close_silent
-from bot.state import ConversationStates, Transition
-from bot.tasks import stop_tasks
-from bot.transcript import Transcripts
-from channels.base import Channel, Core, Passive, Reply, SharedStore, Submitted
+from bot.wiring import build_services
+from channels.base import Channel
 from channels.rest import RestChannel
 from channels.telegram import TelegramChannel
 from channels.webchat import WebchatChannel
 from channels.wechat import WechatChannel
 from channels.wecom import WecomChannel
-from handoff.canned import CannedReplies
-from handoff.csat import Csat
-from handoff.hours import Hours
-from handoff.left_messages import LeftMessages
-from handoff.profiles import Profiles
-from handoff.queue import HandoffQueue
-from handoff.service import HandoffService
-from handoff.updates import tell_changes
-from knowledge_base.live import LiveKnowledgeBase
+from core.keys import Keys
+from core.messages import Inbound
+from core.ports import Core, Passive, Reply, SharedStore, Submitted
+from core.redis import close_sync, connect, disconnect, sync_client
+from core.tasks import stop_tasks
+from core.transcript import Transcripts
+from staff.errors import api_errors
+from staff.login import COOKIE_SECURE
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"
 
 
-@dataclass
-class DialogueSlot:
-    """The dialogue once it has loaded, or why it has not."""
-
-    dialogue: Dialogue | None = None
-    error: str | None = None
-    loaded: asyncio.Event = field(default_factory=asyncio.Event)
+def _channel_for(app: web.Application, name: str) -> Channel | None:
+    return next((c for c in app[CHANNELS] if c.name == name), None)
 
 
-SETTINGS = web.AppKey("settings", Settings)
-KEYS = web.AppKey("keys", Keys)
-REDIS_URL = web.AppKey("redis_url", str)
-REDIS = web.AppKey("redis", aioredis.Redis)
-STATES = web.AppKey("states", ConversationStates)
-HANDOFF = web.AppKey("handoff", HandoffService)
-DIALOGUE = web.AppKey("dialogue", DialogueSlot)
-ROUTER = web.AppKey("router", Router)
-CHANNELS = web.AppKey("channels", list[Channel])
-INBOUND = web.AppKey("inbound", InboundQueue)
-OUTBOX = web.AppKey("outbox", Outbox)
-
-
-async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Connect to REDIS_URL, or start the embedded Redis first when it is unset."""
+async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Connect to REDIS_URL (or start the embedded Redis) and build every service on it."""
     settings = app[SETTINGS]
     client, url, embedded = await connect(settings.redis_url, settings.var_dir)
     try:
@@ -81,35 +83,37 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         raise
     app[REDIS_URL] = url
     app[REDIS] = client
-    states = ConversationStates(client, app[KEYS])
-    app[STATES] = states
-    queue = HandoffQueue(client, app[KEYS].prefix, states, settings.queue_settings())
-    profiles = Profiles(client, app[KEYS].prefix)
-    app[agent_api.PROFILES] = profiles
-    ratings = Csat(client, app[KEYS].prefix)
-    app[agent_api.CSAT] = ratings
-    app[HANDOFF] = HandoffService(
-        client,
-        app[KEYS],
-        states,
-        queue,
-        settings.handoff_team,
-        profiles,
-        kb_misses_to_handoff=settings.handoff_kb_misses,
-        direct_tiers=settings.handoff_direct_tiers,
-        hours=Hours(client, app[KEYS].prefix),
-        left=LeftMessages(client, app[KEYS].prefix),
-        max_wait_seconds=settings.handoff_max_wait_seconds,
-        csat=ratings,
-    )
-    app[supervise_api.SERVICE] = app[HANDOFF]
-    app[agent_api.QUEUE] = queue
-    app[agent_api.STATES_KEY] = states
-    app[agent_api.TRANSCRIPTS] = Transcripts(client, app[KEYS])
-    app[canned_api.CANNED] = CannedReplies(client, app[KEYS].prefix)
-    app[kb_api.ACCOUNTS] = Accounts(client, app[KEYS].prefix)
+    keys = app[KEYS]
+
+    def channel_for(name: str) -> Channel | None:
+        return _channel_for(app, name)
+
+    # The outbox only sends once asked; its senders are stopped by the intake context.
+    transcripts = Transcripts(client, keys)
+    outbox = Outbox(client, keys, transcripts, channel_for)
+    delivery = Delivery(outbox, transcripts, channel_for)
+    services = build_services(client, settings, delivery.deliver, transcripts=transcripts)
+    app[SERVICES] = services
+    app[OUTBOX] = outbox
+    app[DELIVER] = delivery.deliver
+    app[STATES], app[TRANSCRIPTS], app[QUEUE] = services.states, services.transcripts, services.queue
+    app[SERVICE], app[CLOSING], app[PROFILES] = services.handoff, services.closing, services.profiles
+    app[CSAT], app[CANNED], app[ACCOUNTS] = services.csat, services.canned, services.accounts
+    # Platforms with their own service states hear of each change, in order with the messages.
+    services.states.listen(delivery.mirror)
     yield
     await disconnect(client, embedded)
+
+
+async def _knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load the live knowledge base (seeding it on first start) and follow other instances' publishes."""
+    knowledge = app[SERVICES].knowledge
+    await knowledge.start()
+    app[KNOWLEDGE] = knowledge
+    if not await app[ACCOUNTS].has_users():
+        log.warning("no staff accounts yet: create one with `python -m bot user add NAME --role editor`")
+    yield
+    await knowledge.stop()
 
 
 async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -119,7 +123,7 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
     client = sync_client(app[REDIS_URL])
 
     async def load() -> None:
-        from bot.training import model_path
+        from bot.dialogue.training import model_path
 
         model = settings.model_path or model_path(settings.model_dir)
         try:
@@ -141,96 +145,35 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
     close_sync(client)
 
 
-async def _knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Load the live knowledge base (seeding it on first start) and follow other instances' publishes."""
-    knowledge = LiveKnowledgeBase(app[REDIS], app[KEYS].prefix)
-    await knowledge.start()
-    app[kb_api.KNOWLEDGE] = knowledge
-    if not await app[kb_api.ACCOUNTS].has_users():
-        log.warning("no staff accounts yet: create one with `python -m bot user add NAME --role editor`")
+async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Build the router once the services and the knowledge base exist."""
+    services = app[SERVICES]
+    app[ROUTER] = Router(services, lambda: app[DIALOGUE].dialogue)
     yield
-    await knowledge.stop()
 
 
-SWEEP_SECONDS = 1.0
-# Silence is counted in minutes: reading every held conversation's transcript each second would be waste.
-SILENCE_EVERY_ROUNDS = 15
-# Waiting customers hear of a better place within a few seconds; reading every queue each second is waste.
-UPDATES_EVERY_ROUNDS = 5
-# A conversation QUEUED without a ticket (its instance died between the two steps) is rare: look every 10 s.
-REPAIR_EVERY_ROUNDS = 10
-# While Redis is down every round fails alike: one traceback, then a line a minute, not one a second.
-FAILURE_LOG_EVERY_ROUNDS = 60
+async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Take acknowledged messages in; on shutdown stop intake first, then the outbox's senders."""
+    outbox = app[OUTBOX]
+    app[INBOUND] = InboundQueue(app[REDIS], app[KEYS], app[ROUTER].on_message, outbox.send)
+    yield
+    await app[INBOUND].close()
+    await outbox.close()
 
 
 async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Requeue lapsed offers and lost agents' work; every instance runs it (the claims are atomic)."""
-    queue = app[HANDOFF].queue
-
-    silence = app[SETTINGS].handoff_silence_seconds
-
-    async def tell(conversation_id: str, text: str, buttons: Sequence[tuple[str, str]]) -> None:
-        await app[agent_api.DELIVER](conversation_id, text, "", buttons)
-        await app[agent_api.TRANSCRIPTS].append(conversation_id, "system", text)
-
-    async def sweep() -> None:
-        rounds = failures = 0
-        while True:
-            await asyncio.sleep(SWEEP_SECONDS)
-            rounds += 1
-            try:
-                if queue is not None:
-                    await queue.sweep()
-                await app[INBOUND].recover()
-                if queue is not None and rounds % UPDATES_EVERY_ROUNDS == 0:
-                    await tell_changes(queue, tell, max_wait_seconds=app[SETTINGS].handoff_max_wait_seconds)
-                if rounds % REPAIR_EVERY_ROUNDS == 0:
-                    await app[HANDOFF].repair()
-                if silence and rounds % SILENCE_EVERY_ROUNDS == 0:
-                    await close_silent(app, app[KEYS], silence)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                if failures == 1:
-                    log.warning("handoff sweep failed", exc_info=True)
-                elif failures % FAILURE_LOG_EVERY_ROUNDS == 0:
-                    still = {"failures": failures, "error": repr(exc)}
-                    log.warning("handoff sweep still failing", extra=still)
-            else:
-                if failures:
-                    log.info("handoff sweep working again", extra={"failures": failures})
-                failures = 0
-
-    task = asyncio.create_task(sweep())
+    """Run this instance's sweep (requeues, recovery, waiting updates, repair, silence)."""
+    settings = app[SETTINGS]
+    sweeper = Sweeper(
+        app[SERVICES],
+        app[INBOUND],
+        app[DELIVER],
+        max_wait_seconds=settings.handoff_max_wait_seconds,
+        silence_seconds=settings.handoff_silence_seconds,
+    )
+    task = asyncio.create_task(sweeper.run())
     yield
     await stop_tasks(task)
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Answer 200 only when the model is loaded and Redis answers; 503 with the reason otherwise."""
-    app = request.app
-    slot = app[DIALOGUE]
-    body: dict[str, object] = {"instance": app[SETTINGS].instance_id}
-    try:
-        await asyncio.wait_for(app[REDIS].ping(), timeout=2)
-        body["redis"] = "ok"
-    except Exception as exc:  # any failure to answer means "not healthy", whatever its cause
-        body["redis"] = f"down: {type(exc).__name__}"
-    if slot.dialogue is not None:
-        body["model"] = slot.dialogue.model_name
-    else:
-        body["model"] = "failed" if slot.error else "loading"
-        if slot.error:
-            body["model_error"] = slot.error
-    healthy = body["redis"] == "ok" and slot.dialogue is not None
-    body["status"] = "ok" if healthy else "unavailable"
-    return web.json_response(body, status=200 if healthy else 503)
-
-
-async def index(request: web.Request) -> web.FileResponse:
-    """Serve the minimal web chat page."""
-    return web.FileResponse(WEB_DIR / "index.html")
 
 
 def enabled_channels(settings: Settings) -> list[Channel]:
@@ -247,70 +190,12 @@ def enabled_channels(settings: Settings) -> list[Channel]:
     return channels
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the engine: Redis, the dialogue, the router and the channels, wired together."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
-    app[SETTINGS] = settings
-    app[KEYS] = Keys(settings.redis_prefix)
-    app[DIALOGUE] = DialogueSlot()
-    app.cleanup_ctx.append(_redis_ctx)
-    app.cleanup_ctx.append(_knowledge_ctx)
-    app.cleanup_ctx.append(_sweeper_ctx)
-    app.cleanup_ctx.append(_dialogue_ctx)
+def _core_for_channels(app: web.Application) -> Core:
+    """Return the kernel ports the channels get (they never see the app's services)."""
 
     async def on_message(inbound: Inbound, reply: Reply) -> None:
         # Channels are registered before start-up; the router exists only once Redis is connected.
         await app[ROUTER].on_message(inbound, reply)
-
-    async def router_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[ROUTER] = Router(
-            app[STATES],
-            app[HANDOFF],
-            lambda: app[DIALOGUE].dialogue,
-            app[kb_api.KNOWLEDGE],
-            app[agent_api.TRANSCRIPTS],
-            app[agent_api.CSAT],
-            app[agent_api.PROFILES],
-        )
-        yield
-
-    app.cleanup_ctx.append(router_ctx)
-    channels = enabled_channels(settings)
-    app[CHANNELS] = channels
-
-    def channel_for(name: str) -> Channel | None:
-        return next((c for c in app[CHANNELS] if c.name == name), None)
-
-    async def intake_ctx(app: web.Application) -> AsyncIterator[None]:
-        outbox = Outbox(app[REDIS], app[KEYS], app[agent_api.TRANSCRIPTS], channel_for)
-        app[OUTBOX] = outbox
-
-        async def send(conversation_id: str, message: Outbound) -> None:
-            await outbox.send(conversation_id, message)
-
-        app[INBOUND] = InboundQueue(app[REDIS], app[KEYS], app[ROUTER].on_message, send)
-
-        async def mirror(transition: Transition) -> None:
-            # Platforms with their own service states hear of each change, in order with the messages.
-            name, _, recipient = transition.conversation_id.partition(":")
-            channel = channel_for(name)
-            if channel is None or not channel.follows_owner:
-                return
-            owner = transition.current.value
-            agent = transition.actor.partition(":")[2] if transition.actor.startswith("agent:") else None
-            await outbox.run(
-                transition.conversation_id,
-                f"service state → {owner}",
-                lambda: channel.owner_changed(recipient, owner, agent),
-            )
-
-        app[STATES].listen(mirror)
-        yield
-        await app[INBOUND].close()
-        await outbox.close()
-
-    # After the router (the intake hands it messages) and before the channels' own clients close.
-    app.cleanup_ctx.append(intake_ctx)
 
     async def submit(
         inbound: Inbound, *, wait_reply: float = 0.0, passive: Passive | None = None
@@ -330,50 +215,23 @@ def create_app(settings: Settings) -> web.Application:
         # Channels are built before start-up; the store finds the Redis client when first used.
         return RedisChannelStore(lambda: app[REDIS], app[KEYS], channel)
 
-    core = Core(on_message=on_message, submit=submit, store=store, mailboxes=mailboxes.for_channel)
-    for channel in channels:
+    return Core(on_message=on_message, submit=submit, store=store, mailboxes=mailboxes.for_channel)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the engine: services on Redis, the dialogue, the router, intake, channels and staff pages."""
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[api_errors])
+    app[SETTINGS] = settings
+    app[KEYS] = Keys(settings.redis_prefix)
+    app[DIALOGUE] = DialogueSlot()
+    app[COOKIE_SECURE] = settings.cookie_secure
+    for ctx in (_services_ctx, _knowledge_ctx, _dialogue_ctx, _router_ctx, _intake_ctx):
+        app.cleanup_ctx.append(ctx)
+    app[CHANNELS] = enabled_channels(settings)
+    core = _core_for_channels(app)
+    for channel in app[CHANNELS]:
         channel.register(app, core)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/", index)
-    app.router.add_static("/static/", WEB_DIR, show_index=False)
-    agent_extra = [
-        *profile_api.operations(),
-        *supervise_api.operations(),
-        *canned_api.operations(),
-        *left_api.operations(),
-    ]
-    kb_api.register(
-        app,
-        WEB_DIR,
-        settings.cookie_secure,
-        [*agent_api.operations(), *agent_extra],
-        {
-            **agent_api.SCHEMAS,
-            **profile_api.SCHEMAS,
-            **supervise_api.SCHEMAS,
-            **canned_api.SCHEMAS,
-            **left_api.SCHEMAS,
-        },
-    )
-    agent_api.register(app, WEB_DIR, agent_extra)
-    app[agent_live.KEYS] = app[KEYS]
-    app.router.add_get(
-        "/agent/ws", require("agent", lambda request: request.app[kb_api.ACCOUNTS])(agent_live.socket)
-    )
-
-    async def deliver(
-        conversation_id: str, text: str, author: str, buttons: Sequence[tuple[str, str]] = ()
-    ) -> None:
-        # Push through the conversation's channel; one that cannot push (REST) is polled instead.
-        channel_name, _, recipient = conversation_id.partition(":")
-        channel = channel_for(channel_name)
-        if channel is not None and channel.can_push:
-            # Recorded, sent in order and retried by the outbox; a failure shows in the transcript.
-            message = Outbound(recipient, text, tuple(Button(t, p) for t, p in buttons), author=author)
-            await app[OUTBOX].send(conversation_id, message)
-            return
-        role = "agent" if author else "system"
-        await app[agent_api.TRANSCRIPTS].push_outbox(conversation_id, role, text, author, buttons)
-
-    app[agent_api.DELIVER] = deliver
+    # Last to start, first to stop: nothing sweeps once intake and delivery are closing.
+    app.cleanup_ctx.append(_sweeper_ctx)
+    add_routes(app, WEB_DIR)
     return app

@@ -10,13 +10,13 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot import logging_setup
 from bot.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
-    from bot.keys import Keys
+    from bot.wiring import Services
 
 log = logging.getLogger("bot")
 
@@ -25,7 +25,7 @@ def _serve(settings: Settings, train: bool) -> int:
     from aiohttp import web
 
     from bot.app import create_app
-    from bot.training import ensure_model
+    from bot.dialogue.training import ensure_model
 
     if train and settings.model_path is None:
         ensure_model(settings.model_dir)
@@ -41,23 +41,20 @@ def _serve(settings: Settings, train: bool) -> int:
     return 0
 
 
-async def _with_redis(settings: Settings, work: Callable[[Any, Keys], Awaitable[int]]) -> int:
-    """Run ``work`` against REDIS_URL, or the embedded Redis (with the engine stopped) when unset."""
-    from bot.keys import Keys
-    from bot.redis_conn import connect, disconnect
+async def _with_services(settings: Settings, work: Callable[[Services], Awaitable[int]]) -> int:
+    """Run ``work`` on the engine's services over REDIS_URL, or the embedded Redis (engine stopped)."""
+    from bot.wiring import build_services
+    from core.redis import connect, disconnect
 
     client, _, embedded = await connect(settings.redis_url, settings.var_dir)
     try:
-        return await work(client, Keys(settings.redis_prefix))
+        # The same services the engine builds; the CLI never seeds the knowledge base.
+        return await work(build_services(client, settings, seed_file=None))
     finally:
         await disconnect(client, embedded)
 
 
 def _user_add(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.auth import Accounts
-    from bot.state import ConversationStates
-    from handoff.queue import HandoffQueue
-
     name, roles = args.name, args.role
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -67,13 +64,12 @@ def _user_add(settings: Settings, args: argparse.Namespace) -> int:
             print("The passwords differ; nothing changed.", file=sys.stderr)
             return 1
 
-    async def work(client: Any, keys: Keys) -> int:
+    async def work(services: Services) -> int:
         try:
-            await Accounts(client, keys.prefix).set_user(name, password, roles)
+            await services.accounts.set_user(name, password, roles)
             if {"agent", "supervisor"} & set(roles):
                 # Agents also get a routing record: their teams and how many conversations at once.
-                queue = HandoffQueue(client, keys.prefix, ConversationStates(client, keys))
-                await queue.upsert_agent(
+                await services.queue.upsert_agent(
                     name, args.display_name or name, args.team or [settings.handoff_team], args.capacity
                 )
         except ValueError as exc:
@@ -82,14 +78,12 @@ def _user_add(settings: Settings, args: argparse.Namespace) -> int:
         print(f"user {name} saved with roles {', '.join(roles)}")
         return 0
 
-    return asyncio.run(_with_redis(settings, work))
+    return asyncio.run(_with_services(settings, work))
 
 
 def _kb_calibrate(settings: Settings, locale: str) -> int:
-    from knowledge_base.live import LiveKnowledgeBase
-
-    async def work(client: Any, keys: Keys) -> int:
-        kb = LiveKnowledgeBase(client, keys.prefix, seed_file=None)
+    async def work(services: Services) -> int:
+        kb = services.knowledge
         try:
             result = await kb.calibrate(locale)
         except ValueError as exc:
@@ -103,18 +97,18 @@ def _kb_calibrate(settings: Settings, locale: str) -> int:
         )
         return 0
 
-    return asyncio.run(_with_redis(settings, work))
+    return asyncio.run(_with_services(settings, work))
 
 
 def _kb_files(settings: Settings, args: argparse.Namespace) -> int:
     from knowledge_base.formats import ImportFailed, dump_bytes, load_bytes
-    from knowledge_base.live import LiveKnowledgeBase, PublishRefused
+    from knowledge_base.live import PublishRefused
 
     path = Path(args.file)
     fmt = path.suffix.lstrip(".").replace("yml", "yaml")
 
-    async def work(client: Any, keys: Keys) -> int:
-        kb = LiveKnowledgeBase(client, keys.prefix, seed_file=None)
+    async def work(services: Services) -> int:
+        kb = services.knowledge
         if args.kb_command == "export":
             if args.draft:
                 entries = await kb.store.draft_entries()
@@ -147,7 +141,7 @@ def _kb_files(settings: Settings, args: argparse.Namespace) -> int:
             print(f"published version {snapshot.version}")
         return 0
 
-    return asyncio.run(_with_redis(settings, work))
+    return asyncio.run(_with_services(settings, work))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings, train=not args.no_train)
     if args.command == "train":
-        from bot.training import ensure_model
+        from bot.dialogue.training import ensure_model
 
         print(ensure_model(settings.model_dir, force=args.force))
         return 0

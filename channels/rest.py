@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.messages import EngineNotReady, Inbound, Outbound
-from channels.base import Channel, ChannelCannotPush, Core, register_channel
+from channels.base import Channel, register_channel
+from core.messages import EngineNotReady, Inbound, Outbound
+from core.ports import ChannelCannotPush, Core
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,11 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.messages import Inbound, Outbound
-from bot.tasks import stop_tasks
-from channels.base import Channel, Core, SendFailed, SharedStore, register_channel
+from channels.base import Channel, register_channel
 from channels.config import TelegramConfig
+from core.messages import Inbound, Outbound
+from core.ports import Core, SendFailed, SharedStore
+from core.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 

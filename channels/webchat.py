@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from bot.messages import Inbound, Outbound
-from bot.tasks import stop_tasks
-from channels.base import Channel, Core, Mailboxes, SharedStore, register_channel
+from channels.base import Channel, register_channel
 from channels.config import WebchatConfig
+from core.messages import Inbound, Outbound
+from core.ports import Core, Mailboxes, SharedStore
+from core.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 

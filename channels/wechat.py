@@ -26,10 +26,11 @@ from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import TextReply
 from wechatpy.utils import to_text
 
-from bot.messages import Inbound, Outbound
-from channels.base import Channel, Core, SharedStore, register_channel
+from channels.base import Channel, register_channel
 from channels.config import WechatConfig
 from channels.wechat_api import ApiError, WechatApi, fresh, send_failure, signature, signature_ok
+from core.messages import Inbound, Outbound
+from core.ports import Core, SharedStore
 
 log = logging.getLogger(__name__)
 

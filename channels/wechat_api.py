@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from channels.base import SendFailed, SharedStore
+from core.ports import SendFailed, SharedStore
 
 log = logging.getLogger(__name__)
 

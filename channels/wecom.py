@@ -30,11 +30,12 @@ from wechatpy.enterprise.crypto import PrpCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.utils import to_text
 
-from bot.messages import Inbound, Outbound
-from bot.tasks import stop_tasks
-from channels.base import Channel, Core, SharedStore, register_channel
+from channels.base import Channel, register_channel
 from channels.config import WecomConfig
 from channels.wechat_api import ApiError, WechatApi, fresh, send_failure, signature_ok
+from core.messages import Inbound, Outbound
+from core.ports import Core, SharedStore
+from core.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Human handoff: the public functions the dialogue's actions and the router call.
 
 The router sets the service for the message it is handling (a context variable, so in-process actions
-see their own engine's service even when several engines share a process); a standalone
-``rasa run actions`` process builds one from the environment (``REDIS_URL``) the first time it needs it.
+see their own engine's service even when several engines share a process); in a standalone
+``rasa run actions`` process, `bot.actions` sets the one `bot.wiring` builds.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from bot.state import Transition
+from core.state import Transition
 from handoff.hours import Closed
-from handoff.queue import HandoffQueue, Position
+from handoff.queue import Position
 from handoff.service import HandoffService
 
 _current: ContextVar[HandoffService | None] = ContextVar("handoff_service", default=None)
-_from_env: HandoffService | None = None
 
 
 @contextmanager
@@ -31,34 +30,16 @@ def using(service: HandoffService) -> Iterator[None]:
 
 
 def current() -> HandoffService:
-    """Return the service in use, or one built from the environment for a standalone action server."""
-    global _from_env
+    """Return the service in use (the engine's router, or `bot.actions` in a standalone action server)."""
     service = _current.get()
-    if service is not None:
-        return service
-    if _from_env is None:
-        from bot.keys import Keys
-        from bot.redis_conn import async_client
-        from bot.settings import Settings
-        from bot.state import ConversationStates
+    if service is None:
+        raise RuntimeError("no handoff service in use: call inside handoff.using(...)")
+    return service
 
-        settings = Settings.from_env()
-        if not settings.redis_url:
-            raise RuntimeError("REDIS_URL must be set for a standalone action server")
-        client = async_client(settings.redis_url)
-        keys = Keys(settings.redis_prefix)
-        states = ConversationStates(client, keys)
-        queue = HandoffQueue(client, settings.redis_prefix, states, settings.queue_settings())
-        _from_env = HandoffService(
-            client,
-            keys,
-            states,
-            queue,
-            settings.handoff_team,
-            kb_misses_to_handoff=settings.handoff_kb_misses,
-            direct_tiers=settings.handoff_direct_tiers,
-        )
-    return _from_env
+
+def active() -> bool:
+    """Return whether a service is in use in this context."""
+    return _current.get() is not None
 
 
 async def request_human(
@@ -102,6 +83,7 @@ __all__ = [
     "Closed",
     "HandoffService",
     "Position",
+    "active",
     "current",
     "kb_outcome",
     "long_wait",

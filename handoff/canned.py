@@ -7,7 +7,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from bot.redis_conn import AsyncRedis
+from core.redis import AsyncRedis
 
 SCOPES = ("shared", "personal")
 MAX_TEXT_CHARS = 2000

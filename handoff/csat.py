@@ -12,7 +12,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from bot.redis_conn import AsyncRedis
+from core.redis import AsyncRedis
 
 # Score, Chinese label, English label: the five levels, best first (buttons show them in this order).
 LEVELS = (

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.redis_conn import AsyncRedis
+from core.redis import AsyncRedis
 from handoff.queue import TIERS
 
 EDITABLE = ("name", "phone", "tags", "lifetime_value", "tier", "dedicated_agent")

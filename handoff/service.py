@@ -6,13 +6,13 @@ import logging
 import time
 from collections.abc import Collection
 
-from bot.keys import KB_MISSES_TTL_SECONDS, PENDING_MAXLEN, Keys
-from bot.redis_conn import AsyncRedis
-from bot.state import ConversationStates, IllegalTransition, Owner, Transition
+from core.keys import KB_MISSES_TTL_SECONDS, PENDING_MAXLEN, Keys
+from core.redis import AsyncRedis
+from core.state import ConversationStates, IllegalTransition, Owner, Transition
 from handoff import updates
 from handoff.csat import Csat, prompt
 from handoff.hours import Closed, Hours
-from handoff.left_messages import LeftMessage, LeftMessages
+from handoff.offline import LeftMessage, LeftMessages
 from handoff.profiles import Profiles
 from handoff.queue import HandoffQueue, Position, Ticket
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.language import detect_language
+from core.language import detect_language
 from handoff import notices
 from handoff.queue import HandoffQueue, Position
 

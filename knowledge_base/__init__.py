@@ -1,8 +1,8 @@
 """Knowledge base: FAQ entries, the matcher that answers from them, versions and hot reload.
 
 The dialogue's actions call :func:`find` and :func:`record_unanswered`; the router makes its engine's
-live knowledge base current with :func:`using` (a context variable, as for handoff). A standalone
-``rasa run actions`` process follows the knowledge base in ``REDIS_URL`` itself.
+live knowledge base current with :func:`using` (a context variable, as for handoff). In a standalone
+``rasa run actions`` process, `bot.actions` sets the one `bot.wiring` builds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.matcher import Band, Decision, Thresholds
 
 _current: ContextVar[LiveKnowledgeBase | None] = ContextVar("knowledge_base", default=None)
-_from_env: LiveKnowledgeBase | None = None
 
 
 @contextmanager
@@ -31,21 +30,16 @@ def using(kb: LiveKnowledgeBase) -> Iterator[None]:
 
 
 async def current() -> LiveKnowledgeBase:
-    """Return the knowledge base in use, or one following ``REDIS_URL`` for a standalone action server."""
-    global _from_env
+    """Return the knowledge base in use (set by the engine's router, or by `bot.actions` standalone)."""
     kb = _current.get()
-    if kb is not None:
-        return kb
-    if _from_env is None:
-        from bot.redis_conn import async_client
-        from bot.settings import Settings
+    if kb is None:
+        raise RuntimeError("no knowledge base in use: call inside knowledge_base.using(...)")
+    return kb
 
-        settings = Settings.from_env()
-        if not settings.redis_url:
-            raise RuntimeError("REDIS_URL must be set for a standalone action server")
-        _from_env = LiveKnowledgeBase(async_client(settings.redis_url), settings.redis_prefix)
-        await _from_env.start()
-    return _from_env
+
+def active() -> bool:
+    """Return whether a knowledge base is in use in this context."""
+    return _current.get() is not None
 
 
 async def find(question: str, language: str | None) -> Found | None:
@@ -67,6 +61,7 @@ __all__ = [
     "KnowledgeIndex",
     "LiveKnowledgeBase",
     "Thresholds",
+    "active",
     "current",
     "find",
     "locale_for",

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bot.tasks import stop_tasks
+from core.tasks import stop_tasks
 from knowledge_base.calibrate import Calibration, Labelled, calibrate
 from knowledge_base.entries import FaqEntry
 from knowledge_base.formats import load_bytes

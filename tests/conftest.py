@@ -19,10 +19,11 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import DIALOGUE, create_app
+from bot.app import create_app
+from bot.appkeys import DIALOGUE
 from bot.logging_setup import quiet_rasa_structlog
-from bot.redis_conn import EmbeddedRedis, async_client, close_async
 from bot.settings import PROJECT_ROOT, Settings
+from core.redis import EmbeddedRedis, async_client, close_async
 
 MODEL_LOAD_TIMEOUT = 180
 
@@ -114,7 +115,7 @@ async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[aioredi
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
     """Train the real model once per session; reuse it while its inputs are unchanged."""
-    from bot.training import ensure_model
+    from bot.dialogue.training import ensure_model
 
     return ensure_model(PROJECT_ROOT / "var" / "models")
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import handoff
 import knowledge_base
 from bot.actions.request_human import hand_over
+from bot.actions.runtime import EngineAction
 from handoff import notices
 
 log = logging.getLogger(__name__)
@@ -21,14 +22,14 @@ _SUGGEST_TEXT = {"zh": "您是不是想问：", "en": "Did you mean:"}
 _HUMAN_BUTTON = {"zh": "都不是，转人工", "en": "None of these, talk to a human"}
 
 
-class ActionAnswerQuestion(Action):
+class ActionAnswerQuestion(EngineAction):
     """Answer (high confidence), suggest likely questions as buttons, or admit not knowing."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
         return "action_answer_question"
 
-    async def run(
+    async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Match the latest message once and reply according to the band."""

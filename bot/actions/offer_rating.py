@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import handoff
+from bot.actions.runtime import EngineAction
 
 
-class ActionOfferRating(Action):
+class ActionOfferRating(EngineAction):
     """Offer the five satisfaction levels as buttons; the rating is recorded for agent ``bot``."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
         return "action_offer_rating"
 
-    async def run(
+    async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Send the rating prompt when the engine keeps ratings."""

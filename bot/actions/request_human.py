@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import handoff
+from bot.actions.runtime import EngineAction
 from handoff import notices
 
 
-class ActionRequestHuman(Action):
+class ActionRequestHuman(EngineAction):
     """Move the conversation to the queue and tell the customer."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
         return "action_request_human"
 
-    async def run(
+    async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Queue the conversation; the reason is the intent that asked for it."""
@@ -53,14 +54,14 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     return [SlotSet("offered_human", False)]
 
 
-class ActionClearOffer(Action):
+class ActionClearOffer(EngineAction):
     """Forget that a human was offered, after the customer declined."""
 
     def name(self) -> str:
         """Return the action's name in the domain."""
         return "action_clear_offer"
 
-    async def run(
+    async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Reset the ``offered_human`` slot and the miss count (they chose to carry on with the bot)."""

@@ -12,7 +12,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.language import detect_language
+from core.language import detect_language
 
 LANGUAGE_ENTITY = "language"
 

@@ -8,9 +8,9 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import CSAT, QUEUE
-from bot.auth import Accounts
-from bot.kb_api import ACCOUNTS
+from handoff.web.appkeys import CSAT, QUEUE
+from staff.accounts import Accounts
+from staff.auth import ACCOUNTS
 from tests.conftest import EngineFactory, say, texts
 
 PASSWORD = "agent password 1"

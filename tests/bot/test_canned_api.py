@@ -7,8 +7,8 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.auth import Accounts
-from bot.kb_api import ACCOUNTS
+from staff.accounts import Accounts
+from staff.auth import ACCOUNTS
 from tests.bot.test_agent_api import PASSWORD, login
 from tests.conftest import EngineFactory
 

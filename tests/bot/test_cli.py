@@ -62,8 +62,8 @@ async def test_serve_with_embedded_redis_and_stop_on_ctrl_c(trained_model: Path,
 
 
 async def test_user_add_creates_a_login_that_works(redis_url: str, key_prefix: str) -> None:
-    from bot.auth import Accounts
-    from bot.redis_conn import async_client, close_async
+    from core.redis import async_client, close_async
+    from staff.accounts import Accounts
 
     prefix = key_prefix + "cli"
     env = {**os.environ, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix}

@@ -8,12 +8,10 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import CSAT, STATES_KEY
-from bot.app import KEYS
-from bot.auth import Accounts
-from bot.kb_api import ACCOUNTS
-from bot.silence import close_silent
-from bot.state import Owner
+from core.state import Owner
+from handoff.web.appkeys import CLOSING, CSAT, STATES
+from staff.accounts import Accounts
+from staff.auth import ACCOUNTS
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered, staffed_support
 from tests.conftest import EngineFactory, say, texts
 
@@ -76,24 +74,24 @@ async def test_a_customer_silent_past_the_timeout_is_warned_once_then_closed(des
     assert asked.status == 200
     # The other customer wrote last: Ann owes them the reply, so silence never closes theirs.
     assert await say(desk, waiting, "在吗？") == []
-    states, keys, now = desk.app[STATES_KEY], desk.app[KEYS], int(time.time() * 1000)
+    states, now = desk.app[STATES], int(time.time() * 1000)
 
-    assert await close_silent(desk.app, keys, 600, now + 60_000) == 0
+    assert await desk.app[CLOSING].close_silent(600, now + 60_000) == 0
     assert len(await outbox(desk, silent)) == 1  # only Ann's question so far
     for _ in range(2):  # every instance sweeps; the warning goes out once
-        assert await close_silent(desk.app, keys, 600, now + 450_000) == 0
+        assert await desk.app[CLOSING].close_silent(600, now + 450_000) == 0
     warnings = [m for m in await outbox(desk, silent) if "分钟内仍未回复" in str(m["text"])]
     assert len(warnings) == 1
     assert "2 分钟" in str(warnings[0]["text"])
 
-    assert await close_silent(desk.app, keys, 600, now + 601_000) == 1
+    assert await desk.app[CLOSING].close_silent(600, now + 601_000) == 1
     assert await states.get(f"rest:{silent}") is Owner.CLOSED
     last = (await states.history(f"rest:{silent}"))[-1]
     assert (last.actor, last.reason) == ("system", "customer silent")
     told = [str(m["text"]) for m in await outbox(desk, silent)]
     assert "长时间未回复" in told[-2]
     assert "打分" in told[-1]  # the rating prompt follows, as after an agent's close
-    assert await close_silent(desk.app, keys, 600, now + 10_000_000) == 0  # nothing closes twice
+    assert await desk.app[CLOSING].close_silent(600, now + 10_000_000) == 0  # nothing closes twice
     assert await states.get(f"rest:{waiting}") is Owner.AGENT
     me = await (await desk.get("/api/agent/me")).json()
     assert [c["conversation"] for c in me["conversations"]] == [f"rest:{waiting}"]

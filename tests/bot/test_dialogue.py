@@ -9,9 +9,9 @@ from rasa.core.actions.action import RemoteAction
 
 import handoff
 import knowledge_base
-from bot.dialogue import InProcessActionEndpoint
-from bot.keys import Keys
-from bot.state import ConversationStates
+from bot.dialogue.agent import InProcessActionEndpoint
+from core.keys import Keys
+from core.state import ConversationStates
 from knowledge_base.live import LiveKnowledgeBase
 
 

@@ -7,8 +7,8 @@ import asyncio
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
-from bot.keys import Keys
-from bot.state import ConversationStates, Owner
+from core.keys import Keys
+from core.state import ConversationStates, Owner
 from tests.conftest import say, texts
 
 

@@ -10,11 +10,11 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from bot import inbound as inbound_module
-from bot.inbound import InboundQueue
-from bot.keys import Keys
-from bot.messages import Inbound, Outbound
-from channels.base import Reply
+from bot.engine import intake as inbound_module
+from bot.engine.intake import InboundQueue
+from core.keys import Keys
+from core.messages import Inbound, Outbound
+from core.ports import Reply
 
 
 class Bot:

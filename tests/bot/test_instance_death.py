@@ -17,10 +17,10 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from bot.agent_api import QUEUE, TRANSCRIPTS
-from bot.keys import Keys
 from bot.settings import PROJECT_ROOT
-from bot.state import ConversationStates, Owner
+from core.keys import Keys
+from core.state import ConversationStates, Owner
+from handoff.web.appkeys import QUEUE, TRANSCRIPTS
 from tests.bot.test_agent_api import login, mine_once_offered, staffed_support
 from tests.channels.test_webchat import frames_until
 from tests.conftest import EngineFactory

@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.auth import Accounts
-from bot.kb_api import ACCOUNTS
+from staff.accounts import Accounts
+from staff.auth import ACCOUNTS
 from tests.conftest import EngineFactory, say, texts
 
 PASSWORD = "correct horse battery"

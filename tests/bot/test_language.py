@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.language import detect_language, detect_language_or
+from core.language import detect_language, detect_language_or
 
 
 @pytest.mark.parametrize(

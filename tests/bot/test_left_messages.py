@@ -7,10 +7,10 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import QUEUE, STATES_KEY
-from bot.auth import Accounts
-from bot.kb_api import ACCOUNTS
-from bot.state import Owner
+from core.state import Owner
+from handoff.web.appkeys import QUEUE, STATES
+from staff.accounts import Accounts
+from staff.auth import ACCOUNTS
 from tests.bot.test_agent_api import PASSWORD, login, staffed_support
 from tests.conftest import EngineFactory, say, texts
 
@@ -42,7 +42,7 @@ async def test_outside_hours_the_customer_leaves_a_message_an_agent_takes_first_
     sender = "lm-" + uuid.uuid4().hex[:6]
     conversation = f"rest:{sender}"
     assert "非工作时间" in texts(await say(desk, sender, "转人工"))
-    assert await desk.app[STATES_KEY].get(conversation) is Owner.BOT  # nobody to queue for
+    assert await desk.app[STATES].get(conversation) is Owner.BOT  # nobody to queue for
     assert await desk.app[QUEUE].ticket(conversation) is None
     assert "已收到您的留言" in texts(await say(desk, sender, "订单 12345 一直没发货，<b>请尽快</b>处理"))
     # The next message is the bot's again.
@@ -59,7 +59,7 @@ async def test_outside_hours_the_customer_leaves_a_message_an_agent_takes_first_
     await desk.post("/api/agent/status", json={"status": "online"}, headers=ann)
     claimed = await desk.post(f"/api/agent/left-messages/{message_id}/claim", headers=ann)
     assert claimed.status == 200, await claimed.text()
-    assert await desk.app[STATES_KEY].get(conversation) is Owner.AGENT
+    assert await desk.app[STATES].get(conversation) is Owner.AGENT
     assert (await (await desk.get("/api/agent/left-messages")).json())["messages"] == []
     me = await (await desk.get("/api/agent/me")).json()
     assert [(c["conversation"], c["status"]) for c in me["conversations"]] == [(conversation, "assigned")]
@@ -87,9 +87,9 @@ async def test_a_customer_facing_a_long_wait_may_leave_a_message_instead(slow_de
     replies = await say(desk, sender, "转人工")
     assert "排在第 1 位" in texts(replies)
     assert [(b["title"], b["payload"]) for b in replies[-1]["buttons"]] == [("留言", "/leave_message")]  # type: ignore[index, union-attr]
-    assert await desk.app[STATES_KEY].get(conversation) is Owner.QUEUED
+    assert await desk.app[STATES].get(conversation) is Owner.QUEUED
     assert "请直接输入您的留言" in texts(await say(desk, sender, "/leave_message"))
-    assert await desk.app[STATES_KEY].get(conversation) is Owner.BOT
+    assert await desk.app[STATES].get(conversation) is Owner.BOT
     assert await desk.app[QUEUE].ticket(conversation) is None  # out of the queue
     assert "已收到您的留言" in texts(await say(desk, sender, "明天上午给我回电话"))
     await login(desk, "bob")

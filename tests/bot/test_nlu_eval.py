@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from aiohttp.test_utils import TestClient
 
-from bot.app import DIALOGUE
+from bot.appkeys import DIALOGUE
 
 HOLDOUT = Path(__file__).parent.parent / "data" / "nlu_holdout.yml"
 TRAINING = Path(__file__).parent.parent.parent / "training_data" / "nlu.yml"

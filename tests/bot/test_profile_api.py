@@ -7,9 +7,9 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import PROFILES, QUEUE
-from bot.auth import Accounts
-from bot.kb_api import ACCOUNTS
+from handoff.web.appkeys import PROFILES, QUEUE
+from staff.accounts import Accounts
+from staff.auth import ACCOUNTS
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.conftest import EngineFactory, say
 

@@ -6,8 +6,8 @@ import asyncio
 import threading
 import uuid
 
-from bot.rasa_stores import AtomicRedisLockStore
-from bot.redis_conn import sync_client
+from bot.dialogue.stores import AtomicRedisLockStore
+from core.redis import sync_client
 
 
 def test_tickets_are_unique_across_concurrent_issuers(redis_url: str, key_prefix: str) -> None:

@@ -8,8 +8,8 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from bot.keys import Keys
-from bot.state import ALLOWED, ConversationStates, IllegalTransition, Owner
+from core.keys import Keys
+from core.state import ALLOWED, ConversationStates, IllegalTransition, Owner
 
 
 @pytest.fixture

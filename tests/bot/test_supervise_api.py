@@ -7,10 +7,10 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import QUEUE, STATES_KEY
-from bot.auth import Accounts
-from bot.kb_api import ACCOUNTS
-from bot.state import Owner
+from core.state import Owner
+from handoff.web.appkeys import QUEUE, STATES
+from staff.accounts import Accounts
+from staff.auth import ACCOUNTS
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.conftest import EngineFactory, say, texts
 
@@ -126,8 +126,8 @@ async def test_an_agent_takes_over_a_bot_conversation_proactively(desk: TestClie
     gus, _ = await online(desk, "gus")
     taken = await desk.post(f"/api/agent/conversations/{conversation}/takeover", headers=gus)
     assert taken.status == 200, await taken.text()
-    assert await desk.app[STATES_KEY].get(conversation) is Owner.AGENT
-    last = (await desk.app[STATES_KEY].history(conversation))[-1]
+    assert await desk.app[STATES].get(conversation) is Owner.AGENT
+    last = (await desk.app[STATES].history(conversation))[-1]
     assert (last.actor, last.reason) == ("agent:gus", "taken over from the bot")
     twice = await desk.post(f"/api/agent/conversations/{conversation}/takeover", headers=gus)
     assert twice.status == 409  # a retried request changes nothing twice

@@ -9,7 +9,7 @@ import logging
 import async_timeout
 import pytest
 
-from bot.tasks import stop_tasks
+from core.tasks import stop_tasks
 
 
 async def _listener(swallowed: asyncio.Event) -> None:
@@ -56,7 +56,7 @@ async def test_stop_tasks_cancels_again_until_the_task_has_ended(caplog: pytest.
     task = asyncio.create_task(loses_two_cancels())
     quiet = asyncio.create_task(asyncio.sleep(3600))
     await asyncio.sleep(0)
-    with caplog.at_level(logging.WARNING, logger="bot.tasks"):
+    with caplog.at_level(logging.WARNING, logger="core.tasks"):
         await asyncio.wait_for(stop_tasks(task, quiet), 5)
     assert task.cancelled()
     assert quiet.cancelled()
@@ -73,6 +73,6 @@ async def test_stop_tasks_logs_a_failure_unless_it_was_expected(caplog: pytest.L
         with contextlib.suppress(ConnectionResetError):
             await asyncio.wait_for(asyncio.shield(task), 1)
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="bot.tasks"):
+        with caplog.at_level(logging.WARNING, logger="core.tasks"):
             await stop_tasks(task, expected=expected)
         assert ("had failed" in caplog.text) is logged

@@ -7,8 +7,8 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import PROFILES, STATES_KEY
-from bot.state import Owner
+from core.state import Owner
+from handoff.web.appkeys import PROFILES, STATES
 from tests.conftest import EngineFactory, say, texts
 
 MISS_1 = "你们的产品支持在火星上使用吗"
@@ -22,14 +22,14 @@ async def test_two_knowledge_base_misses_in_a_row_bring_a_human_without_asking(
     conversation = f"rest:{sender}"
     first = await say(engine, sender, MISS_1)
     assert "需要为您转接人工客服吗" in texts(first)  # the first miss only offers
-    assert await engine.app[STATES_KEY].get(conversation) is Owner.BOT
+    assert await engine.app[STATES].get(conversation) is Owner.BOT
     second = await say(engine, sender, MISS_2)
     said = texts(second)
     assert "还是没能回答" in said
     assert "正在为您转接人工客服" in said
     assert "需要为您转接" not in said  # not asked again
-    assert await engine.app[STATES_KEY].get(conversation) is Owner.QUEUED
-    last = (await engine.app[STATES_KEY].history(conversation))[-1]
+    assert await engine.app[STATES].get(conversation) is Owner.QUEUED
+    last = (await engine.app[STATES].history(conversation))[-1]
     assert (last.actor, last.reason) == ("bot", "kb_misses_in_a_row")
 
 
@@ -42,7 +42,7 @@ async def test_an_answer_or_a_no_thanks_in_between_starts_the_count_again(
     assert "需要为您转接人工客服吗" in texts(await say(engine, sender, MISS_2))
     await say(engine, sender, "不用了")  # they chose to carry on with the bot
     assert "需要为您转接人工客服吗" in texts(await say(engine, sender, MISS_1))
-    assert await engine.app[STATES_KEY].get(conversation) is Owner.BOT
+    assert await engine.app[STATES].get(conversation) is Owner.BOT
 
 
 @pytest_asyncio.fixture
@@ -68,7 +68,7 @@ async def test_a_vip_skips_the_bot_by_rule_and_is_told_in_their_language(vip_rul
     assert "connecting you to a human agent" in said
     assert "business days" not in said  # the bot did not answer
     assert "You are number 1 in the queue" in said
-    states = engine.app[STATES_KEY]
+    states = engine.app[STATES]
     assert await states.get(f"rest:{vip}") is Owner.QUEUED
     last = (await states.history(f"rest:{vip}"))[-1]
     assert (last.actor, last.reason) == ("rule", "rule: tier vip")

@@ -8,8 +8,8 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import STATES_KEY
-from bot.state import Owner
+from core.state import Owner
+from handoff.web.appkeys import STATES
 from tests.bot.test_agent_api import login, staffed_support
 from tests.conftest import EngineFactory, say, texts
 
@@ -56,7 +56,7 @@ async def test_an_auto_assign_team_gets_conversations_without_accepting(auto_des
     await say(auto_desk, sender, "转人工")
     me = await (await auto_desk.get("/api/agent/me")).json()
     assert [(c["conversation"], c["status"]) for c in me["conversations"]] == [(f"rest:{sender}", "assigned")]
-    assert await auto_desk.app[STATES_KEY].get(f"rest:{sender}") is Owner.AGENT
+    assert await auto_desk.app[STATES].get(f"rest:{sender}") is Owner.AGENT
     sent = await auto_desk.post(
         f"/api/agent/conversations/rest:{sender}/messages", json={"text": "您好"}, headers=ann
     )

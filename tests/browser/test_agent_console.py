@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
-from bot.agent_api import QUEUE
+from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import PASSWORD, support_engine  # noqa: F401  (session fixture)
 from tests.chromium import chromium
 

@@ -8,7 +8,7 @@ import uuid
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page, expect
 
-from bot.agent_api import QUEUE
+from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import PASSWORD
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
 from tests.chromium import chromium

@@ -8,7 +8,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
-from bot.agent_api import PROFILES, QUEUE
+from handoff.web.appkeys import PROFILES, QUEUE
 from tests.bot.test_agent_api import staffed_support
 from tests.browser.test_supervisor_console import console
 from tests.chromium import chromium

@@ -9,7 +9,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
-from bot.agent_api import QUEUE
+from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import login, mine_once_offered, staffed_support
 from tests.chromium import chromium
 from tests.conftest import EngineFactory

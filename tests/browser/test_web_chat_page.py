@@ -6,8 +6,8 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
-from bot.keys import Keys
-from bot.state import ConversationStates, Owner
+from core.keys import Keys
+from core.state import ConversationStates, Owner
 from tests.chromium import chromium
 
 

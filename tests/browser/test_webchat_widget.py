@@ -11,8 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import expect
 
-from bot.agent_api import DELIVER, TRANSCRIPTS
 from channels.config import WebchatConfig
+from handoff.web.appkeys import DELIVER, TRANSCRIPTS
 from tests.chromium import chromium
 from tests.conftest import EngineFactory
 

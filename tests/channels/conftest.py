@@ -13,7 +13,7 @@ from typing import Any
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
-from bot.app import CHANNELS
+from bot.appkeys import CHANNELS
 from channels.config import TelegramConfig, WechatConfig, WecomConfig
 from channels.telegram import TelegramChannel
 from tests.conftest import EngineFactory

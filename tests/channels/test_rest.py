@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.messages import Button, Outbound
+from core.messages import Button, Outbound
 from tests.conftest import EngineFactory, say
 
 URL = "/webhooks/rest/webhook"

@@ -10,12 +10,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.agent_api import DELIVER, TRANSCRIPTS
-from bot.app import CHANNELS, OUTBOX
-from bot.messages import Inbound, Outbound
-from channels.base import Core, Mailboxes, Passive, Submitted
+from bot.appkeys import CHANNELS, OUTBOX
 from channels.config import TelegramConfig
 from channels.telegram import TelegramChannel
+from core.messages import Inbound, Outbound
+from core.ports import Core, Mailboxes, Passive, Submitted
+from handoff.web.appkeys import DELIVER, TRANSCRIPTS
 from tests.channels.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_URL, new_id, payload
 from tests.fakes.recorder import Call
 from tests.fakes.telegram import FakeTelegram

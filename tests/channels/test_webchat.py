@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from bot.agent_api import DELIVER, TRANSCRIPTS
+from handoff.web.appkeys import DELIVER, TRANSCRIPTS
 
 SOCKET = "/webchat/ws"
 

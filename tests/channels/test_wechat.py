@@ -11,11 +11,11 @@ import xmltodict
 from aiohttp.test_utils import TestClient
 from wechatpy.crypto import WeChatCrypto
 
-from bot.agent_api import DELIVER, STATES_KEY, TRANSCRIPTS
-from bot.app import KEYS, OUTBOX, REDIS
-from bot.channel_store import RedisChannelStore
-from bot.state import Owner
+from bot.appkeys import KEYS, OUTBOX, REDIS
+from bot.engine.channel_store import RedisChannelStore
 from channels.wechat_api import WechatApi, signature
+from core.state import Owner
+from handoff.web.appkeys import DELIVER, STATES, TRANSCRIPTS
 from tests.channels.conftest import PAYLOADS, WECHAT_AES_KEY, WECHAT_APP_ID, WECHAT_SECRET, WECHAT_TOKEN
 from tests.fakes.wechat import FakeWechat
 
@@ -130,7 +130,7 @@ async def test_buttons_go_out_as_msgmenu_and_a_tap_sends_the_payload(
     human = next(item for item in menu["list"] if "人工" in item["content"])
     tap = xml("menu_tap", openid=user, content=human["content"], menuid=human["id"])
     await channels_engine.post(WEBHOOK, params=signed(), data=tap.encode())
-    states = channels_engine.app[STATES_KEY]
+    states = channels_engine.app[STATES]
     assert await states.get(f"wechat:{user}") is Owner.QUEUED
 
 

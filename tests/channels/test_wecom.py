@@ -11,11 +11,11 @@ import xmltodict
 from aiohttp.test_utils import TestClient
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from bot.agent_api import DELIVER, STATES_KEY, TRANSCRIPTS
-from bot.app import KEYS, OUTBOX, REDIS
-from bot.channel_store import RedisChannelStore
-from bot.state import Owner
+from bot.appkeys import KEYS, OUTBOX, REDIS
+from bot.engine.channel_store import RedisChannelStore
+from core.state import Owner
 from handoff import csat
+from handoff.web.appkeys import DELIVER, STATES, TRANSCRIPTS
 from tests.channels.conftest import PAYLOADS, WECOM_AES_KEY, WECOM_CORP_ID, WECOM_KFID, WECOM_TOKEN
 from tests.fakes.recorder import Call
 from tests.fakes.wecom import FakeWecom
@@ -110,7 +110,7 @@ async def test_service_states_follow_the_owner_and_the_session_ends_after_the_ra
     customer = user()
     conversation = f"wecom:{customer}"
     fake_wecom.states[customer] = 1
-    states = channels_engine.app[STATES_KEY]
+    states = channels_engine.app[STATES]
     outbox = channels_engine.app[OUTBOX]
     await states.transition(conversation, Owner.QUEUED, actor="bot", reason="customer asked")
     await states.transition(conversation, Owner.AGENT, actor="agent:ann", reason="routed (team)")
@@ -151,7 +151,7 @@ async def test_a_tap_on_a_menu_item_comes_back_as_its_payload(
     fake_wecom.customer_says(customer, human["content"], menu_id=human["id"])
     await notify(channels_engine)
     await fake_wecom.wait_for("send_msg", to(customer), count=2)
-    assert await channels_engine.app[STATES_KEY].get(conversation) is Owner.QUEUED
+    assert await channels_engine.app[STATES].get(conversation) is Owner.QUEUED
 
 
 async def test_bad_callbacks_are_refused(channels_engine: TestClient) -> None:

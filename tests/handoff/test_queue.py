@@ -8,8 +8,8 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from bot.keys import Keys
-from bot.state import ConversationStates, Owner
+from core.keys import Keys
+from core.state import ConversationStates, Owner
 from handoff.queue import HandoffQueue, QueueSettings
 
 

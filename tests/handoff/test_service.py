@@ -7,8 +7,8 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from bot.keys import Keys
-from bot.state import ConversationStates, Owner
+from core.keys import Keys
+from core.state import ConversationStates, Owner
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
 

@@ -1,0 +1,1 @@
+"""Rasa glue: the in-process agent and action endpoint, its Redis stores, training."""

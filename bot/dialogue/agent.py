@@ -1,0 +1,143 @@
+"""The Rasa dialogue core, loaded in-process: agent, Redis-backed stores and in-process actions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.shared.exceptions import RasaException
+from rasa.utils.endpoints import EndpointConfig
+from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.interfaces import ActionExecutionRejection as SdkRejection
+from rasa_sdk.interfaces import ActionNotFoundException
+
+from bot.dialogue.stores import AtomicRedisLockStore, tracker_store
+from core.messages import Inbound, Outbound
+from core.redis import SyncRedis
+
+log = logging.getLogger(__name__)
+
+ACTIONS_PACKAGE = "bot.actions"
+# Rasa polls its ticket lock; its default of 1 s would add up to a second to every queued message.
+LOCK_POLL_SECONDS = 0.01
+
+
+def _compile_action_response_validation() -> None:
+    """Make Rasa validate action responses with a validator compiled once, not once per call.
+
+    RemoteAction checks every action response with ``jsonschema.validate``, which first re-validates
+    Rasa's constant response schema against the JSON Schema metaschema: measured at 41 % of the
+    engine's CPU under load (bench/RESULTS.md). Rasa builds RemoteAction itself with no hook to
+    change this, so the method is replaced here with one that checks the same schema with the
+    same error, minus the repeated metaschema check.
+    """
+    if getattr(RemoteAction._validate_action_result, "_compiled", False):
+        return
+    schema = RemoteAction.action_response_format_spec()
+    validator = validator_for(schema)(schema)
+    original = RemoteAction._validate_action_result
+
+    def validate(self: RemoteAction, result: dict[str, Any]) -> bool:
+        error = best_match(validator.iter_errors(result))
+        if error is None:
+            return True
+        # The original adds Rasa's explanation to the message and raises: let it build the error.
+        return bool(original(self, result))
+
+    validate._compiled = True  # type: ignore[attr-defined]
+    RemoteAction._validate_action_result = validate
+
+
+class InProcessActionEndpoint(EndpointConfig):
+    """An action "endpoint" that runs rasa_sdk actions in this process instead of over HTTP.
+
+    Rasa's RemoteAction hands the endpoint the exact JSON an action server would receive; the
+    rasa_sdk executor answers it with the exact JSON an action server would send. The actions stay
+    ordinary rasa_sdk actions that ``rasa run actions --actions bot.actions`` can serve as well.
+    """
+
+    def __init__(self, package: str = ACTIONS_PACKAGE) -> None:
+        """Register every action in ``package``."""
+        # Selective domain: Rasa serialises the whole domain into every action call unless asked
+        # not to; our actions read slots and the latest message only.
+        super().__init__(url=f"inprocess://{package}", enable_selective_domain=True)
+        self.executor = ActionExecutor()
+        self.executor.register_package(package)
+        _compile_action_response_validation()
+
+    async def request(
+        self,
+        method: str = "post",
+        subpath: str | None = None,
+        content_type: str | None = "application/json",
+        compress: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Run the action call in ``kwargs['json']`` and return the action server's response body."""
+        try:
+            return await self.executor.run(kwargs["json"])
+        except SdkRejection as exc:
+            raise ActionExecutionRejection(exc.action_name, exc.message) from exc
+        except ActionNotFoundException as exc:
+            raise RasaException(f"no such action: {exc.action_name}") from exc
+
+
+class Dialogue:
+    """One loaded Rasa agent whose trackers and locks live in Redis."""
+
+    def __init__(self, agent: Agent, lock_store: AtomicRedisLockStore) -> None:
+        """Wrap a loaded agent."""
+        self.agent = agent
+        self.lock_store = lock_store
+
+    @property
+    def model_name(self) -> str:
+        """Return the loaded model's file name."""
+        return str(self.agent.model_name)
+
+    @classmethod
+    def load(cls, model: Path, client: SyncRedis, prefix: str, tracker_ttl: int) -> Dialogue:
+        """Load the model (blocking: call it in a thread) with Redis stores and in-process actions."""
+        locks = AtomicRedisLockStore(client, prefix)
+        agent = Agent.load(
+            model,
+            tracker_store=tracker_store(client, prefix, None, tracker_ttl),
+            lock_store=locks,
+            action_endpoint=InProcessActionEndpoint(),
+        )
+        return cls(agent, locks)
+
+    @asynccontextmanager
+    async def conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
+        """Serialise work on one conversation across every instance, in arrival order."""
+        async with self.lock_store.lock(conversation_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
+            yield
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        """Run one customer message through Rasa; the caller holds the conversation lock."""
+        output = CollectingOutputChannel()
+        message = UserMessage(
+            inbound.text,
+            output,
+            sender_id=inbound.conversation_id,
+            input_channel=inbound.channel,
+            message_id=inbound.message_id,
+            metadata=dict(inbound.metadata),
+        )
+        # The processor, not Agent.handle_message: the agent would take the conversation lock again.
+        processor = self.agent.processor
+        assert processor is not None, "Dialogue.load always sets a processor"
+        responses = await processor.handle_message(message) or []
+        return [Outbound.from_rasa(r) for r in responses]
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """Return Rasa's NLU parse of ``text`` (intent, ranking, entities)."""
+        return dict(await self.agent.parse_message(text))

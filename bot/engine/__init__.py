@@ -1,0 +1,1 @@
+"""The engine: the router, intake, delivery, mailboxes and the sweep."""

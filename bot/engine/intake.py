@@ -1,0 +1,238 @@
+"""Acknowledge-first intake for push channels: dedup, a durable per-conversation queue, ordered workers.
+
+A platform webhook must be answered within seconds, so a push channel hands each message to
+`InboundQueue.submit`, which stores it in Redis (dropping a platform retry by its message id) and
+returns. A worker per conversation then handles the messages one by one, in arrival order; a lease
+in Redis makes one worker across all instances own a conversation, and a sweep picks up the queue
+of an instance that died before handling what it had acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from core.keys import DEDUP_TTL_SECONDS, Keys
+from core.messages import EngineNotReady, Inbound, Outbound
+from core.ports import Passive, Reply, Submitted
+from core.redis import AsyncRedis
+from core.tasks import stop_tasks
+
+log = logging.getLogger(__name__)
+
+LEASE_MS = 30_000
+# A queue untouched this long while its conversation is still listed belongs to a dead worker.
+RECOVER_AFTER_SECONDS = 5.0
+HANDLE_ATTEMPTS = 4
+RETRY_BASE_SECONDS = 0.5
+
+# KEYS: dedup marker, inbound stream. ARGV: encoded message, dedup ttl (s), has id ("1"/"0").
+# Returns the new stream id, or false for a message id already taken in.
+_SUBMIT_LUA = """
+if ARGV[3] == '1' then
+  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return false end
+end
+return redis.call('XADD', KEYS[2], '*', 'm', ARGV[1])
+"""
+
+# KEYS: lease. ARGV: token. Deletes the lease only if this worker still holds it.
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+Handler = Callable[[Inbound, Reply], Awaitable[None]]
+Send = Callable[[str, Outbound], Awaitable[object]]
+
+
+def _encode(inbound: Inbound) -> str:
+    return json.dumps(
+        {
+            "channel": inbound.channel,
+            "sender": inbound.sender_id,
+            "text": inbound.text,
+            "id": inbound.message_id,
+            "meta": dict(inbound.metadata),
+            "at": inbound.received_at,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _decode(raw: str) -> Inbound:
+    data = json.loads(raw)
+    return Inbound(
+        channel=data["channel"],
+        sender_id=data["sender"],
+        text=data["text"],
+        message_id=data.get("id"),
+        metadata=data.get("meta") or {},
+        received_at=float(data.get("at") or time.time()),
+    )
+
+
+@dataclass
+class _Waiter:
+    """A webhook waiting for the replies to its own message (WeChat's passive reply)."""
+
+    passive: Passive
+    future: asyncio.Future[list[Outbound] | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class InboundQueue:
+    """Take in push-channel messages durably and handle each conversation's messages in order."""
+
+    def __init__(self, client: AsyncRedis, keys: Keys, handle: Handler, send: Send) -> None:
+        """Handle messages with ``handle`` (the router) and push its replies with ``send`` (the outbox)."""
+        self._redis = client
+        self._keys = keys
+        self._handle = handle
+        self._send = send
+        self._submit = client.register_script(_SUBMIT_LUA)
+        self._release = client.register_script(_RELEASE_LUA)
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._waiters: dict[str, _Waiter] = {}
+
+    async def submit(
+        self, inbound: Inbound, *, wait_reply: float = 0.0, passive: Passive | None = None
+    ) -> Submitted:
+        """Store ``inbound`` unless its id was seen, start its conversation's worker, maybe await replies.
+
+        With ``wait_reply`` and ``passive``, replies ready within ``wait_reply`` seconds that ``passive``
+        accepts are returned for the webhook to answer with; anything else goes through the outbox.
+        """
+        conversation = inbound.conversation_id
+        message_id = inbound.message_id or ""
+        # Listed before it is stored, so a crash in between leaves at worst an empty entry to sweep.
+        await self._redis.zadd(self._keys.inbound_active, {conversation: time.time()}, nx=True)
+        entry = await self._submit(
+            keys=[self._keys.dedup(conversation, message_id), self._keys.inbound_queue(conversation)],
+            args=[_encode(inbound), DEDUP_TTL_SECONDS, "1" if message_id else "0"],
+        )
+        if entry is None:
+            log.info(
+                "duplicate message dropped", extra={"conversation": conversation, "message_id": message_id}
+            )
+            return Submitted(duplicate=True)
+        entry_id = str(entry)
+        waiter = None
+        if wait_reply > 0 and passive is not None:
+            waiter = self._waiters[entry_id] = _Waiter(passive)
+        self.kick(conversation)
+        if waiter is None:
+            return Submitted(duplicate=False)
+        try:
+            replies = await asyncio.wait_for(asyncio.shield(waiter.future), wait_reply)
+        except asyncio.TimeoutError:
+            return Submitted(duplicate=False)
+        finally:
+            # From here on the worker sends whatever it has not handed over.
+            self._waiters.pop(entry_id, None)
+            if not waiter.future.done():
+                waiter.future.cancel()
+        return Submitted(duplicate=False, replies=replies)
+
+    def kick(self, conversation: str) -> None:
+        """Make sure a local worker drains the conversation's queue (no-op if one is running)."""
+        task = self._workers.get(conversation)
+        if task is None or task.done():
+            self._workers[conversation] = asyncio.create_task(self._drain(conversation))
+
+    async def _drain(self, conversation: str) -> None:
+        stream = self._keys.inbound_queue(conversation)
+        lease = self._keys.inbound_lease(conversation)
+        try:
+            while True:
+                token = uuid.uuid4().hex
+                if not await self._redis.set(lease, token, nx=True, px=LEASE_MS):
+                    return  # another worker owns it and re-checks the queue before it lets go
+                try:
+                    while entries := await self._redis.xrange(stream, count=20):
+                        for entry_id, fields in entries:
+                            await self._redis.pexpire(lease, LEASE_MS)
+                            if "m" in fields:
+                                await self._handle_one(entry_id, _decode(fields["m"]))
+                            await self._redis.xdel(stream, entry_id)
+                finally:
+                    await self._release(keys=[lease], args=[token])
+                if await self._redis.xlen(stream) == 0:
+                    await self._redis.zrem(self._keys.inbound_active, conversation)
+                    # A message may have arrived between the two calls; list it again if so.
+                    if await self._redis.xlen(stream) == 0:
+                        return
+                    await self._redis.zadd(self._keys.inbound_active, {conversation: time.time()}, nx=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Redis trouble: the messages stay queued and the sweep retries them.
+            log.exception("inbound worker stopped", extra={"conversation": conversation})
+
+    async def _handle_one(self, entry_id: str, inbound: Inbound) -> None:
+        conversation = inbound.conversation_id
+        attempt = 0
+        replies: list[Outbound] = []
+
+        async def collect(message: Outbound) -> None:
+            replies.append(message)
+
+        while True:
+            replies.clear()
+            try:
+                await self._handle(inbound, collect)
+                break
+            except EngineNotReady:
+                await asyncio.sleep(RETRY_BASE_SECONDS)  # the model is loading: wait, never give up
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                attempt += 1
+                if attempt >= HANDLE_ATTEMPTS:
+                    # Kept, not dropped: an operator can see and replay it.
+                    log.exception("message could not be handled", extra={"conversation": conversation})
+                    await self._redis.xadd(
+                        self._keys.inbound_dead,
+                        {"m": _encode(inbound), "conversation": conversation, "at": str(int(time.time()))},
+                        maxlen=10_000,
+                        approximate=True,
+                    )
+                    return
+                log.warning("message handling failed; retrying", exc_info=True, extra={"attempt": attempt})
+                await asyncio.sleep(RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+        waiter = self._waiters.pop(entry_id, None)
+        if waiter is not None and not waiter.future.done():
+            if waiter.passive(replies):
+                waiter.future.set_result(list(replies))
+                return
+            # Not for a passive reply: let the webhook answer now; the outbox sends these.
+            waiter.future.set_result(None)
+        await self.send_all(conversation, replies)
+
+    async def send_all(self, conversation: str, replies: Sequence[Outbound]) -> None:
+        """Push ``replies`` in order through the outbox."""
+        for message in replies:
+            await self._send(conversation, message)
+
+    async def recover(self, limit: int = 100) -> int:
+        """Start workers for conversations whose queue has waited too long (its worker died)."""
+        cutoff = time.time() - RECOVER_AFTER_SECONDS
+        stale = await self._redis.zrangebyscore(self._keys.inbound_active, "-inf", cutoff, start=0, num=limit)
+        for conversation in stale:
+            self.kick(conversation)
+        return len(stale)
+
+    async def idle(self) -> None:
+        """Wait until the local workers have drained their queues."""
+        while tasks := [t for t in self._workers.values() if not t.done()]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop local workers; their unfinished messages stay queued for another instance."""
+        await stop_tasks(*self._workers.values())
+        self._workers.clear()

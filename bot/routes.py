@@ -1,0 +1,54 @@
+"""The engine's own routes (health, the demo page) and every staff feature's routes, in one table."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.appkeys import DIALOGUE, REDIS, SETTINGS
+from handoff.web import routes as handoff_routes
+from knowledge_base.web import api as kb_routes
+from staff import login
+from staff.api import add_operations, serve_openapi
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Answer 200 only when the model is loaded and Redis answers; 503 with the reason otherwise."""
+    app = request.app
+    slot = app[DIALOGUE]
+    body: dict[str, object] = {"instance": app[SETTINGS].instance_id}
+    try:
+        await asyncio.wait_for(app[REDIS].ping(), timeout=2)
+        body["redis"] = "ok"
+    except Exception as exc:  # any failure to answer means "not healthy", whatever its cause
+        body["redis"] = f"down: {type(exc).__name__}"
+    if slot.dialogue is not None:
+        body["model"] = slot.dialogue.model_name
+    else:
+        body["model"] = "failed" if slot.error else "loading"
+        if slot.error:
+            body["model_error"] = slot.error
+    healthy = body["redis"] == "ok" and slot.dialogue is not None
+    body["status"] = "ok" if healthy else "unavailable"
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+def add_routes(app: web.Application, web_dir: Path) -> None:
+    """Add health, the minimal web chat page, the staff pages and APIs, and their OpenAPI document."""
+
+    async def index(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(web_dir / "index.html")
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", web_dir, show_index=False)
+    add_operations(app, login.operations())
+    kb_routes.register(app)
+    handoff_routes.register(app)
+    serve_openapi(
+        app,
+        [*login.operations(), *kb_routes.operations(), *handoff_routes.operations()],
+        {**login.SCHEMAS, **kb_routes.SCHEMAS, **handoff_routes.SCHEMAS},
+    )

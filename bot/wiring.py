@@ -1,0 +1,104 @@
+"""The one place services are built: the engine, the CLI and a standalone action server all call it.
+
+Before this module the three built their own, and they disagreed (a standalone ``rasa run actions`` had
+no business hours, ratings, profiles or offline messages; the CLI's queue ignored the routing settings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.settings import Settings
+from core.keys import Keys
+from core.ports import Deliver
+from core.redis import AsyncRedis
+from core.state import ConversationStates
+from core.transcript import Transcripts
+from handoff.canned import CannedReplies
+from handoff.closing import Closing
+from handoff.csat import Csat
+from handoff.hours import Hours
+from handoff.offline import LeftMessages
+from handoff.profiles import Profiles
+from handoff.queue import HandoffQueue
+from handoff.service import HandoffService
+from knowledge_base.live import SEED_FILE, LiveKnowledgeBase
+from staff.accounts import Accounts
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every service of one deployment, over one Redis client and key prefix."""
+
+    redis: AsyncRedis
+    keys: Keys
+    states: ConversationStates
+    transcripts: Transcripts
+    queue: HandoffQueue
+    profiles: Profiles
+    csat: Csat
+    hours: Hours
+    offline: LeftMessages
+    canned: CannedReplies
+    handoff: HandoffService
+    closing: Closing
+    accounts: Accounts
+    knowledge: LiveKnowledgeBase
+
+
+async def no_channels(conversation_id: str, text: str, author: str, buttons: object = ()) -> None:
+    """Refuse to deliver: this process (the CLI, a standalone action server) serves no channel."""
+    raise RuntimeError("this process has no channels to deliver through; only the engine delivers")
+
+
+def build_services(
+    client: AsyncRedis,
+    settings: Settings,
+    deliver: Deliver = no_channels,
+    seed_file: Path | None = SEED_FILE,
+    transcripts: Transcripts | None = None,
+) -> Services:
+    """Build every service on ``client`` under the settings' key prefix (nothing is started here).
+
+    ``transcripts`` shares the instance the caller's ``deliver`` already writes failures to.
+    """
+    keys = Keys(settings.redis_prefix)
+    prefix = keys.prefix
+    states = ConversationStates(client, keys)
+    transcripts = transcripts or Transcripts(client, keys)
+    queue = HandoffQueue(client, prefix, states, settings.queue_settings())
+    profiles = Profiles(client, prefix)
+    csat = Csat(client, prefix)
+    hours = Hours(client, prefix)
+    offline = LeftMessages(client, prefix)
+    handoff = HandoffService(
+        client,
+        keys,
+        states,
+        queue,
+        settings.handoff_team,
+        profiles,
+        kb_misses_to_handoff=settings.handoff_kb_misses,
+        direct_tiers=settings.handoff_direct_tiers,
+        hours=hours,
+        left=offline,
+        max_wait_seconds=settings.handoff_max_wait_seconds,
+        csat=csat,
+    )
+    return Services(
+        redis=client,
+        keys=keys,
+        states=states,
+        transcripts=transcripts,
+        queue=queue,
+        profiles=profiles,
+        csat=csat,
+        hours=hours,
+        offline=offline,
+        canned=CannedReplies(client, prefix),
+        handoff=handoff,
+        closing=Closing(keys, states, queue, transcripts, profiles, csat, deliver),
+        accounts=Accounts(client, prefix),
+        knowledge=LiveKnowledgeBase(client, prefix, seed_file=seed_file),
+    )

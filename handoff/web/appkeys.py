@@ -1,0 +1,27 @@
+"""The typed application keys the handoff handlers read their services from (set by `bot.wiring`)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.keys import Keys
+from core.ports import Deliver
+from core.state import ConversationStates
+from core.transcript import Transcripts
+from handoff.canned import CannedReplies
+from handoff.closing import Closing
+from handoff.csat import Csat
+from handoff.profiles import Profiles
+from handoff.queue import HandoffQueue
+from handoff.service import HandoffService
+
+KEYS = web.AppKey("keys", Keys)
+STATES = web.AppKey("states", ConversationStates)
+TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
+QUEUE = web.AppKey("handoff_queue", HandoffQueue)
+SERVICE = web.AppKey("handoff_service", HandoffService)
+CLOSING = web.AppKey("closing", Closing)
+PROFILES = web.AppKey("profiles", Profiles)
+CSAT = web.AppKey("csat", Csat)
+CANNED = web.AppKey("canned_replies", CannedReplies)
+DELIVER = web.AppKey("deliver", Deliver)

@@ -1,0 +1,44 @@
+"""Every handoff route: the agent console page, its live socket and the agents' and supervisors' API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from handoff.web import agent, canned, live, offline, profiles, supervise
+from staff.api import Operation, add_operations
+
+WEB_DIR = Path(__file__).parent
+
+
+def operations() -> list[Operation]:
+    """Return the handoff API's operations, the single source for its routes and OpenAPI."""
+    return [
+        *agent.operations(),
+        *profiles.operations(),
+        *supervise.operations(),
+        *canned.operations(),
+        *offline.operations(),
+    ]
+
+
+SCHEMAS: dict[str, Any] = {
+    **agent.SCHEMAS,
+    **profiles.SCHEMAS,
+    **supervise.SCHEMAS,
+    **canned.SCHEMAS,
+    **offline.SCHEMAS,
+}
+
+
+def register(app: web.Application) -> None:
+    """Add the console page (``/agent``), its socket and the handoff API to ``app``."""
+
+    async def page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(WEB_DIR / "agent.html")
+
+    app.router.add_get("/agent", page)
+    add_operations(app, operations())
+    live.register(app)

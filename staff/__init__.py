@@ -1,0 +1,1 @@
+"""Staff: accounts and sessions, who may call what, the API kit and the staff pages' shared assets."""

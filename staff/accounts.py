@@ -1,0 +1,115 @@
+"""Staff accounts and sessions: scrypt password hashes and server-side sessions in Redis.
+
+Sessions are random tokens in an HttpOnly, SameSite=Strict cookie; every state-changing API call must
+also carry the session's CSRF token in ``X-CSRF-Token``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+ROLES = ("editor", "agent", "supervisor", "admin")
+COOKIE = "cs_session"
+SESSION_TTL_SECONDS = 12 * 3600
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# scrypt at n=2**14, r=8: about 16 MiB and tens of milliseconds per check, per OWASP's minimum.
+_N, _R, _P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    """Return a self-describing scrypt hash of ``password`` with a random salt."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    return f"scrypt${_N}${_R}${_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Check ``password`` against a stored hash in constant time."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(
+        password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(digest) // 2
+    )
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A logged-in staff member."""
+
+    token: str
+    username: str
+    roles: tuple[str, ...]
+    csrf: str
+
+    def has(self, role: str) -> bool:
+        """Return True when the user holds ``role`` (admin holds every role; supervisors are agents)."""
+        return role in self.roles or "admin" in self.roles or (role == "agent" and "supervisor" in self.roles)
+
+
+class Accounts:
+    """Staff users and their sessions under one key prefix."""
+
+    def __init__(self, client: aioredis.Redis[str], prefix: str) -> None:
+        """Keep users in ``{prefix}:users`` and sessions in ``{prefix}:session:{token}``."""
+        self.redis = client
+        self.k_users = f"{prefix}:users"
+        self._session_prefix = f"{prefix}:session:"
+
+    async def set_user(self, username: str, password: str, roles: Iterable[str]) -> None:
+        """Create or replace a user; refuses unknown roles, bad names and short passwords."""
+        if not _USERNAME.match(username):
+            raise ValueError("user names are 1-64 letters, digits or _ . @ -")
+        if len(password) < 8:
+            raise ValueError("passwords need at least 8 characters")
+        wanted = tuple(dict.fromkeys(roles))
+        unknown = [r for r in wanted if r not in ROLES]
+        if unknown or not wanted:
+            raise ValueError(f"roles must be some of {', '.join(ROLES)}")
+        record = {"password": hash_password(password), "roles": list(wanted)}
+        await self.redis.hset(self.k_users, username, json.dumps(record))
+
+    async def has_users(self) -> bool:
+        """Return True when at least one staff account exists."""
+        return bool(await self.redis.hlen(self.k_users))
+
+    async def login(self, username: str, password: str) -> Session | None:
+        """Return a new session for valid credentials, else None (same work either way)."""
+        raw = await self.redis.hget(self.k_users, username) if _USERNAME.match(username) else None
+        record = json.loads(raw) if raw else None
+        # Hash even for unknown users so response time does not reveal which names exist.
+        stored = record["password"] if record else hash_password("unknown-user-placeholder")
+        if not verify_password(password, stored) or record is None:
+            return None
+        session = Session(
+            secrets.token_urlsafe(32), username, tuple(record["roles"]), secrets.token_urlsafe(16)
+        )
+        payload = json.dumps({"username": username, "roles": list(session.roles), "csrf": session.csrf})
+        await self.redis.set(self._session_prefix + session.token, payload, ex=SESSION_TTL_SECONDS)
+        return session
+
+    async def session(self, token: str) -> Session | None:
+        """Return the session for a cookie token, or None."""
+        if not token or len(token) > 100:
+            return None
+        raw = await self.redis.get(self._session_prefix + token)
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return Session(token, data["username"], tuple(data["roles"]), data["csrf"])
+
+    async def logout(self, token: str) -> None:
+        """End a session."""
+        await self.redis.delete(self._session_prefix + token)

@@ -1,0 +1,77 @@
+"""Log in, log out and "who am I": the staff session's own API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from staff.accounts import COOKIE, SESSION_TTL_SECONDS
+from staff.api import Operation, read_json
+from staff.auth import ACCOUNTS
+from staff.errors import json_error
+
+# Whether the session cookie carries `Secure` (settings.cookie_secure; browsers accept it on localhost).
+COOKIE_SECURE = web.AppKey("cookie_secure", bool)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """Log in with a user name and password; sets the session cookie."""
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        return json_error(400, 'send {"username": ..., "password": ...}')
+    session = await request.config_dict[ACCOUNTS].login(
+        str(body.get("username", "")), str(body.get("password", ""))
+    )
+    if session is None:
+        return json_error(401, "wrong user name or password")
+    response = web.json_response(
+        {"username": session.username, "roles": list(session.roles), "csrf": session.csrf}
+    )
+    secure = request.config_dict[COOKIE_SECURE]
+    response.set_cookie(
+        COOKIE,
+        session.token,
+        httponly=True,
+        secure=secure,
+        samesite="Strict",
+        max_age=SESSION_TTL_SECONDS,
+        path="/",
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """End the session."""
+    await request.config_dict[ACCOUNTS].logout(request.cookies.get(COOKIE, ""))
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+async def whoami(request: web.Request) -> web.StreamResponse:
+    """Return the logged-in user, roles and CSRF token (401 when not logged in)."""
+    session = await request.config_dict[ACCOUNTS].session(request.cookies.get(COOKIE, ""))
+    if session is None:
+        return json_error(401, "log in first")
+    return web.json_response(
+        {"username": session.username, "roles": list(session.roles), "csrf": session.csrf}
+    )
+
+
+def operations() -> list[Operation]:
+    """Return the session operations (no role: they are how a user gets one)."""
+    return [
+        Operation("POST", "/api/login", login, "Log in (sets an HttpOnly session cookie).", None, "Login"),
+        Operation("POST", "/api/logout", logout, "Log out.", None),
+        Operation("GET", "/api/session", whoami, "The logged-in user and CSRF token.", None),
+    ]
+
+
+SCHEMAS: dict[str, Any] = {
+    "Login": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+    },
+}

@@ -10,11 +10,13 @@ run: install ## Serve the engine on http://localhost:$${PORT:-8080} (embedded Re
 test: install browser lint ## Run the whole test suite (trains the model once if its inputs changed)
 	$(PY) -m pytest
 
-lint: install ## ruff, mypy (strict) and the import-linter layer contracts
+lint: install ## ruff, mypy (strict), the import-linter layer contracts, no import cycles, size limits
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	.venv/bin/lint-imports
+	PYTHONPATH=. $(PY) scripts/check_cycles.py
+	$(PY) scripts/check_size.py
 
 install: ## Create .venv with Python 3.10 and install the pinned packages if needed
 	@scripts/bootstrap.sh

@@ -115,20 +115,20 @@ async def run(url: str, waiting: int, agents: int, capacity: int, rate: float, f
             for conversation in await queue.conversations_of(f"a{i}"):
                 await queue._finish(
                     keys=[
-                        queue._k("ticket", conversation),
-                        queue._k("agent", f"a{i}"),
-                        queue._k("convs", f"a{i}"),
-                        queue._k("offers"),
-                        queue._k("handled"),
+                        queue._q.ticket(conversation),
+                        queue._q.agent(f"a{i}"),
+                        queue._q.convs(f"a{i}"),
+                        queue._q.offers,
+                        queue._q.handled,
                     ],
                     args=[conversation, f"a{i}", 60, queue._base],
                 )
-        for conversation in await client.zrange(queue._k("queue", "support"), 0, -1):
-            await client.delete(queue._k("ticket", conversation))
-        await client.delete(queue._k("queue", "support"))
+        for conversation in await client.zrange(queue._q.team_queue("support"), 0, -1):
+            await client.delete(queue._q.ticket(conversation))
+        await client.delete(queue._q.team_queue("support"))
 
         pubsub = client.pubsub()
-        await pubsub.psubscribe(queue._k("events", "*"))
+        await pubsub.psubscribe(queue._q.events("*"))
         sent: dict[str, float] = {}
         notified: dict[str, float] = {}
 

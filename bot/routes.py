@@ -10,7 +10,8 @@ from aiohttp import web
 from bot.appkeys import DIALOGUE, REDIS, SETTINGS
 from handoff.web import routes as handoff_routes
 from knowledge_base.web import api as kb_routes
-from staff import login
+from knowledge_base.web.schemas import SCHEMAS as KB_SCHEMAS
+from staff import STAFF_STATIC, login
 from staff.api import add_operations, serve_openapi
 
 
@@ -45,10 +46,12 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
     app.router.add_get("/", index)
     app.router.add_static("/static/", web_dir, show_index=False)
     add_operations(app, login.operations())
+    # The staff pages' shared script (api, login, texts), imported as an ES module.
+    app.router.add_static("/staff/", STAFF_STATIC, show_index=False)
     kb_routes.register(app)
     handoff_routes.register(app)
     serve_openapi(
         app,
         [*login.operations(), *kb_routes.operations(), *handoff_routes.operations()],
-        {**login.SCHEMAS, **kb_routes.SCHEMAS, **handoff_routes.SCHEMAS},
+        {**login.SCHEMAS, **KB_SCHEMAS, **handoff_routes.SCHEMAS},
     )

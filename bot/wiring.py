@@ -19,7 +19,7 @@ from handoff.canned import CannedReplies
 from handoff.closing import Closing
 from handoff.csat import Csat
 from handoff.hours import Hours
-from handoff.offline import LeftMessages
+from handoff.offline import OfflineMessages
 from handoff.profiles import Profiles
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
@@ -39,7 +39,7 @@ class Services:
     profiles: Profiles
     csat: Csat
     hours: Hours
-    offline: LeftMessages
+    offline: OfflineMessages
     canned: CannedReplies
     handoff: HandoffService
     closing: Closing
@@ -71,7 +71,7 @@ def build_services(
     profiles = Profiles(client, prefix)
     csat = Csat(client, prefix)
     hours = Hours(client, prefix)
-    offline = LeftMessages(client, prefix)
+    offline = OfflineMessages(client, prefix)
     handoff = HandoffService(
         client,
         keys,
@@ -82,7 +82,7 @@ def build_services(
         kb_misses_to_handoff=settings.handoff_kb_misses,
         direct_tiers=settings.handoff_direct_tiers,
         hours=hours,
-        left=offline,
+        offline=offline,
         max_wait_seconds=settings.handoff_max_wait_seconds,
         csat=csat,
     )

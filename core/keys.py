@@ -1,7 +1,17 @@
-"""Every Redis key name and TTL the engine uses, in one place.
+"""Every Redis key name and TTL the engine uses, in one place (tests/core/test_keys.py pins them).
 
-Per-conversation keys carry the conversation id in a hash tag (``{...}``) so that, on Redis Cluster,
-all keys of one conversation live in one slot and a Lua script may touch them together.
+Slots, for Redis Cluster:
+
+* per-conversation keys carry the conversation id in a hash tag (``cs:conv:{rest:42}:...``), so all keys
+  of one conversation live in one slot and a Lua script may touch them together (the state machine's);
+* the human queue's keys all share the deployment's ``{hq}`` tag (`QueueKeys`), because its scripts
+  claim across tickets, agents and queues at once; the scripts build further keys from that base;
+* everything else (profiles, ratings, offline messages, canned replies, staff, the knowledge base,
+  channel stores) is read and written one key at a time, or in a non-transactional pipeline, and may
+  live in any slot.
+
+Channels never import this module: they keep their own values (tokens, cursors, button payloads) through
+the `core.ports.SharedStore` port, and pass the lifetime of each value with it.
 """
 
 from __future__ import annotations
@@ -23,8 +33,161 @@ MAILBOX_TTL_SECONDS = 30 * 24 * 3600
 RECENT_WINDOW_SECONDS = 24 * 3600
 # Two misses an hour apart are two separate questions, not one the bot keeps failing.
 KB_MISSES_TTL_SECONDS = 3600
+# A rating prompt unanswered for a day is stale; the comment after a rating is taken within 10 minutes.
+CSAT_PENDING_TTL_SECONDS = 24 * 3600
+CSAT_COMMENT_TTL_SECONDS = 600
+CSAT_STREAM_MAXLEN = 100_000
+# A customer told "leave your message" has an hour to write it.
+OFFLINE_LEAVING_TTL_SECONDS = 3600
+SESSION_TTL_SECONDS = 12 * 3600
+# Fitted linear weights of a KB version, shared so other instances skip the fit; refitted when expired.
+KB_LINEAR_TTL_SECONDS = 30 * 24 * 3600
+# Only one instance seeds an empty knowledge base; the claim lapses if it dies doing so.
+KB_SEEDING_TTL_SECONDS = 60
 # A silence warning is marked once per agent line; a day outlives any silence timeout.
 SILENCE_WARNED_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    """The human queue's keys, all under the deployment's ``{hq}`` hash tag (one Cluster slot)."""
+
+    base: str
+
+    def ticket(self, conversation_id: str) -> str:
+        """Hash of a conversation's ticket: team, tier, customer, status, agent, attempts."""
+        return f"{self.base}:ticket:{conversation_id}"
+
+    def team_queue(self, team: str) -> str:
+        """Sorted set of a team's waiting conversations (score: enqueue time less the tier boost)."""
+        return f"{self.base}:queue:{team}"
+
+    def agent(self, agent_id: str) -> str:
+        """Hash of an agent's routing record: name, teams, capacity, status, load."""
+        return f"{self.base}:agent:{agent_id}"
+
+    def alive(self, agent_id: str) -> str:
+        """Heartbeat key of an agent's console (expires when it stops)."""
+        return f"{self.base}:alive:{agent_id}"
+
+    def convs(self, agent_id: str) -> str:
+        """Set of the conversations offered to or held by an agent."""
+        return f"{self.base}:convs:{agent_id}"
+
+    def dedicated(self, agent_id: str) -> str:
+        """Waiting tickets whose customer has this dedicated agent ("-": none)."""
+        return f"{self.base}:dedicated:{agent_id}"
+
+    def sticky(self, agent_id: str) -> str:
+        """Waiting tickets whose customer this agent served last ("-": none)."""
+        return f"{self.base}:sticky:{agent_id}"
+
+    def avail_team(self, team: str) -> str:
+        """Sorted set of a team's agents who can take work now (score: load / capacity)."""
+        return f"{self.base}:avail:team:{team}"
+
+    def online_team(self, team: str) -> str:
+        """Sorted set of a team's online agents (their capacity), for the expected wait."""
+        return f"{self.base}:online:team:{team}"
+
+    def events(self, agent_id: str) -> str:
+        """Pub/sub channel of an agent's routing events (offered, assigned, revoked)."""
+        return f"{self.base}:events:{agent_id}"
+
+    @property
+    def avail_all(self) -> str:
+        """Sorted set of every agent who can take work now."""
+        return f"{self.base}:avail:all"
+
+    @property
+    def offers(self) -> str:
+        """Sorted set of open offers by deadline (ms)."""
+        return f"{self.base}:offers"
+
+    @property
+    def handled(self) -> str:
+        """List of recent handling times (seconds), for the expected wait."""
+        return f"{self.base}:handled"
+
+    @property
+    def teams(self) -> str:
+        """Set of every team that has had a conversation queued."""
+        return f"{self.base}:teams"
+
+    @property
+    def agents(self) -> str:
+        """Set of every agent with a routing record."""
+        return f"{self.base}:agents"
+
+
+@dataclass(frozen=True)
+class KnowledgeKeys:
+    """The knowledge base's keys: the draft, immutable versions, golden questions, the inbox."""
+
+    base: str
+
+    @property
+    def draft(self) -> str:
+        """Hash of draft entries by ``locale/id``."""
+        return f"{self.base}:draft"
+
+    @property
+    def versions(self) -> str:
+        """Sorted set of published version numbers."""
+        return f"{self.base}:versions"
+
+    @property
+    def version_seq(self) -> str:
+        """Counter of version numbers."""
+        return f"{self.base}:version_seq"
+
+    @property
+    def seeding(self) -> str:
+        """Claim of the one instance that seeds an empty knowledge base."""
+        return f"{self.version_seq}:seeding"
+
+    @property
+    def live(self) -> str:
+        """The live version's number."""
+        return f"{self.base}:live"
+
+    @property
+    def golden(self) -> str:
+        """Golden questions (JSON)."""
+        return f"{self.base}:golden"
+
+    @property
+    def synonyms(self) -> str:
+        """Synonym groups (JSON)."""
+        return f"{self.base}:synonyms"
+
+    @property
+    def thresholds(self) -> str:
+        """Hand-set or calibrated thresholds (JSON)."""
+        return f"{self.base}:thresholds"
+
+    @property
+    def inbox(self) -> str:
+        """Sorted set of unanswered questions by count."""
+        return f"{self.base}:inbox"
+
+    @property
+    def inbox_meta(self) -> str:
+        """Hash of each unanswered question's details."""
+        return f"{self.base}:inbox:meta"
+
+    @property
+    def published(self) -> str:
+        """Pub/sub channel that announces a publish to every instance."""
+        return f"{self.base}:published"
+
+    def version(self, number: int | str) -> str:
+        """An immutable published version (JSON snapshot)."""
+        return f"{self.base}:version:{number}"
+
+    def linear(self, number: int | str) -> str:
+        """A version's fitted linear weights (expires; refitted when gone)."""
+        return f"{self.base}:linear:{number}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +272,85 @@ class Keys:
     def mailbox_signal(self) -> str:
         """Pub/sub channel that tells every instance which mailbox has something new."""
         return f"{self.prefix}:mailbox:new"
+
+    def csat_pending(self, conversation_id: str) -> str:
+        """The rating prompt the customer was last shown, and what it rates."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:csat"
+
+    def csat_comment(self, conversation_id: str) -> str:
+        """The rating a comment may still be added to (the "写评价" window)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:csat:comment"
+
+    @property
+    def csat_stream(self) -> str:
+        """Stream of every rating given."""
+        return f"{self.prefix}:csat"
+
+    def csat_counts(self, dimension: str, value: str) -> str:
+        """Hash of score → count for one agent, channel or tier."""
+        return f"{self.prefix}:csat:{dimension}:{value}"
+
+    @property
+    def csat_comments(self) -> str:
+        """Stream of rating comments."""
+        return f"{self.prefix}:csat:comments"
+
+    def identity(self, identity: str) -> str:
+        """The profile a channel identity (``telegram:42``) belongs to."""
+        return f"{self.prefix}:ident:{identity}"
+
+    def profile(self, profile_id: str) -> str:
+        """Hash of a customer profile's attributes."""
+        return f"{self.prefix}:prof:{profile_id}"
+
+    def profile_part(self, profile_id: str, part: str) -> str:
+        """A profile's ``ids`` (set), ``convs`` (sorted set), ``notes`` or ``audit`` (streams)."""
+        return f"{self.prefix}:prof:{profile_id}:{part}"
+
+    @property
+    def hours(self) -> str:
+        """Hash of each team's business hours (JSON)."""
+        return f"{self.prefix}:hours"
+
+    def offline_leaving(self, conversation_id: str) -> str:
+        """Marker that the customer's next message is an offline message (team and language)."""
+        return f"{self.prefix}:left:leaving:{conversation_id}"
+
+    def offline_message(self, message_id: str) -> str:
+        """Hash of one offline message (留言)."""
+        return f"{self.prefix}:left:item:{message_id}"
+
+    def offline_open(self, team: str) -> str:
+        """Sorted set of a team's unhandled offline messages, oldest first."""
+        return f"{self.prefix}:left:open:{team}"
+
+    @property
+    def canned_shared(self) -> str:
+        """Hash of the shared canned replies by shortcut."""
+        return f"{self.prefix}:canned:shared"
+
+    def canned_agent(self, agent_id: str) -> str:
+        """Hash of one agent's own canned replies by shortcut."""
+        return f"{self.prefix}:canned:agent:{agent_id}"
+
+    @property
+    def users(self) -> str:
+        """Hash of staff accounts (scrypt hash and roles, JSON)."""
+        return f"{self.prefix}:users"
+
+    def session(self, token: str) -> str:
+        """A staff session (expires)."""
+        return f"{self.prefix}:session:{token}"
+
+    @property
+    def queue(self) -> QueueKeys:
+        """The human queue's keys."""
+        return QueueKeys(f"{self.prefix}:{{hq}}")
+
+    @property
+    def kb(self) -> KnowledgeKeys:
+        """The knowledge base's keys."""
+        return KnowledgeKeys(f"{self.prefix}:kb")
 
     def channel_store(self, channel: str, key: str) -> str:
         """A channel's shared value (access token, sync cursor, button payload)."""

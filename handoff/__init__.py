@@ -54,9 +54,9 @@ async def outside_hours() -> Closed | None:
     return await current().outside_hours()
 
 
-async def start_leaving_message(conversation_id: str, language: str) -> None:
+async def start_offline_message(conversation_id: str, language: str) -> None:
     """Take the customer's next message as a message for the agents (留言)."""
-    await current().start_leaving_message(conversation_id, language)
+    await current().start_offline_message(conversation_id, language)
 
 
 def long_wait(place: Position | None) -> bool:
@@ -91,6 +91,6 @@ __all__ = [
     "outside_hours",
     "position",
     "request_human",
-    "start_leaving_message",
+    "start_offline_message",
     "using",
 ]

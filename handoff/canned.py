@@ -7,6 +7,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from core.keys import Keys
 from core.redis import AsyncRedis
 
 SCOPES = ("shared", "personal")
@@ -47,12 +48,10 @@ class CannedReplies:
     def __init__(self, client: AsyncRedis, prefix: str) -> None:
         """Use ``client`` for keys under ``prefix``."""
         self._redis = client
-        self._prefix = prefix
+        self._keys = Keys(prefix)
 
     def _key(self, scope: str, agent: str) -> str:
-        return (
-            f"{self._prefix}:canned:shared" if scope == "shared" else f"{self._prefix}:canned:agent:{agent}"
-        )
+        return self._keys.canned_shared if scope == "shared" else self._keys.canned_agent(agent)
 
     async def for_agent(self, agent: str) -> list[Canned]:
         """Return the agent's own replies, then the shared ones their own do not override, by shortcut."""

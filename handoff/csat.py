@@ -12,6 +12,12 @@ import re
 import time
 from dataclasses import dataclass
 
+from core.keys import (
+    CSAT_COMMENT_TTL_SECONDS,
+    CSAT_PENDING_TTL_SECONDS,
+    CSAT_STREAM_MAXLEN,
+    Keys,
+)
 from core.redis import AsyncRedis
 
 # Score, Chinese label, English label: the five levels, best first (buttons show them in this order).
@@ -22,7 +28,6 @@ LEVELS = (
     (2, "不满意", "Dissatisfied"),
     (1, "非常不满意", "Very dissatisfied"),
 )
-PENDING_TTL_SECONDS = 24 * 3600
 _PROMPT = {
     "zh": "本次服务已结束，请为我们的服务打分：",
     "en": "This conversation has ended. How satisfied were you with our service?",
@@ -33,7 +38,6 @@ _THANKS = {
 }
 # The optional comment: a button after the thanks, then the next message is the comment.
 COMMENT_PAYLOAD = "/csat_comment"
-COMMENT_WINDOW_SECONDS = 600
 MAX_COMMENT_CHARS = 1000
 _COMMENT_BUTTON = {"zh": "写评价", "en": "Add a comment"}
 _COMMENT_ASK = {"zh": "请写下您的意见或建议：", "en": "Please write your comment:"}
@@ -80,18 +84,14 @@ class Csat:
     def __init__(self, client: AsyncRedis, prefix: str) -> None:
         """Use ``client`` for keys under ``prefix``."""
         self.redis = client
-        self._prefix = prefix
-
-    def _pending(self, conversation_id: str) -> str:
-        return f"{self._prefix}:conv:{{{conversation_id}}}:csat"
-
-    def _comment(self, conversation_id: str) -> str:
-        return f"{self._prefix}:conv:{{{conversation_id}}}:csat:comment"
+        self._keys = Keys(prefix)
+        self._pending = self._keys.csat_pending
+        self._comment = self._keys.csat_comment
 
     async def offer(self, conversation_id: str, agent: str, channel: str, tier: str, language: str) -> None:
         """Remember that the customer was asked to rate this conversation."""
         data = {"agent": agent, "channel": channel, "tier": tier, "language": language}
-        await self.redis.set(self._pending(conversation_id), json.dumps(data), ex=PENDING_TTL_SECONDS)
+        await self.redis.set(self._pending(conversation_id), json.dumps(data), ex=CSAT_PENDING_TTL_SECONDS)
 
     async def pending(self, conversation_id: str) -> dict[str, str] | None:
         """Return the pending prompt's context, or None."""
@@ -117,7 +117,7 @@ class Csat:
         )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(
-                f"{self._prefix}:csat",
+                self._keys.csat_stream,
                 {
                     "conversation": conversation_id,
                     "score": str(score),
@@ -126,7 +126,7 @@ class Csat:
                     "tier": rating.tier,
                     "at": str(int(time.time() * 1000)),
                 },
-                maxlen=100_000,
+                maxlen=CSAT_STREAM_MAXLEN,
                 approximate=True,
             )
             for dimension, value in (
@@ -134,10 +134,10 @@ class Csat:
                 ("channel", rating.channel),
                 ("tier", rating.tier),
             ):
-                pipe.hincrby(f"{self._prefix}:csat:{dimension}:{value}", str(score), 1)
+                pipe.hincrby(self._keys.csat_counts(dimension, value), str(score), 1)
             results = await pipe.execute()
         context = {**context, "score": str(score), "rating": str(results[0]), "awaiting": ""}
-        await self.redis.set(self._comment(conversation_id), json.dumps(context), ex=COMMENT_WINDOW_SECONDS)
+        await self.redis.set(self._comment(conversation_id), json.dumps(context), ex=CSAT_COMMENT_TTL_SECONDS)
         return rating
 
     async def follow_up(self, conversation_id: str, text: str) -> str | None:
@@ -155,7 +155,7 @@ class Csat:
             if not comment:
                 return None
             await self.redis.xadd(
-                f"{self._prefix}:csat:comments",
+                self._keys.csat_comments,
                 {
                     "conversation": conversation_id,
                     "rating": context["rating"],
@@ -166,7 +166,7 @@ class Csat:
                     "text": comment,
                     "at": str(int(time.time() * 1000)),
                 },
-                maxlen=100_000,
+                maxlen=CSAT_STREAM_MAXLEN,
                 approximate=True,
             )
             await self.redis.delete(self._comment(conversation_id))
@@ -174,19 +174,19 @@ class Csat:
         if text.strip() not in (COMMENT_PAYLOAD, *_COMMENT_BUTTON.values()):
             return None
         context["awaiting"] = "1"
-        await self.redis.set(self._comment(conversation_id), json.dumps(context), ex=COMMENT_WINDOW_SECONDS)
+        await self.redis.set(self._comment(conversation_id), json.dumps(context), ex=CSAT_COMMENT_TTL_SECONDS)
         return _COMMENT_ASK[lang]
 
     async def comments(self, count: int = 50) -> list[dict[str, str]]:
         """Return the newest comments, newest first, with their rating's context."""
-        entries = await self.redis.xrevrange(f"{self._prefix}:csat:comments", count=count)
+        entries = await self.redis.xrevrange(self._keys.csat_comments, count=count)
         return [dict(fields) for _id, fields in entries]
 
     async def summary(self, dimension: str, value: str) -> dict[str, float]:
         """Return count and mean score for one agent, channel or tier."""
         counts = {
             int(k): int(v)
-            for k, v in (await self.redis.hgetall(f"{self._prefix}:csat:{dimension}:{value}")).items()
+            for k, v in (await self.redis.hgetall(self._keys.csat_counts(dimension, value))).items()
         }
         total = sum(counts.values())
         mean = sum(score * n for score, n in counts.items()) / total if total else 0.0

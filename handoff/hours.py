@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.keys import Keys
 from core.redis import AsyncRedis
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -128,7 +129,7 @@ class Hours:
     def __init__(self, client: AsyncRedis, prefix: str) -> None:
         """Use ``client`` for keys under ``prefix``."""
         self._redis = client
-        self._key = f"{prefix}:hours"
+        self._key = Keys(prefix).hours
 
     async def get(self, team: str) -> Schedule | None:
         """Return the team's schedule, or None when it is always open."""

@@ -10,9 +10,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from core.keys import OFFLINE_LEAVING_TTL_SECONDS, Keys
 from core.redis import AsyncRedis
 
-LEAVING_TTL_SECONDS = 3600
 MAX_TEXT_CHARS = 2000
 
 # KEYS: item, open list. ARGV: id, agent. Only an open message can be claimed, and only once.
@@ -25,7 +25,7 @@ return 1
 
 
 @dataclass(frozen=True)
-class LeftMessage:
+class OfflineMessage:
     """One message a customer left for the agents."""
 
     id: str
@@ -53,27 +53,24 @@ class LeftMessage:
         }
 
 
-class LeftMessages:
+class OfflineMessages:
     """Left messages and the customers about to leave one, under one key prefix."""
 
     def __init__(self, client: AsyncRedis, prefix: str) -> None:
         """Use ``client`` for keys under ``prefix``."""
         self._redis = client
-        self._prefix = prefix
+        self._keys = Keys(prefix)
         self._claim = client.register_script(_CLAIM)
-
-    def _k(self, *parts: str) -> str:
-        return ":".join((self._prefix, "left", *parts))
 
     async def start(self, conversation_id: str, team: str, language: str) -> None:
         """Mark that the customer's next message is a message for ``team``."""
         await self._redis.set(
-            self._k("leaving", conversation_id), f"{team}|{language}", ex=LEAVING_TTL_SECONDS
+            self._keys.offline_leaving(conversation_id), f"{team}|{language}", ex=OFFLINE_LEAVING_TTL_SECONDS
         )
 
     async def leaving(self, conversation_id: str) -> tuple[str, str] | None:
         """Return (team, language) when the customer's next message is to be left, else None."""
-        raw = await self._redis.get(self._k("leaving", conversation_id))
+        raw = await self._redis.get(self._keys.offline_leaving(conversation_id))
         if not raw:
             return None
         team, _, language = str(raw).partition("|")
@@ -81,9 +78,9 @@ class LeftMessages:
 
     async def add(
         self, conversation_id: str, team: str, text: str, tier: str = "regular", channel: str = ""
-    ) -> LeftMessage:
+    ) -> OfflineMessage:
         """Store the message in its team's open list and end the 'leaving' mark."""
-        message = LeftMessage(
+        message = OfflineMessage(
             uuid.uuid4().hex[:12],
             conversation_id,
             team,
@@ -96,7 +93,7 @@ class LeftMessages:
         )
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
-                self._k("item", message.id),
+                self._keys.offline_message(message.id),
                 mapping={
                     "conversation": conversation_id,
                     "team": team,
@@ -108,17 +105,17 @@ class LeftMessages:
                     "agent": "",
                 },
             )
-            pipe.zadd(self._k("open", team), {message.id: message.created_ms})
-            pipe.delete(self._k("leaving", conversation_id))
+            pipe.zadd(self._keys.offline_open(team), {message.id: message.created_ms})
+            pipe.delete(self._keys.offline_leaving(conversation_id))
             await pipe.execute()
         return message
 
-    async def get(self, message_id: str) -> LeftMessage | None:
+    async def get(self, message_id: str) -> OfflineMessage | None:
         """Return one message, or None."""
-        data = await self._redis.hgetall(self._k("item", message_id))
+        data = await self._redis.hgetall(self._keys.offline_message(message_id))
         if not data:
             return None
-        return LeftMessage(
+        return OfflineMessage(
             message_id,
             data["conversation"],
             data["team"],
@@ -130,27 +127,30 @@ class LeftMessages:
             data.get("agent", ""),
         )
 
-    async def open(self, teams: set[str], limit: int = 100) -> list[LeftMessage]:
+    async def open(self, teams: set[str], limit: int = 100) -> list[OfflineMessage]:
         """Return the open messages of ``teams``, oldest first."""
-        found: list[LeftMessage] = []
+        found: list[OfflineMessage] = []
         for team in sorted(teams):
-            for message_id in await self._redis.zrange(self._k("open", team), 0, limit - 1):
+            for message_id in await self._redis.zrange(self._keys.offline_open(team), 0, limit - 1):
                 message = await self.get(message_id)
                 if message is not None:
                     found.append(message)
         return sorted(found, key=lambda m: m.created_ms)[:limit]
 
-    async def claim(self, message_id: str, agent: str) -> LeftMessage | None:
+    async def claim(self, message_id: str, agent: str) -> OfflineMessage | None:
         """Claim an open message for ``agent`` (None when it is gone or someone was first)."""
         message = await self.get(message_id)
         if message is None:
             return None
         claimed = await self._claim(
-            keys=[self._k("item", message_id), self._k("open", message.team)], args=[message_id, agent]
+            keys=[self._keys.offline_message(message_id), self._keys.offline_open(message.team)],
+            args=[message_id, agent],
         )
         return await self.get(message_id) if int(claimed) == 1 else None
 
-    async def release(self, message: LeftMessage) -> None:
+    async def release(self, message: OfflineMessage) -> None:
         """Put a claimed message back in its team's open list (the agent could not take it)."""
-        await self._redis.hset(self._k("item", message.id), mapping={"status": "open", "agent": ""})
-        await self._redis.zadd(self._k("open", message.team), {message.id: message.created_ms})
+        await self._redis.hset(
+            self._keys.offline_message(message.id), mapping={"status": "open", "agent": ""}
+        )
+        await self._redis.zadd(self._keys.offline_open(message.team), {message.id: message.created_ms})

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from core.keys import Keys
 from core.redis import AsyncRedis
 from handoff.queue import TIERS
 
@@ -92,23 +93,20 @@ class Profiles:
     def __init__(self, client: AsyncRedis, prefix: str, rules: TierRules | None = None) -> None:
         """Use ``client`` for keys under ``prefix``; derive tiers with ``rules``."""
         self.redis = client
-        self._prefix = prefix
+        self._keys = Keys(prefix)
         self.rules = rules or TierRules()
-
-    def _k(self, *parts: str) -> str:
-        return ":".join((self._prefix, *parts))
 
     async def for_identity(self, identity: str) -> Profile:
         """Return the identity's profile, making one on first contact."""
-        key = self._k("ident", identity)
+        key = self._keys.identity(identity)
         profile_id = await self.redis.get(key)
         if profile_id is None:
             candidate = uuid.uuid4().hex[:16]
             # Two instances meeting a new customer at once agree on one profile.
             if await self.redis.set(key, candidate, nx=True):
                 now = str(int(time.time() * 1000))
-                await self.redis.hset(self._k("prof", candidate), mapping={"created": now, "tier": "new"})
-                await self.redis.sadd(self._k("prof", candidate, "ids"), identity)
+                await self.redis.hset(self._keys.profile(candidate), mapping={"created": now, "tier": "new"})
+                await self.redis.sadd(self._keys.profile_part(candidate, "ids"), identity)
                 await self._audit(candidate, "system", "created", {"identity": identity})
             profile_id = await self.redis.get(key)
         assert profile_id is not None
@@ -118,10 +116,10 @@ class Profiles:
 
     async def get(self, profile_id: str) -> Profile | None:
         """Return the profile, or None."""
-        raw = await self.redis.hgetall(self._k("prof", profile_id))
+        raw = await self.redis.hgetall(self._keys.profile(profile_id))
         if not raw:
             return None
-        identities = tuple(sorted(await self.redis.smembers(self._k("prof", profile_id, "ids"))))
+        identities = tuple(sorted(await self.redis.smembers(self._keys.profile_part(profile_id, "ids"))))
         created = int(raw.get("created") or 0)
         value = float(raw.get("lifetime_value") or 0)
         by_hand = raw.get("tier_by_hand") == "1"
@@ -143,16 +141,16 @@ class Profiles:
     async def seen(self, identity: str, conversation_id: str) -> Profile:
         """Record that the identity wrote in ``conversation_id``; return its profile."""
         profile = await self.for_identity(identity)
-        await self.redis.zadd(self._k("prof", profile.id, "convs"), {conversation_id: time.time()})
+        await self.redis.zadd(self._keys.profile_part(profile.id, "convs"), {conversation_id: time.time()})
         return profile
 
     async def conversations(self, profile_id: str, limit: int = 50) -> list[str]:
         """Return the profile's conversations across channels, most recent first."""
-        return list(await self.redis.zrevrange(self._k("prof", profile_id, "convs"), 0, limit - 1))
+        return list(await self.redis.zrevrange(self._keys.profile_part(profile_id, "convs"), 0, limit - 1))
 
     async def served_by(self, profile_id: str, agent: str) -> None:
         """Remember the last agent who served the customer (sticky routing)."""
-        await self.redis.hset(self._k("prof", profile_id), "last_agent", agent)
+        await self.redis.hset(self._keys.profile(profile_id), "last_agent", agent)
 
     async def update(self, profile_id: str, actor: str, changes: Mapping[str, object]) -> Profile:
         """Change editable attributes, with an audit entry; raise ProfileError on a bad value."""
@@ -183,7 +181,7 @@ class Profiles:
                     raise ProfileError("phone must be digits (with + - or spaces)")
                 fields[name] = value.strip()
         if fields:
-            await self.redis.hset(self._k("prof", profile_id), mapping=fields)
+            await self.redis.hset(self._keys.profile(profile_id), mapping=fields)
             # The audit says what changed, never the phone number itself.
             shown = {str(k): ("***" if k == "phone" else v) for k, v in fields.items()}
             await self._audit(profile_id, actor, "updated", shown)
@@ -196,16 +194,18 @@ class Profiles:
         if await self.get(profile_id) is None:
             raise ProfileError("no such profile")
         entry = {"author": author, "text": text[:2000], "at": str(int(time.time() * 1000))}
-        return str(await self.redis.xadd(self._k("prof", profile_id, "notes"), entry, maxlen=NOTES_MAXLEN))
+        return str(
+            await self.redis.xadd(self._keys.profile_part(profile_id, "notes"), entry, maxlen=NOTES_MAXLEN)
+        )
 
     async def notes(self, profile_id: str) -> list[dict[str, str]]:
         """Return the profile's notes, oldest first."""
-        entries = await self.redis.xrange(self._k("prof", profile_id, "notes"))
+        entries = await self.redis.xrange(self._keys.profile_part(profile_id, "notes"))
         return [{"id": i, **f} for i, f in entries]
 
     async def audit(self, profile_id: str) -> list[dict[str, str]]:
         """Return the profile's audit trail, oldest first."""
-        entries = await self.redis.xrange(self._k("prof", profile_id, "audit"))
+        entries = await self.redis.xrange(self._keys.profile_part(profile_id, "audit"))
         return [{"id": i, **f} for i, f in entries]
 
     async def merge(self, keep: str, other: str, actor: str) -> Profile:
@@ -227,19 +227,23 @@ class Profiles:
         }
         fill["lifetime_value"] = str(kept.lifetime_value + gone.lifetime_value)
         fill["tags"] = json.dumps(sorted(set(kept.tags) | set(gone.tags)), ensure_ascii=False)
-        conversations = await self.redis.zrange(self._k("prof", other, "convs"), 0, -1, withscores=True)
+        conversations = await self.redis.zrange(
+            self._keys.profile_part(other, "convs"), 0, -1, withscores=True
+        )
         notes = await self.notes(other)
         async with self.redis.pipeline(transaction=True) as pipe:
             for identity in gone.identities:
-                pipe.set(self._k("ident", identity), keep)
-                pipe.sadd(self._k("prof", keep, "ids"), identity)
+                pipe.set(self._keys.identity(identity), keep)
+                pipe.sadd(self._keys.profile_part(keep, "ids"), identity)
             if conversations:
-                pipe.zadd(self._k("prof", keep, "convs"), dict(conversations))
+                pipe.zadd(self._keys.profile_part(keep, "convs"), dict(conversations))
             for note in notes:
-                pipe.xadd(self._k("prof", keep, "notes"), {k: v for k, v in note.items() if k != "id"})
-            pipe.hset(self._k("prof", keep), mapping=fill)
-            pipe.delete(*(self._k("prof", other, part) for part in ("ids", "convs", "notes")))
-            pipe.delete(self._k("prof", other))
+                pipe.xadd(
+                    self._keys.profile_part(keep, "notes"), {k: v for k, v in note.items() if k != "id"}
+                )
+            pipe.hset(self._keys.profile(keep), mapping=fill)
+            pipe.delete(*(self._keys.profile_part(other, part) for part in ("ids", "convs", "notes")))
+            pipe.delete(self._keys.profile(other))
             await pipe.execute()
         await self._audit(keep, actor, "merged", {"from": other, "identities": ",".join(gone.identities)})
         await self._audit(other, actor, "merged into", {"into": keep})
@@ -255,5 +259,5 @@ class Profiles:
             "at": str(int(time.time() * 1000)),
         }
         await self.redis.xadd(
-            self._k("prof", profile_id, "audit"), entry, maxlen=AUDIT_MAXLEN, approximate=True
+            self._keys.profile_part(profile_id, "audit"), entry, maxlen=AUDIT_MAXLEN, approximate=True
         )

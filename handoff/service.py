@@ -12,7 +12,7 @@ from core.state import ConversationStates, IllegalTransition, Owner, Transition
 from handoff import updates
 from handoff.csat import Csat, prompt
 from handoff.hours import Closed, Hours
-from handoff.offline import LeftMessage, LeftMessages
+from handoff.offline import OfflineMessage, OfflineMessages
 from handoff.profiles import Profiles
 from handoff.queue import HandoffQueue, Position, Ticket
 
@@ -42,7 +42,7 @@ class HandoffService:
         kb_misses_to_handoff: int = 2,
         direct_tiers: Collection[str] = (),
         hours: Hours | None = None,
-        left: LeftMessages | None = None,
+        offline: OfflineMessages | None = None,
         max_wait_seconds: float = 600.0,
         csat: Csat | None = None,
     ) -> None:
@@ -55,7 +55,7 @@ class HandoffService:
             raise ValueError("kb_misses_to_handoff must be 0 (off) or more")
         self.hours = hours
         self.csat = csat
-        self.left = left
+        self.offline = offline
         self.max_wait_seconds = max_wait_seconds
         self.kb_misses_to_handoff = kb_misses_to_handoff
         self.direct_tiers = frozenset(direct_tiers)
@@ -113,15 +113,25 @@ class HandoffService:
         """Return when the handoff team opens next while it is closed (None while open)."""
         return await self.hours.closed(self.team) if self.hours is not None else None
 
-    async def start_leaving_message(self, conversation_id: str, language: str) -> None:
+    async def start_offline_message(self, conversation_id: str, language: str) -> None:
         """Take the customer's next message as a message for the agents (留言)."""
-        if self.left is None:
+        if self.offline is None:
             raise RuntimeError("no left-message store")
-        await self.left.start(conversation_id, self.team, language)
+        await self.offline.start(conversation_id, self.team, language)
+
+    async def reopen(self, conversation_id: str) -> Transition:
+        """Give a closed conversation back to the bot: the customer wrote again after the close."""
+        return await self._states.transition(
+            conversation_id,
+            Owner.BOT,
+            actor="customer",
+            reason="message after close",
+            expected=Owner.CLOSED,
+        )
 
     async def leave_queue(self, conversation_id: str, language: str) -> bool:
         """Stop waiting and leave a message instead; False once an agent is already on the way."""
-        if self.queue is None or self.left is None:
+        if self.queue is None or self.offline is None:
             return False
         ticket = await self.queue.ticket(conversation_id)
         if ticket is None or not await self.queue.cancel(conversation_id):
@@ -136,19 +146,21 @@ class HandoffService:
             )
         except IllegalTransition:
             return False
-        await self.left.start(conversation_id, ticket.team, language)
+        await self.offline.start(conversation_id, ticket.team, language)
         return True
 
-    async def take_left_message(self, conversation_id: str, text: str) -> tuple[LeftMessage, str] | None:
+    async def take_offline_message(
+        self, conversation_id: str, text: str
+    ) -> tuple[OfflineMessage, str] | None:
         """Store ``text`` as the customer's message when they were about to leave one (and the language)."""
-        if self.left is None:
+        if self.offline is None:
             return None
-        leaving = await self.left.leaving(conversation_id)
+        leaving = await self.offline.leaving(conversation_id)
         if leaving is None or not text.strip():
             return None
         team, language = leaving
         tier = (await self._routing_profile(conversation_id))[0]
-        message = await self.left.add(conversation_id, team, text, tier, conversation_id.partition(":")[0])
+        message = await self.offline.add(conversation_id, team, text, tier, conversation_id.partition(":")[0])
         return message, language
 
     async def offer_rating(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from knowledge_base.index import KnowledgeIndex
 from knowledge_base.matcher import Thresholds
@@ -56,16 +57,7 @@ def calibrate(
     """
     if not questions:
         raise ValueError("calibration needs labelled questions")
-    open_index = index.with_thresholds(Thresholds(float("inf"), float("-inf")))
-    tops: list[float] = []
-    right: list[bool] = []
-    for q in questions:
-        found = open_index.find(q.text, locale)
-        candidates = found.decision.candidates if found else ()
-        tops.append(found.decision.confidence if found else float("-inf"))
-        right.append(bool(candidates) and candidates[0].entry_id == q.expected)
-    score = np.array(tops)
-    correct = np.array(right)
+    score, correct = _scores(index, questions, locale)
     oos = np.array([q.out_of_scope for q in questions])
     ins = ~oos
     finite = score[np.isfinite(score)]
@@ -82,14 +74,7 @@ def calibrate(
         if key > best_key:
             best_cut, best_key = float(cut), key
     suggest = best_cut
-    answer = float(cuts[-1]) if len(cuts) else suggest
-    for cut in cuts[cuts >= suggest]:
-        band = score >= cut
-        if not band.any():
-            break
-        if float(correct[band].mean()) >= precision_target:
-            answer = float(cut)
-            break
+    answer = _answer_cut(score, correct, cuts, suggest, precision_target)
     thresholds = Thresholds(answer=max(answer, suggest), suggest=suggest)
     kept = score >= suggest
     answered = score >= thresholds.answer
@@ -100,3 +85,36 @@ def calibrate(
         auto_answer_precision=float(correct[answered].mean()) if answered.any() else None,
         questions=len(questions),
     )
+
+
+def _scores(
+    index: KnowledgeIndex, questions: Sequence[Labelled], locale: str
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Return each question's top confidence with every band open, and whether its top entry is right."""
+    open_index = index.with_thresholds(Thresholds(float("inf"), float("-inf")))
+    tops: list[float] = []
+    right: list[bool] = []
+    for q in questions:
+        found = open_index.find(q.text, locale)
+        candidates = found.decision.candidates if found else ()
+        tops.append(found.decision.confidence if found else float("-inf"))
+        right.append(bool(candidates) and candidates[0].entry_id == q.expected)
+    return np.array(tops, dtype=np.float64), np.array(right, dtype=np.bool_)
+
+
+def _answer_cut(
+    score: npt.NDArray[np.float64],
+    correct: npt.NDArray[np.bool_],
+    cuts: npt.NDArray[np.float64],
+    suggest: float,
+    precision_target: float,
+) -> float:
+    """Return the lowest cut at or above ``suggest`` whose direct answers meet ``precision_target``."""
+    answer = float(cuts[-1]) if len(cuts) else suggest
+    for cut in cuts[cuts >= suggest]:
+        band = score >= cut
+        if not band.any():
+            break
+        if float(correct[band].mean()) >= precision_target:
+            return float(cut)
+    return answer

@@ -148,6 +148,24 @@ def _time(raw: Any, name: str) -> str:
     return text
 
 
+def _buttons(raw: object, entry_id: str) -> tuple[EntryButton, ...]:
+    """Validate an entry's quick-reply buttons (a title each; the payload defaults to the title)."""
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise EntryError(f"entry {entry_id}: buttons must be a list")
+    buttons = []
+    for button in raw:
+        if not isinstance(button, Mapping):
+            raise EntryError(f"entry {entry_id}: each button needs a title and a payload")
+        title = _text(button.get("title"), "button title", 60)
+        payload = _text(button.get("payload"), "button payload", 200) or title
+        if not title:
+            raise EntryError(f"entry {entry_id}: each button needs a title")
+        buttons.append(EntryButton(title, payload))
+    return tuple(buttons)
+
+
 def parse_entry(raw: Mapping[str, Any]) -> FaqEntry:
     """Validate plain data (from YAML, JSON, CSV or the API) into an entry, or raise EntryError."""
     if not isinstance(raw, Mapping):
@@ -175,18 +193,7 @@ def parse_entry(raw: Mapping[str, Any]) -> FaqEntry:
     channel_answers = raw.get("channel_answers") or {}
     if not isinstance(channel_answers, Mapping):
         raise EntryError(f"entry {entry_id}: channel_answers must map a channel to a text")
-    buttons_raw = raw.get("buttons") or []
-    if not isinstance(buttons_raw, list):
-        raise EntryError(f"entry {entry_id}: buttons must be a list")
-    buttons = []
-    for button in buttons_raw:
-        if not isinstance(button, Mapping):
-            raise EntryError(f"entry {entry_id}: each button needs a title and a payload")
-        title = _text(button.get("title"), "button title", 60)
-        payload = _text(button.get("payload"), "button payload", 200) or title
-        if not title:
-            raise EntryError(f"entry {entry_id}: each button needs a title")
-        buttons.append(EntryButton(title, payload))
+    buttons = _buttons(raw.get("buttons"), entry_id)
     try:
         return FaqEntry(
             id=entry_id,
@@ -200,7 +207,7 @@ def parse_entry(raw: Mapping[str, Any]) -> FaqEntry:
                 _text(k, "channel", 40): _text(v, "channel answer", MAX_ANSWER_CHARS)
                 for k, v in channel_answers.items()
             },
-            buttons=tuple(buttons),
+            buttons=buttons,
             image_url=_text(raw.get("image_url"), "image_url", 2000),
             enabled=_flag(raw.get("enabled")),
             valid_from=_time(raw.get("valid_from"), "valid_from"),

@@ -15,6 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from core.keys import KB_SEEDING_TTL_SECONDS
 from core.tasks import stop_tasks
 from knowledge_base.calibrate import Calibration, Labelled, calibrate
 from knowledge_base.entries import FaqEntry
@@ -102,7 +103,7 @@ class LiveKnowledgeBase:
     async def _seed(self) -> None:
         assert self.seed_file is not None
         # One instance seeds; the others wait for its publish (or the poll) to pick it up.
-        if not await self.store.redis.set(f"{self.store.k_seq}:seeding", "1", nx=True, ex=60):
+        if not await self.store.redis.set(self.store.keys.seeding, "1", nx=True, ex=KB_SEEDING_TTL_SECONDS):
             return
         entries = load_bytes(self.seed_file.read_bytes(), "yaml")
         await self.store.replace_drafts(entries)
@@ -136,7 +137,7 @@ class LiveKnowledgeBase:
         while True:
             pubsub = self.store.redis.pubsub()
             try:
-                await pubsub.subscribe(self.store.channel)
+                await pubsub.subscribe(self.store.keys.published)
                 # Anything published while we were not subscribed is picked up here.
                 await self.reload()
                 delay = 0.5

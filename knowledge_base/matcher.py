@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import itertools
 import json
 import math
-import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +25,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import normalize
 
+from knowledge_base.features import vectorizers
 from knowledge_base.normalise import Normaliser
 
 FloatArray = npt.NDArray[np.float64]
@@ -144,22 +142,6 @@ class Decision:
         }
 
 
-_HAN_OR_WORD = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+")
-
-
-def _han_units(text: str) -> list[str]:
-    """Return each Han character and each run of other word characters (Latin words, digits)."""
-    return _HAN_OR_WORD.findall(text)
-
-
-def _analyzer(normaliser: Normaliser) -> Callable[[str], list[str]]:
-    def words_and_bigrams(text: str) -> list[str]:
-        words = normaliser.words(text)
-        return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
-
-    return words_and_bigrams
-
-
 def _confidence(candidates: Sequence[Candidate]) -> float:
     """How sure the top candidate is: what the bands compare with the thresholds.
 
@@ -180,6 +162,21 @@ def _gather(vector: sparse.csr_matrix, dense: FloatArray) -> FloatArray:
     # the rows of its non-zero features.
     result: FloatArray = vector.data @ dense[vector.indices]
     return result
+
+
+def _exact_phrasings(texts: Sequence[str], phrasings: Sequence[Phrasing]) -> dict[str, tuple[str, str]]:
+    """Map each normalised text owned by exactly one entry to that entry and its wording.
+
+    A question that is exactly one of the entry's phrasings (after normalisation) is answered
+    outright: suggestion buttons send the standard question back, and staff expect their own
+    wording to work. Texts shared by two entries are left to the scores.
+    """
+    owners: dict[str, set[str]] = {}
+    wording: dict[str, str] = {}
+    for text, phrasing in zip(texts, phrasings, strict=True):
+        owners.setdefault(text, set()).add(phrasing.entry_id)
+        wording.setdefault(text, phrasing.text)
+    return {text: (next(iter(ids)), wording[text]) for text, ids in owners.items() if len(ids) == 1 and text}
 
 
 class Matcher:
@@ -205,32 +202,14 @@ class Matcher:
         self.entry_thresholds = dict(entry_thresholds or {})
         self.phrasings = tuple(phrasings)
         texts = [self.normaliser.normalise(p.text) for p in self.phrasings]
-        # A question that is exactly one of the entry's phrasings (after normalisation) is answered
-        # outright: suggestion buttons send the standard question back, and staff expect their own
-        # wording to work. Texts shared by two entries are left to the scores.
-        owners: dict[str, set[str]] = {}
-        wording: dict[str, str] = {}
-        for text, phrasing in zip(texts, self.phrasings, strict=True):
-            owners.setdefault(text, set()).add(phrasing.entry_id)
-            wording.setdefault(text, phrasing.text)
-        self._exact = {
-            text: (next(iter(ids)), wording[text]) for text, ids in owners.items() if len(ids) == 1 and text
-        }
+        self._exact = _exact_phrasings(texts, self.phrasings)
         self.entry_ids: tuple[str, ...] = tuple(sorted({p.entry_id for p in self.phrasings}))
         index = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         labels = np.array([index[p.entry_id] for p in self.phrasings])
         self._labels = labels
 
         self.features = features
-        if features == "zh":
-            # Measured on lcqmc_faq and bq_faq dev: single Han characters (plus Latin words) beat
-            # jieba words, character bigrams and trigrams, alone or combined (bench/RESULTS.md).
-            self._vectorizers = [TfidfVectorizer(analyzer=_han_units, sublinear_tf=True, norm=None)]
-        else:
-            self._vectorizers = [
-                TfidfVectorizer(analyzer=_analyzer(self.normaliser), sublinear_tf=True, norm=None),
-                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, norm=None),
-            ]
+        self._vectorizers = vectorizers(features, self.normaliser)
         matrix = self._fit_transform(texts)
         self._matrix = matrix.T.tocsr()  # features × phrasings, for one sparse product per query
 
@@ -241,42 +220,46 @@ class Matcher:
         # Features × entries, C order: a query gathers only the rows of its own features (_gather).
         self._centroids = np.ascontiguousarray(normalize(owner @ matrix).T.toarray())
 
-        self._coef: FloatArray | None = None
-        self._intercept: FloatArray | None = None
         # A discriminative model needs examples: below MIN_DENSITY phrasings per entry it latches
         # onto single shared words or scores every entry negative (seen on the built-in FAQ), so it
         # is left out; above, its weight grows with phrasings per entry (full from 20 up).
         density = len(self.phrasings) / len(self.entry_ids)
         self._linear_weight = self.weights.linear * min(1.0, density / 20) if density >= MIN_DENSITY else 0.0
         self._linear_key = linear_key(self.entry_ids, matrix.shape[1], features)
-        shared = linear is not None and linear.key == self._linear_key
-        if self._linear_weight and len(self.entry_ids) > 1 and linear is not None and shared:
-            # Fitted by the instance that published this version: the features are rebuilt
-            # deterministically from the same texts, so its weights apply as they are.
-            self._coef = np.ascontiguousarray(linear.coef, dtype=np.float64)
-            self._intercept = np.asarray(linear.intercept, dtype=np.float64)
-        elif self._linear_weight and len(self.entry_ids) > 1:
-            model = SGDClassifier(
-                loss=LINEAR["loss"],
-                alpha=LINEAR["alpha"],
-                max_iter=LINEAR["epochs"],
-                tol=None,
-                random_state=0,
-            )
-            with warnings.catch_warnings():
-                # A fixed epoch budget is the point: fitting must stay well under a second a publish.
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(matrix, labels)
-            coef, intercept = model.coef_, model.intercept_
-            if coef.shape[0] == 1:
-                # Two entries: scikit-learn fits one classifier for the second; the first is its mirror.
-                coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
-            self._coef = np.ascontiguousarray(coef.T)
-            self._intercept = intercept
+        self._coef, self._intercept = self._linear(matrix, labels, linear)
         # Start offsets of each entry's run of phrasings, to take per-entry maxima with reduceat.
         order = np.argsort(labels, kind="stable")
         self._order = order
         self._starts = np.searchsorted(labels[order], np.arange(len(self.entry_ids)))
+
+    def _linear(
+        self, matrix: sparse.csr_matrix, labels: npt.NDArray[np.int64], linear: LinearState | None
+    ) -> tuple[FloatArray | None, FloatArray | None]:
+        """Return the linear model's weights: the publisher's when they fit these features, else fitted."""
+        if not self._linear_weight or len(self.entry_ids) <= 1:
+            return None, None
+        if linear is not None and linear.key == self._linear_key:
+            # Fitted by the instance that published this version: the features are rebuilt
+            # deterministically from the same texts, so its weights apply as they are.
+            return np.ascontiguousarray(linear.coef, dtype=np.float64), np.asarray(
+                linear.intercept, dtype=np.float64
+            )
+        model = SGDClassifier(
+            loss=LINEAR["loss"],
+            alpha=LINEAR["alpha"],
+            max_iter=LINEAR["epochs"],
+            tol=None,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            # A fixed epoch budget is the point: fitting must stay well under a second a publish.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(matrix, labels)
+        coef, intercept = model.coef_, model.intercept_
+        if coef.shape[0] == 1:
+            # Two entries: scikit-learn fits one classifier for the second; the first is its mirror.
+            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+        return np.ascontiguousarray(coef.T), intercept
 
     def linear_state(self) -> LinearState | None:
         """Return the fitted linear weights, to share with other instances (None when unused)."""

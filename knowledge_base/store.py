@@ -27,13 +27,12 @@ import numpy as np
 import numpy.typing as npt
 import redis.asyncio as aioredis
 
+from core.keys import KB_LINEAR_TTL_SECONDS, Keys
 from knowledge_base.calibrate import Labelled
 from knowledge_base.entries import EntryError, FaqEntry, parse_entry
 from knowledge_base.matcher import LinearState, Thresholds
 
 INBOX_MAX = 5000
-# Fitted linear weights of a version, shared so other instances skip the fit; refitted when expired.
-LINEAR_TTL_SECONDS = 30 * 24 * 3600
 # Phone, card and order numbers do not belong in a list content staff browse: runs of 7+ digits
 # are masked in the inbox (the count groups them all the same).
 _LONG_DIGITS = re.compile(r"\d{7,}")
@@ -149,38 +148,28 @@ class KnowledgeStore:
     def __init__(self, client: aioredis.Redis[str], prefix: str) -> None:
         """Use ``client`` for keys under ``prefix``."""
         self.redis = client
-        base = f"{prefix}:kb"
-        self.k_draft = f"{base}:draft"
-        self.k_versions = f"{base}:versions"
-        self.k_seq = f"{base}:version_seq"
-        self.k_live = f"{base}:live"
-        self.k_golden = f"{base}:golden"
-        self.k_synonyms = f"{base}:synonyms"
-        self.k_thresholds = f"{base}:thresholds"
-        self.k_inbox = f"{base}:inbox"
-        self.k_inbox_meta = f"{base}:inbox:meta"
-        self.channel = f"{base}:published"
-        self._version_prefix = f"{base}:version:"
-        self._linear_prefix = f"{base}:linear:"
+        self.keys = Keys(prefix).kb
 
     # Drafts -----------------------------------------------------------------------------------
     async def draft_entries(self) -> list[FaqEntry]:
         """Return every draft entry, sorted by locale and id."""
-        raw = await self.redis.hgetall(self.k_draft)
+        raw = await self.redis.hgetall(self.keys.draft)
         return sorted((parse_entry(json.loads(v)) for v in raw.values()), key=entry_key)
 
     async def draft_entry(self, locale: str, entry_id: str) -> FaqEntry | None:
         """Return one draft entry, or None."""
-        raw = await self.redis.hget(self.k_draft, f"{locale}/{entry_id}")
+        raw = await self.redis.hget(self.keys.draft, f"{locale}/{entry_id}")
         return parse_entry(json.loads(raw)) if raw else None
 
     async def save_entry(self, entry: FaqEntry) -> None:
         """Create or replace a draft entry."""
-        await self.redis.hset(self.k_draft, entry_key(entry), json.dumps(entry.to_dict(), ensure_ascii=False))
+        await self.redis.hset(
+            self.keys.draft, entry_key(entry), json.dumps(entry.to_dict(), ensure_ascii=False)
+        )
 
     async def delete_entry(self, locale: str, entry_id: str) -> bool:
         """Delete a draft entry; return whether it existed."""
-        return bool(await self.redis.hdel(self.k_draft, f"{locale}/{entry_id}"))
+        return bool(await self.redis.hdel(self.keys.draft, f"{locale}/{entry_id}"))
 
     async def replace_drafts(self, entries: Sequence[FaqEntry]) -> None:
         """Replace all draft entries at once (an import, or a rollback)."""
@@ -188,9 +177,9 @@ class KnowledgeStore:
             entry_key(e): json.dumps(e.to_dict(), ensure_ascii=False) for e in entries
         }
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self.k_draft)
+            pipe.delete(self.keys.draft)
             if mapping:
-                pipe.hset(self.k_draft, mapping=mapping)
+                pipe.hset(self.keys.draft, mapping=mapping)
             await pipe.execute()
 
     async def merge_drafts(self, entries: Sequence[FaqEntry]) -> None:
@@ -199,34 +188,34 @@ class KnowledgeStore:
             mapping: dict[str | bytes, str] = {
                 entry_key(e): json.dumps(e.to_dict(), ensure_ascii=False) for e in entries
             }
-            await self.redis.hset(self.k_draft, mapping=mapping)
+            await self.redis.hset(self.keys.draft, mapping=mapping)
 
     async def synonyms(self) -> dict[str, list[str]]:
         """Return the draft synonym groups."""
-        raw = await self.redis.get(self.k_synonyms)
+        raw = await self.redis.get(self.keys.synonyms)
         return _parse_synonyms(json.loads(raw)) if raw else {}
 
     async def set_synonyms(self, raw: Any) -> dict[str, list[str]]:
         """Validate and store the draft synonym groups."""
         synonyms = _parse_synonyms(raw)
-        await self.redis.set(self.k_synonyms, json.dumps(synonyms, ensure_ascii=False))
+        await self.redis.set(self.keys.synonyms, json.dumps(synonyms, ensure_ascii=False))
         return synonyms
 
     async def thresholds(self) -> Thresholds | None:
         """Return the thresholds the next publish uses, if calibrated or set."""
-        raw = await self.redis.get(self.k_thresholds)
+        raw = await self.redis.get(self.keys.thresholds)
         return Thresholds(**json.loads(raw)) if raw else None
 
     async def set_thresholds(self, thresholds: Thresholds) -> None:
         """Store thresholds for the next publish."""
         await self.redis.set(
-            self.k_thresholds, json.dumps({"answer": thresholds.answer, "suggest": thresholds.suggest})
+            self.keys.thresholds, json.dumps({"answer": thresholds.answer, "suggest": thresholds.suggest})
         )
 
     # Golden questions -------------------------------------------------------------------------
     async def golden(self) -> list[dict[str, str]]:
         """Return the golden questions: text, expected entry id (or "escalate") and locale."""
-        raw = await self.redis.get(self.k_golden)
+        raw = await self.redis.get(self.keys.golden)
         return list(json.loads(raw)) if raw else []
 
     async def set_golden(self, items: Any) -> list[dict[str, str]]:
@@ -245,7 +234,7 @@ class KnowledgeStore:
             if locale not in ("zh-CN", "en"):
                 raise EntryError(f"golden question {number}: locale must be zh-CN or en")
             cleaned.append({"text": text[:500], "expected": expected[:80], "locale": locale})
-        await self.redis.set(self.k_golden, json.dumps(cleaned, ensure_ascii=False))
+        await self.redis.set(self.keys.golden, json.dumps(cleaned, ensure_ascii=False))
         return cleaned
 
     async def golden_labelled(self, locale: str) -> list[Labelled]:
@@ -255,12 +244,12 @@ class KnowledgeStore:
     # Versions ---------------------------------------------------------------------------------
     async def live_version(self) -> int | None:
         """Return the version customers are answered from, or None before the first publish."""
-        raw = await self.redis.get(self.k_live)
+        raw = await self.redis.get(self.keys.live)
         return int(raw) if raw else None
 
     async def snapshot(self, version: int) -> Snapshot | None:
         """Return one published version, or None."""
-        raw = await self.redis.get(f"{self._version_prefix}{version}")
+        raw = await self.redis.get(self.keys.version(version))
         return _snapshot_from(raw) if raw else None
 
     async def live_snapshot(self) -> Snapshot | None:
@@ -270,7 +259,7 @@ class KnowledgeStore:
 
     async def versions(self, limit: int = 100) -> list[dict[str, Any]]:
         """Return the newest versions' metadata, newest first."""
-        numbers = await self.redis.zrevrange(self.k_versions, 0, limit - 1)
+        numbers = await self.redis.zrevrange(self.keys.versions, 0, limit - 1)
         out = []
         for number in numbers:
             snap = await self.snapshot(int(number))
@@ -288,15 +277,15 @@ class KnowledgeStore:
         linear: Mapping[str, LinearState] | None = None,
     ) -> Snapshot:
         """Store a new version, make it live and tell every instance (the caller checked it)."""
-        version = int(await self.redis.incr(self.k_seq))
+        version = int(await self.redis.incr(self.keys.version_seq))
         snap = Snapshot(version, author, message, time.time(), tuple(entries), synonyms, thresholds)
         # The weights go first, so an instance told about the version finds them.
         await self.save_linear(version, linear or {})
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(f"{self._version_prefix}{version}", _snapshot_json(snap))
-            pipe.zadd(self.k_versions, {str(version): version})
-            pipe.set(self.k_live, version)
-            pipe.publish(self.channel, str(version))
+            pipe.set(self.keys.version(version), _snapshot_json(snap))
+            pipe.zadd(self.keys.versions, {str(version): version})
+            pipe.set(self.keys.live, version)
+            pipe.publish(self.keys.published, str(version))
             await pipe.execute()
         return snap
 
@@ -308,11 +297,11 @@ class KnowledgeStore:
             locale: {"key": state.key, "coef": _npy(state.coef), "intercept": _npy(state.intercept)}
             for locale, state in states.items()
         }
-        await self.redis.set(f"{self._linear_prefix}{version}", json.dumps(payload), ex=LINEAR_TTL_SECONDS)
+        await self.redis.set(self.keys.linear(version), json.dumps(payload), ex=KB_LINEAR_TTL_SECONDS)
 
     async def load_linear(self, version: int) -> dict[str, LinearState]:
         """Return a version's shared linear weights, or nothing if none are stored."""
-        raw = await self.redis.get(f"{self._linear_prefix}{version}")
+        raw = await self.redis.get(self.keys.linear(version))
         if not raw:
             return {}
         try:
@@ -335,22 +324,22 @@ class KnowledgeStore:
             ensure_ascii=False,
         )
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zincrby(self.k_inbox, 1, field)
-            pipe.hset(self.k_inbox_meta, field, meta)
+            pipe.zincrby(self.keys.inbox, 1, field)
+            pipe.hset(self.keys.inbox_meta, field, meta)
             await pipe.execute()
         # Keep the inbox bounded: drop the rarest when it grows past INBOX_MAX.
-        size = await self.redis.zcard(self.k_inbox)
+        size = await self.redis.zcard(self.keys.inbox)
         if size > INBOX_MAX:
-            dropped = await self.redis.zpopmin(self.k_inbox, size - INBOX_MAX)
+            dropped = await self.redis.zpopmin(self.keys.inbox, size - INBOX_MAX)
             if dropped:
-                await self.redis.hdel(self.k_inbox_meta, *[member for member, _ in dropped])
+                await self.redis.hdel(self.keys.inbox_meta, *[member for member, _ in dropped])
 
     async def inbox(self, limit: int = 200) -> list[dict[str, Any]]:
         """Return the most frequent unanswered questions with a sample text."""
-        rows = await self.redis.zrevrange(self.k_inbox, 0, limit - 1, withscores=True)
+        rows = await self.redis.zrevrange(self.keys.inbox, 0, limit - 1, withscores=True)
         if not rows:
             return []
-        metas = await self.redis.hmget(self.k_inbox_meta, [member for member, _ in rows])
+        metas = await self.redis.hmget(self.keys.inbox_meta, [member for member, _ in rows])
         out = []
         for (member, count), meta in zip(rows, metas, strict=True):
             key = member.decode() if isinstance(member, bytes) else str(member)
@@ -360,8 +349,8 @@ class KnowledgeStore:
 
     async def dismiss(self, key: str) -> None:
         """Remove one question from the inbox (turned into an entry, or not worth one)."""
-        await self.redis.zrem(self.k_inbox, key)
-        await self.redis.hdel(self.k_inbox_meta, key)
+        await self.redis.zrem(self.keys.inbox, key)
+        await self.redis.hdel(self.keys.inbox_meta, key)
 
 
 def _npy(array: np.ndarray[Any, Any]) -> str:

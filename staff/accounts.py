@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from core.keys import SESSION_TTL_SECONDS, Keys
+
 ROLES = ("editor", "agent", "supervisor", "admin")
 COOKIE = "cs_session"
-SESSION_TTL_SECONDS = 12 * 3600
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 # scrypt at n=2**14, r=8: about 16 MiB and tens of milliseconds per check, per OWASP's minimum.
 _N, _R, _P = 2**14, 8, 1
@@ -65,8 +66,7 @@ class Accounts:
     def __init__(self, client: aioredis.Redis[str], prefix: str) -> None:
         """Keep users in ``{prefix}:users`` and sessions in ``{prefix}:session:{token}``."""
         self.redis = client
-        self.k_users = f"{prefix}:users"
-        self._session_prefix = f"{prefix}:session:"
+        self._keys = Keys(prefix)
 
     async def set_user(self, username: str, password: str, roles: Iterable[str]) -> None:
         """Create or replace a user; refuses unknown roles, bad names and short passwords."""
@@ -79,15 +79,15 @@ class Accounts:
         if unknown or not wanted:
             raise ValueError(f"roles must be some of {', '.join(ROLES)}")
         record = {"password": hash_password(password), "roles": list(wanted)}
-        await self.redis.hset(self.k_users, username, json.dumps(record))
+        await self.redis.hset(self._keys.users, username, json.dumps(record))
 
     async def has_users(self) -> bool:
         """Return True when at least one staff account exists."""
-        return bool(await self.redis.hlen(self.k_users))
+        return bool(await self.redis.hlen(self._keys.users))
 
     async def login(self, username: str, password: str) -> Session | None:
         """Return a new session for valid credentials, else None (same work either way)."""
-        raw = await self.redis.hget(self.k_users, username) if _USERNAME.match(username) else None
+        raw = await self.redis.hget(self._keys.users, username) if _USERNAME.match(username) else None
         record = json.loads(raw) if raw else None
         # Hash even for unknown users so response time does not reveal which names exist.
         stored = record["password"] if record else hash_password("unknown-user-placeholder")
@@ -97,14 +97,14 @@ class Accounts:
             secrets.token_urlsafe(32), username, tuple(record["roles"]), secrets.token_urlsafe(16)
         )
         payload = json.dumps({"username": username, "roles": list(session.roles), "csrf": session.csrf})
-        await self.redis.set(self._session_prefix + session.token, payload, ex=SESSION_TTL_SECONDS)
+        await self.redis.set(self._keys.session(session.token), payload, ex=SESSION_TTL_SECONDS)
         return session
 
     async def session(self, token: str) -> Session | None:
         """Return the session for a cookie token, or None."""
         if not token or len(token) > 100:
             return None
-        raw = await self.redis.get(self._session_prefix + token)
+        raw = await self.redis.get(self._keys.session(token))
         if not raw:
             return None
         data = json.loads(raw)
@@ -112,4 +112,4 @@ class Accounts:
 
     async def logout(self, token: str) -> None:
         """End a session."""
-        await self.redis.delete(self._session_prefix + token)
+        await self.redis.delete(self._keys.session(token))

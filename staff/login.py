@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from staff.accounts import COOKIE, SESSION_TTL_SECONDS
+from core.keys import SESSION_TTL_SECONDS
+from staff.accounts import COOKIE
 from staff.api import Operation, read_json
 from staff.auth import ACCOUNTS
 from staff.errors import json_error

@@ -35,7 +35,7 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     closed = await handoff.outside_hours()
     if closed is not None:
         # Nobody to queue for: the customer's next message is kept for the agents (留言).
-        await handoff.start_leaving_message(tracker.sender_id, "en" if language == "en" else "zh")
+        await handoff.start_offline_message(tracker.sender_id, "en" if language == "en" else "zh")
         dispatcher.utter_message(text=notices.closed(closed.next_open, language))
         return [SlotSet("offered_human", False)]
     transition = await handoff.request_human(tracker.sender_id, reason=reason, first_message=text)

@@ -1,9 +1,22 @@
-"""Route each customer message by who owns the conversation: the bot (Rasa) or the human side."""
+"""Route each customer message by who owns the conversation: the bot (Rasa) or the human side.
+
+A message passes an ordered list of steps, like python-telegram-bot's handler groups: each step either
+answers the message (and the rest are skipped) or passes it on. The order is the product's rules:
+
+1. a rating answers the rating prompt, whoever owns the conversation afterwards;
+2. a waiting customer may leave the queue to leave a message (留言) instead;
+3. while a human owns (or is about to own) the conversation, the bot stays silent and holds the message;
+4. the message a customer was about to leave is taken as their offline message;
+5. the optional comment after a rating;
+6. tiers that skip the bot are queued by rule;
+7. everything else is the bot's turn (Rasa).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import handoff
 import knowledge_base
@@ -14,8 +27,28 @@ from core.messages import Button, EngineNotReady, Inbound, Outbound
 from core.ports import Reply
 from core.state import Owner
 from handoff import csat, notices
+from handoff.csat import Rating
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Turn:
+    """One customer message on its way through the steps, with what the pre-turn reads found."""
+
+    inbound: Inbound
+    owner: Owner
+    rating: Rating | None
+    dialogue: Dialogue
+
+    @property
+    def conversation(self) -> str:
+        """Return the conversation id."""
+        return self.inbound.conversation_id
+
+
+# A step answers the turn (its replies, possibly none) or returns None to pass it on.
+Step = Callable[[Turn], Awaitable[Sequence[Outbound] | None]]
 
 
 class Router:
@@ -30,9 +63,18 @@ class Router:
         self._states = services.states
         self._handoff = services.handoff
         self._dialogue = dialogue
+        self.steps: tuple[Step, ...] = (
+            self._rating,
+            self._leave_queue,
+            self._hold_for_agent,
+            self._offline_message,
+            self._rating_comment,
+            self._direct_to_human,
+            self._bot_turn,
+        )
 
     async def on_message(self, inbound: Inbound, reply: Reply) -> None:
-        """Handle one message: Rasa answers in BOT state; otherwise it is held for the human side."""
+        """Handle one message: the first step that answers it wins; its replies go out in order."""
         dialogue = self._dialogue()
         if dialogue is None:
             raise EngineNotReady("the dialogue model is still loading")
@@ -40,95 +82,94 @@ class Router:
         # One lock per conversation across all instances: the owner cannot change between the check
         # and Rasa's turn, and a conversation's messages are handled one at a time, in order.
         async with dialogue.conversation_lock(conversation):
-            if self._transcripts is not None:
-                await self._transcripts.append(conversation, "customer", inbound.text)
-            if self._profiles is not None:
-                # One profile per channel identity, made on first contact; agents may merge them later.
-                await self._profiles.seen(conversation, conversation)
-            owner = await self._states.get(conversation)
-            rating = None
-            if owner in (Owner.CLOSED, Owner.BOT) and self._csat is not None:
-                # The first message after a close (or the bot's goodbye) may answer the rating prompt.
-                rating = await self._csat.answer(conversation, inbound.text)
-            if owner is Owner.CLOSED:
-                await self._states.transition(
-                    conversation,
-                    Owner.BOT,
-                    actor="customer",
-                    reason="message after close",
-                    expected=Owner.CLOSED,
-                )
-                owner = Owner.BOT
-            if rating is not None:
-                text, buttons = csat.thanks(rating.language)
-                thanks = Outbound(inbound.sender_id, text, tuple(Button(t, p) for t, p in buttons))
-                if self._transcripts is not None:
-                    await self._transcripts.append(conversation, "bot", thanks.text)
-                log.info("csat recorded", extra={"conversation": conversation, "score": rating.score})
-                await reply(thanks)
-                return
-            if owner is Owner.QUEUED and notices.is_leave_request(inbound.text):
-                language = await self._leave_queue(inbound)
-                if language is not None:
-                    await self._say(inbound, notices.ask_message(language), reply)
-                    return
-            if owner is not Owner.BOT:
-                stream_id = await self._handoff.hold_customer_message(
-                    conversation, inbound.text, inbound.channel, inbound.message_id
-                )
-                log.info(
-                    "message held for agent",
-                    extra={"conversation": conversation, "owner": owner.value, "stream_id": stream_id},
-                )
-                return
-            left = await self._handoff.take_left_message(conversation, inbound.text)
-            if left is not None:
-                note, language = left
-                log.info("message left", extra={"conversation": conversation, "left": note.id})
-                await self._say(inbound, notices.message_left(language), reply)
-                return
-            follow_up = await self._csat.follow_up(conversation, inbound.text) if self._csat else None
-            if follow_up is not None:
-                await self._say(inbound, follow_up, reply)
-                return
-            ruled = await self._direct_to_human(inbound)
-            if ruled is not None:
-                replies = ruled
-            else:
-                with handoff.using(self._handoff), knowledge_base.using(self._knowledge):
-                    replies = await dialogue.handle(inbound)
-            if self._transcripts is not None:
-                for message in replies:
-                    await self._transcripts.append(conversation, "bot", message.plain_text())
-        log.info("bot replied", extra={"conversation": conversation, "replies": len(replies)})
+            turn = await self._begin(inbound, dialogue)
+            replies: Sequence[Outbound] = ()
+            for step in self.steps:
+                answered = await step(turn)
+                if answered is not None:
+                    replies = answered
+                    break
+            for message in replies:
+                await self._transcripts.append(conversation, "bot", message.plain_text())
         log.debug("bot turn", extra={"conversation": conversation, "text": inbound.text})
         for message in replies:
             await reply(message)
 
-    async def _say(self, inbound: Inbound, text: str, reply: Reply) -> None:
-        """Answer with one line of our own (not Rasa's), kept in the transcript."""
-        if self._transcripts is not None:
-            await self._transcripts.append(inbound.conversation_id, "bot", text)
-        await reply(Outbound(inbound.sender_id, text))
+    async def _begin(self, inbound: Inbound, dialogue: Dialogue) -> Turn:
+        """Record the message and read what the steps need: the owner and a pending rating."""
+        conversation = inbound.conversation_id
+        await self._transcripts.append(conversation, "customer", inbound.text)
+        # One profile per channel identity, made on first contact; agents may merge them later.
+        await self._profiles.seen(conversation, conversation)
+        owner = await self._states.get(conversation)
+        rating = None
+        if owner in (Owner.CLOSED, Owner.BOT):
+            # The first message after a close (or the bot's goodbye) may answer the rating prompt.
+            rating = await self._csat.answer(conversation, inbound.text)
+        if owner is Owner.CLOSED:
+            await self._handoff.reopen(conversation)
+            owner = Owner.BOT
+        return Turn(inbound, owner, rating, dialogue)
 
-    async def _leave_queue(self, inbound: Inbound) -> str | None:
-        """Let a waiting customer leave a message instead; their language, or None if an agent is coming."""
+    def _say(self, turn: Turn, text: str) -> list[Outbound]:
+        return [Outbound(turn.inbound.sender_id, text)]
+
+    async def _rating(self, turn: Turn) -> Sequence[Outbound] | None:
+        if turn.rating is None:
+            return None
+        text, buttons = csat.thanks(turn.rating.language)
+        log.info("csat recorded", extra={"conversation": turn.conversation, "score": turn.rating.score})
+        return [Outbound(turn.inbound.sender_id, text, tuple(Button(t, p) for t, p in buttons))]
+
+    async def _leave_queue(self, turn: Turn) -> Sequence[Outbound] | None:
+        """Let a waiting customer leave a message instead (unless an agent is already coming)."""
+        if turn.owner is not Owner.QUEUED or not notices.is_leave_request(turn.inbound.text):
+            return None
         queue = self._handoff.queue
-        ticket = await queue.ticket(inbound.conversation_id) if queue is not None else None
+        ticket = await queue.ticket(turn.conversation) if queue is not None else None
         language = detect_language(ticket.first_message if ticket else "") or "zh"
-        return language if await self._handoff.leave_queue(inbound.conversation_id, language) else None
+        if not await self._handoff.leave_queue(turn.conversation, language):
+            return None
+        return self._say(turn, notices.ask_message(language))
 
-    async def _direct_to_human(self, inbound: Inbound) -> list[Outbound] | None:
+    async def _hold_for_agent(self, turn: Turn) -> Sequence[Outbound] | None:
+        if turn.owner is Owner.BOT:
+            return None
+        inbound = turn.inbound
+        stream_id = await self._handoff.hold_customer_message(
+            turn.conversation, inbound.text, inbound.channel, inbound.message_id
+        )
+        extra = {"conversation": turn.conversation, "owner": turn.owner.value, "stream_id": stream_id}
+        log.info("message held for agent", extra=extra)
+        return []
+
+    async def _offline_message(self, turn: Turn) -> Sequence[Outbound] | None:
+        left = await self._handoff.take_offline_message(turn.conversation, turn.inbound.text)
+        if left is None:
+            return None
+        note, language = left
+        log.info("message left", extra={"conversation": turn.conversation, "left": note.id})
+        return self._say(turn, notices.message_left(language))
+
+    async def _rating_comment(self, turn: Turn) -> Sequence[Outbound] | None:
+        follow_up = await self._csat.follow_up(turn.conversation, turn.inbound.text)
+        return None if follow_up is None else self._say(turn, follow_up)
+
+    async def _direct_to_human(self, turn: Turn) -> Sequence[Outbound] | None:
         """Queue a customer whose tier skips the bot (a rule); None lets the bot answer as usual."""
-        transition = await self._handoff.direct_by_rule(inbound.conversation_id, inbound.text)
+        transition = await self._handoff.direct_by_rule(turn.conversation, turn.inbound.text)
         if transition is None:
             return None
-        language = detect_language(inbound.text)
+        language = detect_language(turn.inbound.text)
         lines = [notices.queued(language)]
-        line = notices.position_line(await self._handoff.position(inbound.conversation_id), language)
+        line = notices.position_line(await self._handoff.position(turn.conversation), language)
         if line is not None:
             lines.append(line)
-        log.info(
-            "queued by rule", extra={"conversation": inbound.conversation_id, "reason": transition.reason}
-        )
-        return [Outbound(inbound.sender_id, text) for text in lines]
+        log.info("queued by rule", extra={"conversation": turn.conversation, "reason": transition.reason})
+        return [Outbound(turn.inbound.sender_id, text) for text in lines]
+
+    async def _bot_turn(self, turn: Turn) -> Sequence[Outbound]:
+        with handoff.using(self._handoff), knowledge_base.using(self._knowledge):
+            replies = await turn.dialogue.handle(turn.inbound)
+        log.info("bot replied", extra={"conversation": turn.conversation, "replies": len(replies)})
+        return replies

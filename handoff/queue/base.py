@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from core.keys import Keys
 from core.redis import AsyncRedis
 from core.state import ConversationStates
 from handoff.queue.models import QueueSettings, Ticket
@@ -37,7 +38,9 @@ class _QueueBase:
         self.redis = client
         self.states = states
         self.settings = settings or QueueSettings()
-        self._base = f"{prefix}:{{hq}}"
+        self._q = Keys(prefix).queue
+        # The scripts build the availability keys from this base themselves.
+        self._base = self._q.base
         self._claim = client.register_script(CLAIM)
         self._accept = client.register_script(ACCEPT)
         self._take = client.register_script(TAKE)
@@ -50,12 +53,9 @@ class _QueueBase:
         self._finish = client.register_script(FINISH)
         self._refresh = client.register_script(REFRESH)
 
-    def _k(self, *parts: str) -> str:
-        return ":".join((self._base, *parts))
-
     async def ticket(self, conversation_id: str) -> Ticket | None:
         """Return a conversation's ticket, or None when it is not in the human queue."""
-        data = await self.redis.hgetall(self._k("ticket", conversation_id))
+        data = await self.redis.hgetall(self._q.ticket(conversation_id))
         if not data:
             return None
         return Ticket(
@@ -77,15 +77,15 @@ class _QueueBase:
 
     def _ticket_keys(self, ticket: Ticket) -> list[str]:
         return [
-            self._k("ticket", ticket.conversation_id),
-            self._k("queue", ticket.team),
-            self._k("dedicated", ticket.dedicated_agent or "-"),
-            self._k("sticky", ticket.last_agent or "-"),
+            self._q.ticket(ticket.conversation_id),
+            self._q.team_queue(ticket.team),
+            self._q.dedicated(ticket.dedicated_agent or "-"),
+            self._q.sticky(ticket.last_agent or "-"),
         ]
 
     def events_channel(self, agent_id: str) -> str:
         """Pub/sub channel of the agent's routing events (offered, assigned, revoked)."""
-        return self._k("events", agent_id)
+        return self._q.events(agent_id)
 
     async def _notify(self, agent_id: str, event: Mapping[str, str]) -> None:
         # Consoles subscribe to their agent's channel on whichever instance they are connected to.

@@ -52,11 +52,11 @@ class Lifecycle(Routing):
         # One script: created only if absent, so a retried request keeps the first place.
         created = await self._create(
             keys=[
-                self._k("ticket", conversation_id),
-                self._k("queue", team),
-                self._k("teams"),
-                self._k("dedicated", dedicated_agent or "-"),
-                self._k("sticky", ticket.last_agent or "-"),
+                self._q.ticket(conversation_id),
+                self._q.team_queue(team),
+                self._q.teams,
+                self._q.dedicated(dedicated_agent or "-"),
+                self._q.sticky(ticket.last_agent or "-"),
             ],
             args=[
                 conversation_id,
@@ -108,11 +108,11 @@ class Lifecycle(Routing):
         pairs = [*ticket.fields(), "offered_at", str(now)]
         taken = await self._take(
             keys=[
-                self._k("ticket", conversation_id),
-                self._k("agent", agent_id),
-                self._k("alive", agent_id),
-                self._k("convs", agent_id),
-                self._k("teams"),
+                self._q.ticket(conversation_id),
+                self._q.agent(agent_id),
+                self._q.alive(agent_id),
+                self._q.convs(agent_id),
+                self._q.teams,
             ],
             args=[conversation_id, agent_id, self._base, team, *pairs],
         )
@@ -130,13 +130,13 @@ class Lifecycle(Routing):
             # Alive before online: a sweep (any instance, every second) that saw "online" without a
             # heartbeat in between would log the agent off again as a lost connection.
             ttl_ms = int(self.settings.heartbeat_ttl_seconds * 1000)
-            await self.redis.set(self._k("alive", agent_id), "1", px=ttl_ms)
-        await self.redis.hset(self._k("agent", agent_id), "status", status)
+            await self.redis.set(self._q.alive(agent_id), "1", px=ttl_ms)
+        await self.redis.hset(self._q.agent(agent_id), "status", status)
         if status == "online":
             await self.heartbeat(agent_id)
             return await self.dispatch_agent(agent_id)
         if status == "offline":
-            await self.redis.delete(self._k("alive", agent_id))
+            await self.redis.delete(self._q.alive(agent_id))
             await self._refresh_agent(agent_id)
             await self._release_all(agent_id, "agent went offline")
             return await self.dispatch()
@@ -146,7 +146,7 @@ class Lifecycle(Routing):
     async def accept(self, agent_id: str, conversation_id: str) -> bool:
         """Accept an offer; the conversation becomes the agent's (False if the offer lapsed)."""
         accepted = await self._accept(
-            keys=[self._k("ticket", conversation_id), self._k("offers")], args=[conversation_id, agent_id]
+            keys=[self._q.ticket(conversation_id), self._q.offers], args=[conversation_id, agent_id]
         )
         if int(accepted) != 1:
             return False
@@ -168,9 +168,9 @@ class Lifecycle(Routing):
         done = await self._requeue(
             keys=[
                 *self._ticket_keys(ticket),
-                self._k("agent", agent_id),
-                self._k("convs", agent_id),
-                self._k("offers"),
+                self._q.agent(agent_id),
+                self._q.convs(agent_id),
+                self._q.offers,
             ],
             args=[
                 conversation_id,
@@ -207,21 +207,21 @@ class Lifecycle(Routing):
         """Requeue offers past their deadline and the work of agents whose heartbeat stopped."""
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         requeued = 0
-        for conversation_id in await self.redis.zrangebyscore(self._k("offers"), "-inf", now):
+        for conversation_id in await self.redis.zrangebyscore(self._q.offers, "-inf", now):
             ticket = await self.ticket(conversation_id)
             if ticket is None:
-                await self.redis.zrem(self._k("offers"), conversation_id)
+                await self.redis.zrem(self._q.offers, conversation_id)
                 continue
             requeued += await self.requeue(conversation_id, ticket.agent, "offer not accepted in time")
         for agent in await self.agents():
             if agent.status != "offline" and not agent.alive:
                 # Checked again inside Redis: the agent may have come back since ``agents()`` read them.
                 lost = await self._lost(
-                    keys=[self._k("agent", agent.id), self._k("alive", agent.id)], args=[self._base, agent.id]
+                    keys=[self._q.agent(agent.id), self._q.alive(agent.id)], args=[self._base, agent.id]
                 )
                 if int(lost) == 1:
                     requeued += await self._release_all(agent.id, "agent connection lost")
         # Also a safety net: anything still waiting while someone is free gets placed.
-        if requeued or await self.redis.zcard(self._k("avail", "all")):
+        if requeued or await self.redis.zcard(self._q.avail_all):
             await self.dispatch()
         return requeued

@@ -66,7 +66,7 @@ class Routing(Waiting):
                 return
 
     def _availability(self) -> _Availability:
-        return _Availability(self.redis, self._k("avail", "all"))
+        return _Availability(self.redis, self._q.avail_all)
 
     async def _route(self, ticket: Ticket) -> Placement | None:
         """Place one new ticket by the chain: dedicated → sticky → team (least loaded) → anyone."""
@@ -80,9 +80,9 @@ class Routing(Waiting):
                     return placement
                 if placement == TICKET_GONE:
                     return None
-        steps = [("team", self._k("avail", "team", ticket.team))]
+        steps = [("team", self._q.avail_team(ticket.team))]
         if not ticket.transferred_from:
-            steps.append(("anyone", self._k("avail", "all")))
+            steps.append(("anyone", self._q.avail_all))
         for step, key in steps:
             # Concurrent routes race for the least-loaded agents: on a lost race, read the index again
             # rather than leave the ticket waiting while someone is free.
@@ -104,10 +104,10 @@ class Routing(Waiting):
 
         The team is "" for the dedicated and sticky steps (those tickets are not taken from a team queue).
         """
-        async for member, _ in self._head(self._k("dedicated", agent.id), skip):
+        async for member, _ in self._head(self._q.dedicated(agent.id), skip):
             return _Picked(member, "dedicated", "", None)
         best: tuple[float, _Picked] | None = None
-        async for member, score in self._head(self._k("sticky", agent.id), skip):
+        async for member, score in self._head(self._q.sticky(agent.id), skip):
             ticket = await self.ticket(member)
             if ticket and not await available.has(ticket.dedicated_agent):
                 best = (score, _Picked(member, "sticky", "", ticket))
@@ -116,11 +116,11 @@ class Routing(Waiting):
         for team in sorted(await self.teams()):
             if team in teams:
                 step = "team"
-            elif not await self.redis.zcard(self._k("avail", "team", team)):
+            elif not await self.redis.zcard(self._q.avail_team(team)):
                 step = "anyone"  # nobody of that team can take it, so anyone may
             else:
                 continue
-            async for member, score in self._head(self._k("queue", team), skip):
+            async for member, score in self._head(self._q.team_queue(team), skip):
                 if best is not None and score >= best[0]:
                     break
                 ticket = await self.ticket(member)
@@ -166,7 +166,7 @@ class Routing(Waiting):
             progressed = False
             # Least-loaded first (the index's score is load / capacity), so work spreads across the team.
             available = self._availability()
-            for agent_id in await self.redis.zrange(self._k("avail", "all"), 0, -1):
+            for agent_id in await self.redis.zrange(self._q.avail_all, 0, -1):
                 if agent_id in exclude:
                     continue
                 agent = await self.agent(agent_id)
@@ -206,10 +206,10 @@ class Routing(Waiting):
         claimed = await self._claim(
             keys=[
                 *self._ticket_keys(ticket),
-                self._k("agent", agent_id),
-                self._k("alive", agent_id),
-                self._k("convs", agent_id),
-                self._k("offers"),
+                self._q.agent(agent_id),
+                self._q.alive(agent_id),
+                self._q.convs(agent_id),
+                self._q.offers,
             ],
             args=[
                 conversation_id,
@@ -237,11 +237,11 @@ class Routing(Waiting):
         before, _, after = json.dumps({"type": status, "conversation": "@", "step": step}).partition('"@"')
         claimed = await self._claim_head(
             keys=[
-                self._k("queue", team),
-                self._k("agent", agent_id),
-                self._k("alive", agent_id),
-                self._k("convs", agent_id),
-                self._k("offers"),
+                self._q.team_queue(team),
+                self._q.agent(agent_id),
+                self._q.alive(agent_id),
+                self._q.convs(agent_id),
+                self._q.offers,
             ],
             args=[
                 self._base,
@@ -281,11 +281,11 @@ class Routing(Waiting):
         """Close an agent's conversation in the queue: free the slot and record the handling time."""
         done = await self._finish(
             keys=[
-                self._k("ticket", conversation_id),
-                self._k("agent", agent_id),
-                self._k("convs", agent_id),
-                self._k("offers"),
-                self._k("handled"),
+                self._q.ticket(conversation_id),
+                self._q.agent(agent_id),
+                self._q.convs(agent_id),
+                self._q.offers,
+                self._q.handled,
             ],
             args=[conversation_id, agent_id, round(handled_seconds, 1), self._base],
         )

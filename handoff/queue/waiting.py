@@ -22,10 +22,10 @@ class Waiting(Presence):
                 return Position(0, 0.0)
             team = ticket.team
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(self._k("ticket", conversation_id), "status")
-            pipe.zrank(self._k("queue", team), conversation_id)
-            pipe.lrange(self._k("handled"), 0, 49)
-            pipe.zrange(self._k("online", "team", team), 0, -1, withscores=True)
+            pipe.hget(self._q.ticket(conversation_id), "status")
+            pipe.zrank(self._q.team_queue(team), conversation_id)
+            pipe.lrange(self._q.handled, 0, 49)
+            pipe.zrange(self._q.online_team(team), 0, -1, withscores=True)
             status, rank, handled, online = await pipe.execute()
         if status != "queued" or rank is None:
             return Position(0, 0.0)
@@ -42,13 +42,13 @@ class Waiting(Presence):
 
     async def _pace(self, team: str) -> tuple[float, int]:
         """Read the recent handling times and the team's online slots."""
-        handled = await self.redis.lrange(self._k("handled"), 0, 49)
-        online = await self.redis.zrange(self._k("online", "team", team), 0, -1, withscores=True)
+        handled = await self.redis.lrange(self._q.handled, 0, 49)
+        online = await self.redis.zrange(self._q.online_team(team), 0, -1, withscores=True)
         return self._pace_of(handled, online)
 
     async def positions(self, team: str, limit: int = 500) -> list[tuple[str, Position]]:
         """Return the first ``limit`` waiting conversations of a team with their place and expected wait."""
-        members = await self.redis.zrange(self._k("queue", team), 0, limit - 1)
+        members = await self.redis.zrange(self._q.team_queue(team), 0, limit - 1)
         average, slots = await self._pace(team)
         return [(m, Position(i, round(i * average / slots, 1))) for i, m in enumerate(members, start=1)]
 
@@ -56,17 +56,17 @@ class Waiting(Presence):
         """Return what each waiting customer was told of their place and of leaving a message."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
-                pipe.hmget(self._k("ticket", conversation_id), ["told", "enqueued_ms", "told_wait"])
+                pipe.hmget(self._q.ticket(conversation_id), ["told", "enqueued_ms", "told_wait"])
             rows = await pipe.execute()
         return [Told(str(a or ""), int(b or 0), str(c or "")) for a, b, c in rows]
 
     async def set_told(self, conversation_id: str, before: str, after: str, field: str = "told") -> bool:
         """Record a new told value only if it is still ``before`` (one instance tells, not all)."""
-        done = await self._told(keys=[self._k("ticket", conversation_id)], args=[field, before, after])
+        done = await self._told(keys=[self._q.ticket(conversation_id)], args=[field, before, after])
         return int(done) == 1
 
     async def waiting(self, team: str, limit: int = 100) -> list[Ticket]:
         """Return a team's waiting conversations in priority order."""
-        members = await self.redis.zrange(self._k("queue", team), 0, limit - 1)
+        members = await self.redis.zrange(self._q.team_queue(team), 0, limit - 1)
         found = [await self.ticket(m) for m in members]
         return [t for t in found if t is not None]

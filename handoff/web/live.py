@@ -62,68 +62,77 @@ class _Feed:
         return None
 
 
+async def _pump(feed: _Feed, ws: web.WebSocketResponse, changes: asyncio.Queue[str | None]) -> None:
+    """Forward the feed's notices to the socket until it closes (or Redis goes away)."""
+    try:
+        await _follow(feed, ws, changes)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        # Redis went away: close, and the console reconnects (polling covers the gap).
+        log.warning("agent feed lost", exc_info=True)
+        await ws.close(code=1011, message=b"feed lost")
+
+
+async def _follow(feed: _Feed, ws: web.WebSocketResponse, changes: asyncio.Queue[str | None]) -> None:
+    events = feed.queue.events_channel(feed.agent)
+    while not ws.closed:
+        while not changes.empty():
+            feed.watched = changes.get_nowait()
+            await feed.resubscribe()
+        message = await feed.pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+        if message is None:
+            continue
+        channel = str(message["channel"])
+        if channel == events:
+            await feed.resubscribe()  # offered, assigned or revoked: the followed set changed
+            event = json.loads(message["data"])
+            await ws.send_json({"type": "event", "event": event.pop("type", ""), **event})
+        elif (conversation := feed.conversation_of(channel)) is not None:
+            await ws.send_json({"type": "transcript", "conversation": conversation})
+
+
+async def _beat(feed: _Feed) -> None:
+    while True:
+        await feed.queue.heartbeat(feed.agent)
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+async def _read_watches(
+    request: web.Request, ws: web.WebSocketResponse, changes: asyncio.Queue[str | None]
+) -> None:
+    """Take the console's "watch this conversation" frames (only conversations the agent may read)."""
+    async for frame in ws:
+        if frame.type != WSMsgType.TEXT:
+            continue
+        try:
+            data = json.loads(frame.data)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("type") == "watch":
+            conversation = data.get("conversation")
+            if conversation is None:
+                changes.put_nowait(None)
+            elif isinstance(conversation, str) and await may_read(request, conversation):
+                changes.put_nowait(conversation)
+            else:
+                await ws.send_json({"type": "error", "error": "not your conversation"})
+
+
 async def socket(request: web.Request) -> web.StreamResponse:
     """Push "something changed" notices to the agent console (``GET /agent/ws``)."""
     session: Session = request["session"]
     origin = request.headers.get("Origin", "")
     if origin and urlsplit(origin).netloc != request.host:
         return web.json_response({"error": "origin not allowed"}, status=403)
-    queue = request.app[QUEUE]
-    feed = _Feed(queue, request.app[KEYS], session.username)
+    feed = _Feed(request.app[QUEUE], request.app[KEYS], session.username)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     await feed.start()
     changes: asyncio.Queue[str | None] = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            await follow()
-        except (asyncio.CancelledError, ConnectionResetError):
-            raise
-        except Exception:
-            # Redis went away: close, and the console reconnects (polling covers the gap).
-            log.warning("agent feed lost", exc_info=True)
-            await ws.close(code=1011, message=b"feed lost")
-
-    async def follow() -> None:
-        events = queue.events_channel(session.username)
-        while not ws.closed:
-            while not changes.empty():
-                feed.watched = changes.get_nowait()
-                await feed.resubscribe()
-            message = await feed.pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-            if message is None:
-                continue
-            channel = str(message["channel"])
-            if channel == events:
-                await feed.resubscribe()  # offered, assigned or revoked: the followed set changed
-                event = json.loads(message["data"])
-                await ws.send_json({"type": "event", "event": event.pop("type", ""), **event})
-            elif (conversation := feed.conversation_of(channel)) is not None:
-                await ws.send_json({"type": "transcript", "conversation": conversation})
-
-    async def beat() -> None:
-        while True:
-            await queue.heartbeat(session.username)
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(beat())]
+    tasks = [asyncio.create_task(_pump(feed, ws, changes)), asyncio.create_task(_beat(feed))]
     try:
-        async for frame in ws:
-            if frame.type != WSMsgType.TEXT:
-                continue
-            try:
-                data = json.loads(frame.data)
-            except ValueError:
-                continue
-            if isinstance(data, dict) and data.get("type") == "watch":
-                conversation = data.get("conversation")
-                if conversation is None:
-                    changes.put_nowait(None)
-                elif isinstance(conversation, str) and await may_read(request, conversation):
-                    changes.put_nowait(conversation)
-                else:
-                    await ws.send_json({"type": "error", "error": "not your conversation"})
+        await _read_watches(request, ws, changes)
     finally:
         # The socket may be gone already, so a pump failing on it is expected.
         await stop_tasks(*tasks, expected=(ConnectionResetError, RuntimeError))

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from handoff.hours import Hours, ScheduleError
-from handoff.offline import LeftMessages
+from handoff.offline import OfflineMessages
 from handoff.service import TAKE_REFUSED, TAKEN
 from handoff.web.appkeys import QUEUE, SERVICE, TRANSCRIPTS
 from staff.api import Operation, json_object, session_of
@@ -21,8 +21,8 @@ def _hours(request: web.Request) -> Hours:
     return hours
 
 
-def _left(request: web.Request) -> LeftMessages:
-    left = request.app[SERVICE].left
+def _offline(request: web.Request) -> OfflineMessages:
+    left = request.app[SERVICE].offline
     if left is None:
         raise web.HTTPNotFound(text='{"error": "no left messages here"}', content_type="application/json")
     return left
@@ -43,13 +43,13 @@ async def list_left(request: web.Request) -> web.StreamResponse:
     if teams is None:
         teams = await request.app[QUEUE].teams() | set((await _hours(request).all()).keys())
         teams.add(request.app[SERVICE].team)
-    messages = await _left(request).open(teams)
+    messages = await _offline(request).open(teams)
     return web.json_response({"messages": [m.to_dict() for m in messages]})
 
 
 async def claim_left(request: web.Request) -> web.StreamResponse:
     """Take a message: the conversation becomes the agent's at once, to reply in the console."""
-    left = _left(request)
+    left = _offline(request)
     message = await left.get(request.match_info["message"])
     teams = await _teams_of(request)
     if message is None or (teams is not None and message.team not in teams):

@@ -40,5 +40,6 @@ def register(app: web.Application) -> None:
         return web.FileResponse(WEB_DIR / "agent.html")
 
     app.router.add_get("/agent", page)
+    app.router.add_static("/agent/static/", WEB_DIR / "static", show_index=False)
     add_operations(app, operations())
     live.register(app)

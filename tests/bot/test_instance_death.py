@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -13,7 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
@@ -24,14 +22,9 @@ from handoff.web.appkeys import QUEUE, TRANSCRIPTS
 from tests.bot.test_agent_api import login, mine_once_offered, staffed_support
 from tests.channels.test_webchat import frames_until
 from tests.conftest import EngineFactory
+from tests.processes import free_port, serving
 
 START_SECONDS = 180
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Doomed:
@@ -51,7 +44,7 @@ async def doomed(
 ) -> AsyncIterator[tuple[Doomed, str]]:
     """Engine B as a real process on this run's Redis, with a key prefix of this test's own."""
     prefix = key_prefix + "kill" + uuid.uuid4().hex[:4]
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "REDIS_URL": redis_url,
@@ -63,30 +56,10 @@ async def doomed(
         "MODEL_DIR": str(PROJECT_ROOT / "var" / "models"),
         "LOG_LEVEL": "WARNING",
     }
-    log = (tmp_path / "doomed.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "serve", "--no-train", env=env, stdout=log, stderr=log
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            deadline = time.monotonic() + START_SECONDS
-            while True:
-                if process.returncode is not None or time.monotonic() > deadline:
-                    pytest.fail(f"engine B did not start: {(tmp_path / 'doomed.log').read_text()[-2000:]}")
-                try:
-                    async with http.get(url + "/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.5)
+    command = [sys.executable, "-m", "bot", "serve", "--no-train"]
+    async with serving(command, env, url + "/healthz", tmp_path / "doomed.log", START_SECONDS) as process:
         yield Doomed(process, url), prefix
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-        log.close()
 
 
 async def test_an_engine_killed_mid_handoff_loses_nothing(

@@ -1,0 +1,1 @@
+"""Setup and lint helpers run by make (not part of the engine)."""

@@ -15,9 +15,11 @@ import redis.asyncio as aioredis
 if TYPE_CHECKING:
     # The stubs make clients generic over what commands return; ours decode (async) or not (sync).
     AsyncRedis = aioredis.Redis[str]
+    AsyncPipeline = aioredis.client.Pipeline[str]
     SyncRedis = redis.Redis[bytes]
 else:
     AsyncRedis = aioredis.Redis
+    AsyncPipeline = aioredis.client.Pipeline
     SyncRedis = redis.Redis
 
 log = logging.getLogger(__name__)

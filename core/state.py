@@ -66,6 +66,11 @@ class Transition:
     at_ms: int
 
 
+def owner_of(raw: str | None) -> Owner:
+    """Return the owner stored in the state hash's ``owner`` field; a conversation never seen is the bot's."""
+    return Owner(raw) if raw else Owner.BOT
+
+
 class ConversationStates:
     """Read and move conversations between owners; every change is atomic and logged."""
 
@@ -82,8 +87,7 @@ class ConversationStates:
 
     async def get(self, conversation_id: str) -> Owner:
         """Return the conversation's owner; a conversation never seen is the bot's."""
-        raw = await self._redis.hget(self._keys.conversation_state(conversation_id), "owner")
-        return Owner(raw) if raw else Owner.BOT
+        return owner_of(await self._redis.hget(self._keys.conversation_state(conversation_id), "owner"))
 
     async def transition(
         self,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.keys import RECENT_WINDOW_SECONDS, TRANSCRIPT_MAXLEN, TRANSCRIPT_TTL_SECONDS, Keys
-from core.redis import AsyncRedis
+from core.redis import AsyncPipeline, AsyncRedis
 
 ROLES = ("customer", "bot", "agent", "system")
 
@@ -60,21 +60,27 @@ class Transcripts:
 
     async def append(self, conversation_id: str, role: str, text: str, author: str = "") -> str:
         """Add a line to the conversation's transcript and return its id."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self.queue_append(pipe, conversation_id, role, text, author)
+            results = await pipe.execute()
+        return str(results[0])
+
+    def queue_append(
+        self, pipe: AsyncPipeline, conversation_id: str, role: str, text: str, author: str = ""
+    ) -> None:
+        """Queue the commands of `append` on ``pipe`` (its first result is the line's id)."""
         key = self._keys.transcript(conversation_id)
         now_ms = int(time.time() * 1000)
         fields = {"role": role, "text": text, "author": author, "at": str(now_ms)}
-        # One round trip: Redis runs a pipeline's commands in order, so the signal goes out after the line
-        # is stored and consoles watching this conversation, on any instance, refresh at once.
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
-            pipe.expire(key, TRANSCRIPT_TTL_SECONDS)
-            if role == "customer":
-                recent = self._keys.recent_conversations
-                pipe.zadd(recent, {conversation_id: now_ms})
-                pipe.zremrangebyscore(recent, "-inf", now_ms - RECENT_WINDOW_SECONDS * 1000)
-            pipe.publish(self._keys.transcript_signal(conversation_id), str(now_ms))
-            results = await pipe.execute()
-        return str(results[0])
+        # Redis runs a pipeline's commands in order, so the signal goes out after the line is stored and
+        # consoles watching this conversation, on any instance, refresh at once.
+        pipe.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
+        pipe.expire(key, TRANSCRIPT_TTL_SECONDS)
+        if role == "customer":
+            recent = self._keys.recent_conversations
+            pipe.zadd(recent, {conversation_id: now_ms})
+            pipe.zremrangebyscore(recent, "-inf", now_ms - RECENT_WINDOW_SECONDS * 1000)
+        pipe.publish(self._keys.transcript_signal(conversation_id), str(now_ms))
 
     async def read(self, conversation_id: str, count: int = 500) -> list[Line]:
         """Return the newest ``count`` lines, oldest first."""

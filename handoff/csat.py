@@ -100,7 +100,13 @@ class Csat:
 
     async def answer(self, conversation_id: str, text: str) -> Rating | None:
         """Record the rating if ``text`` is one; the prompt is used up either way."""
-        context = await self.pending(conversation_id)
+        return await self.answer_pending(
+            conversation_id, text, await self.redis.get(self._pending(conversation_id))
+        )
+
+    async def answer_pending(self, conversation_id: str, text: str, stored: str | None) -> Rating | None:
+        """Do `answer` with the pending prompt already read (``stored``: the raw value of `csat_pending`)."""
+        context = dict(json.loads(stored)) if stored else None
         if context is None:
             return None
         await self.redis.delete(self._pending(conversation_id))
@@ -145,7 +151,12 @@ class Csat:
 
         The comment button asks for the comment; the next message is then stored as the comment.
         """
-        raw = await self.redis.get(self._comment(conversation_id))
+        return await self.follow_up_stored(
+            conversation_id, text, await self.redis.get(self._comment(conversation_id))
+        )
+
+    async def follow_up_stored(self, conversation_id: str, text: str, raw: str | None) -> str | None:
+        """Do `follow_up` with the comment window already read (``raw``: the value of `csat_comment`)."""
         if raw is None:
             return None
         context = dict(json.loads(raw))

@@ -53,6 +53,14 @@ class OfflineMessage:
         }
 
 
+def parse_leaving(raw: str | None) -> tuple[str, str] | None:
+    """Return (team, language) from the raw `offline_leaving` marker, or None without one."""
+    if not raw:
+        return None
+    team, _, language = str(raw).partition("|")
+    return team, language or "zh"
+
+
 class OfflineMessages:
     """Left messages and the customers about to leave one, under one key prefix."""
 
@@ -70,11 +78,7 @@ class OfflineMessages:
 
     async def leaving(self, conversation_id: str) -> tuple[str, str] | None:
         """Return (team, language) when the customer's next message is to be left, else None."""
-        raw = await self._redis.get(self._keys.offline_leaving(conversation_id))
-        if not raw:
-            return None
-        team, _, language = str(raw).partition("|")
-        return team, language or "zh"
+        return parse_leaving(await self._redis.get(self._keys.offline_leaving(conversation_id)))
 
     async def add(
         self, conversation_id: str, team: str, text: str, tier: str = "regular", channel: str = ""

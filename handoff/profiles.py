@@ -144,6 +144,13 @@ class Profiles:
         await self.redis.zadd(self._keys.profile_part(profile.id, "convs"), {conversation_id: time.time()})
         return profile
 
+    async def touch(self, identity: str, conversation_id: str, profile_id: str | None) -> None:
+        """Do `seen` when the identity's profile id was already read (``None``: not made yet)."""
+        if profile_id is None:
+            await self.seen(identity, conversation_id)
+            return
+        await self.redis.zadd(self._keys.profile_part(profile_id, "convs"), {conversation_id: time.time()})
+
     async def conversations(self, profile_id: str, limit: int = 50) -> list[str]:
         """Return the profile's conversations across channels, most recent first."""
         return list(await self.redis.zrevrange(self._keys.profile_part(profile_id, "convs"), 0, limit - 1))

@@ -155,8 +155,15 @@ class HandoffService:
         """Store ``text`` as the customer's message when they were about to leave one (and the language)."""
         if self.offline is None:
             return None
-        leaving = await self.offline.leaving(conversation_id)
-        if leaving is None or not text.strip():
+        return await self.take_offline_message_for(
+            conversation_id, text, await self.offline.leaving(conversation_id)
+        )
+
+    async def take_offline_message_for(
+        self, conversation_id: str, text: str, leaving: tuple[str, str] | None
+    ) -> tuple[OfflineMessage, str] | None:
+        """Do `take_offline_message` with the marker already read (``leaving``: team and language)."""
+        if self.offline is None or leaving is None or not text.strip():
             return None
         team, language = leaving
         tier = (await self._routing_profile(conversation_id))[0]

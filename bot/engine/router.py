@@ -25,9 +25,10 @@ from bot.wiring import Services
 from core.language import detect_language
 from core.messages import Button, EngineNotReady, Inbound, Outbound
 from core.ports import Reply
-from core.state import Owner
+from core.state import Owner, owner_of
 from handoff import csat, notices
 from handoff.csat import Rating
+from handoff.offline import parse_leaving
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ class Turn:
     owner: Owner
     rating: Rating | None
     dialogue: Dialogue
+    # Read with the owner, before any step ran: the offline-message marker and the comment window.
+    leaving: tuple[str, str] | None
+    comment_window: str | None
 
     @property
     def conversation(self) -> str:
@@ -61,6 +65,8 @@ class Router:
         self._transcripts = services.transcripts
         self._csat = services.csat
         self._states = services.states
+        self._redis = services.redis
+        self._keys = services.keys
         self._handoff = services.handoff
         self._dialogue = dialogue
         self.steps: tuple[Step, ...] = (
@@ -96,20 +102,28 @@ class Router:
             await reply(message)
 
     async def _begin(self, inbound: Inbound, dialogue: Dialogue) -> Turn:
-        """Record the message and read what the steps need: the owner and a pending rating."""
+        """Record the message and read what every step needs, in one round trip to Redis."""
         conversation = inbound.conversation_id
-        await self._transcripts.append(conversation, "customer", inbound.text)
+        keys = self._keys
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._transcripts.queue_append(pipe, conversation, "customer", inbound.text)
+            pipe.get(keys.identity(conversation))
+            pipe.hget(keys.conversation_state(conversation), "owner")
+            pipe.get(keys.csat_pending(conversation))
+            pipe.get(keys.offline_leaving(conversation))
+            pipe.get(keys.csat_comment(conversation))
+            profile_id, owner_raw, pending, leaving, comment = (await pipe.execute())[-5:]
         # One profile per channel identity, made on first contact; agents may merge them later.
-        await self._profiles.seen(conversation, conversation)
-        owner = await self._states.get(conversation)
+        await self._profiles.touch(conversation, conversation, profile_id)
+        owner = owner_of(owner_raw)
         rating = None
         if owner in (Owner.CLOSED, Owner.BOT):
             # The first message after a close (or the bot's goodbye) may answer the rating prompt.
-            rating = await self._csat.answer(conversation, inbound.text)
+            rating = await self._csat.answer_pending(conversation, inbound.text, pending)
         if owner is Owner.CLOSED:
             await self._handoff.reopen(conversation)
             owner = Owner.BOT
-        return Turn(inbound, owner, rating, dialogue)
+        return Turn(inbound, owner, rating, dialogue, parse_leaving(leaving), comment)
 
     def _say(self, turn: Turn, text: str) -> list[Outbound]:
         return [Outbound(turn.inbound.sender_id, text)]
@@ -144,7 +158,9 @@ class Router:
         return []
 
     async def _offline_message(self, turn: Turn) -> Sequence[Outbound] | None:
-        left = await self._handoff.take_offline_message(turn.conversation, turn.inbound.text)
+        left = await self._handoff.take_offline_message_for(
+            turn.conversation, turn.inbound.text, turn.leaving
+        )
         if left is None:
             return None
         note, language = left
@@ -152,7 +168,9 @@ class Router:
         return self._say(turn, notices.message_left(language))
 
     async def _rating_comment(self, turn: Turn) -> Sequence[Outbound] | None:
-        follow_up = await self._csat.follow_up(turn.conversation, turn.inbound.text)
+        follow_up = await self._csat.follow_up_stored(
+            turn.conversation, turn.inbound.text, turn.comment_window
+        )
         return None if follow_up is None else self._say(turn, follow_up)
 
     async def _direct_to_human(self, turn: Turn) -> Sequence[Outbound] | None:

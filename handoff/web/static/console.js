@@ -153,10 +153,13 @@ async function showLeftMessages() {
 }
 let hoursLoaded = false;
 // The stored schedule arrives after the page: it must not overwrite what the supervisor began typing.
+// Focus counts as editing: a field the supervisor is in is theirs, even before the first keystroke
+// (a schedule arriving between selecting the text and typing over it once gave "supportsupport").
 let hoursEdited = false;
-["hours-team", "hours-json"].forEach((id) => $(id).addEventListener("input", () => {
-  hoursEdited = true; $("hours-status").textContent = "";
-}));
+["hours-team", "hours-json"].forEach((id) => {
+  $(id).addEventListener("focus", () => { hoursEdited = true; });
+  $(id).addEventListener("input", () => { hoursEdited = true; $("hours-status").textContent = ""; });
+});
 async function loadHours() {
   const r = await api("GET", "/api/agent/hours");
   if (!r.ok || hoursEdited) return;

@@ -68,10 +68,6 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
 
 
-def _channel_for(app: web.Application, name: str) -> Channel | None:
-    return next((c for c in app[CHANNELS] if c.name == name), None)
-
-
 async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     """Connect to REDIS_URL (or start the embedded Redis) and build every service on it."""
     settings = app[SETTINGS]
@@ -86,7 +82,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     keys = app[KEYS]
 
     def channel_for(name: str) -> Channel | None:
-        return _channel_for(app, name)
+        return next((c for c in app[CHANNELS] if c.name == name), None)
 
     # The outbox only sends once asked; its senders are stopped by the intake context.
     transcripts = Transcripts(client, keys)

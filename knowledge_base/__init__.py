@@ -17,6 +17,9 @@ from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.matcher import Band, Decision, Thresholds
 
 _current: ContextVar[LiveKnowledgeBase | None] = ContextVar("knowledge_base", default=None)
+# Inside `one_turn`: what the KB found for each (question, language) so far. A dict shared by
+# reference, so a context copied for a task inside the turn still sees and fills the same one.
+_turn: ContextVar[dict[tuple[str, str | None], Found | None] | None] = ContextVar("kb_turn", default=None)
 
 
 @contextmanager
@@ -42,9 +45,25 @@ def active() -> bool:
     return _current.get() is not None
 
 
+@contextmanager
+def one_turn() -> Iterator[None]:
+    """Match each question once inside the block: a second `find` of it returns the first result."""
+    token = _turn.set({})
+    try:
+        yield
+    finally:
+        _turn.reset(token)
+
+
 async def find(question: str, language: str | None) -> Found | None:
-    """Match a customer's question against the live knowledge base."""
-    return (await current()).find(question, language)
+    """Match a customer's question against the live knowledge base (once per turn, see `one_turn`)."""
+    memo = _turn.get()
+    if memo is not None and (question, language) in memo:
+        return memo[(question, language)]
+    found = (await current()).find(question, language)
+    if memo is not None:
+        memo[(question, language)] = found
+    return found
 
 
 async def record_unanswered(found: Found | None, text: str, language: str | None, source: str) -> None:
@@ -65,6 +84,7 @@ __all__ = [
     "current",
     "find",
     "locale_for",
+    "one_turn",
     "parse_entry",
     "record_unanswered",
     "using",

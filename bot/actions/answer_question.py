@@ -42,6 +42,9 @@ class ActionAnswerQuestion(EngineAction):
         explanation: dict[str, Any] = found.decision.explain() if found else {"band": band.value}
         explanation.pop("normalised", None)
         explanation["candidates"] = explanation.get("candidates", [])[:3]
+        # Why this message reached the KB at all (bot.dialogue.scope), when the engine decided it.
+        if tracker.latest_message.get("scope"):
+            explanation["scope"] = tracker.latest_message["scope"]
         log.info("kb: decision", extra={"conversation": tracker.sender_id, "kb": explanation})
         if found is not None and band is knowledge_base.Band.ANSWER and found.entries:
             entry = found.entries[0]
@@ -64,7 +67,8 @@ class ActionAnswerQuestion(EngineAction):
             dispatcher.utter_message(text=_SUGGEST_TEXT[lang], buttons=buttons)
             return [SlotSet("offered_human", True)]
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        source = "fallback" if intent == "nlu_fallback" else "escalated"
+        unsure = (tracker.latest_message.get("scope") or {}).get("nlu_unsure")
+        source = "fallback" if intent == "nlu_fallback" or unsure else "escalated"
         await knowledge_base.record_unanswered(found, text, language, source)
         if await handoff.kb_outcome(tracker.sender_id, escalated=True):
             # The second miss in a row: asking again whether they want a human would only annoy them.

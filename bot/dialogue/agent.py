@@ -13,13 +13,18 @@ from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.processor import MessageProcessor
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection as SdkRejection
 from rasa_sdk.interfaces import ActionNotFoundException
 
+import knowledge_base
+from bot.dialogue import scope
 from bot.dialogue.stores import AtomicRedisLockStore, tracker_store
+from core.language import detect_language
 from core.messages import Inbound, Outbound
 from core.redis import SyncRedis
 
@@ -90,13 +95,50 @@ class InProcessActionEndpoint(EndpointConfig):
             raise RasaException(f"no such action: {exc.action_name}") from exc
 
 
+class ScopedParse:
+    """Rasa's NLU parse followed by the scope decision (`bot.dialogue.scope`) against the live KB.
+
+    Installed as the processor's ``parse_message``, which Rasa calls with the conversation's tracker
+    before its policies run: the policies then see the decided intent. Without a knowledge base in
+    use (a bare parse), Rasa's own parse is returned unchanged.
+    """
+
+    def __init__(self, processor: MessageProcessor, rules: scope.ScopeRules | None = None) -> None:
+        """Wrap ``processor``'s own parse."""
+        self._parse = processor.parse_message
+        self.rules = rules or scope.ScopeRules()
+
+    async def __call__(
+        self,
+        message: UserMessage,
+        tracker: DialogueStateTracker | None = None,
+        only_output_properties: bool = True,
+    ) -> dict[str, Any]:
+        """Parse ``message`` and decide its scope."""
+        parse = dict(await self._parse(message, tracker, only_output_properties))
+        if not knowledge_base.active():
+            return parse
+        text = str(parse.get("text") or message.text or "")
+        slots = tracker.current_slot_values() if tracker is not None else {}
+        # The language the reply and the KB use: this message's, else the conversation's so far.
+        language = detect_language(text) or slots.get("language")
+        found = None if text.startswith("/") else await knowledge_base.find(text, language)
+        decided = scope.decide(parse, found, offer_pending=bool(slots.get("offered_human")), rules=self.rules)
+        log.info("scope", extra={"conversation": message.sender_id, "scope": decided.explain()})
+        return scope.apply(parse, decided)
+
+
 class Dialogue:
     """One loaded Rasa agent whose trackers and locks live in Redis."""
 
     def __init__(self, agent: Agent, lock_store: AtomicRedisLockStore) -> None:
-        """Wrap a loaded agent."""
+        """Wrap a loaded agent; its processor's parse is followed by the scope decision."""
         self.agent = agent
         self.lock_store = lock_store
+        processor = agent.processor
+        assert processor is not None, "a loaded agent has a processor"
+        # Rasa has no hook between its NLU and its policies; the processor's own method is the seam.
+        processor.parse_message = ScopedParse(processor)
 
     @property
     def model_name(self) -> str:
@@ -135,7 +177,9 @@ class Dialogue:
         # The processor, not Agent.handle_message: the agent would take the conversation lock again.
         processor = self.agent.processor
         assert processor is not None, "Dialogue.load always sets a processor"
-        responses = await processor.handle_message(message) or []
+        # One KB match per turn: the scope decision's, reused by the answering action.
+        with knowledge_base.one_turn():
+            responses = await processor.handle_message(message) or []
         return [Outbound.from_rasa(r) for r in responses]
 
     async def parse(self, text: str) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
@@ -100,6 +103,33 @@ async def test_complaint_is_acknowledged_and_handed_over(
     history = await ConversationStates(redis_client, Keys(key_prefix)).history(f"rest:{sender}")
     assert history[-1].current is Owner.QUEUED
     assert history[-1].reason == "complain"
+
+
+def _scopes(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [r.scope for r in caplog.records if r.name == "bot.dialogue.agent" and hasattr(r, "scope")]
+
+
+async def test_the_kb_decides_scope_and_every_decision_is_explained(
+    engine: TestClient, sender: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.dialogue.agent")
+    await say(engine, sender, "退款多久能到账？")
+    decided = _scopes(caplog)[-1]
+    assert decided["intent"] == "ask_question"
+    assert decided["rule"] == "kb_answers"
+    assert decided["kb_band"] == "answer"
+    await say(engine, sender, "你好")
+    assert _scopes(caplog)[-1]["rule"] == "social_act"
+
+
+@pytest.mark.parametrize("question", ["蚂蚁的牙齿是什么颜色的？", "谁可以帮我找一个练习拼音打字的软件呢？"])
+async def test_ordinary_questions_are_not_queued_for_a_human(
+    engine: TestClient, sender: str, redis_client: aioredis.Redis, key_prefix: str, question: str
+) -> None:
+    replies = await say(engine, sender, question)
+    assert replies
+    assert await ConversationStates(redis_client, Keys(key_prefix)).get(f"rest:{sender}") is Owner.BOT
+    assert "超出了我的服务范围" not in texts(replies), "out of scope is for the KB to decide"
 
 
 async def test_language_is_remembered_for_messages_without_a_signal(engine: TestClient, sender: str) -> None:

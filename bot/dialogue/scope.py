@@ -1,0 +1,128 @@
+"""What a customer message is: a dialogue act, or a question whose scope the knowledge base decides.
+
+The intent model is trained once per release; the knowledge base changes every day without retraining,
+so the model cannot know what the KB covers. Rasa's NLU therefore only names the dialogue acts
+(greeting, goodbye, thanks, yes/no, "are you a bot", asking for a human, complaining), and every other
+message is a question for the live KB, whose bands (answer / suggest / escalate) decide. The rules, in
+order (the first that applies wins):
+
+1. a button payload (``/request_human``) is what the customer chose: kept;
+2. yes or no while the bot's offer of a human is pending answers that offer: kept;
+3. a question the KB answers (band ``answer``) is answered, whatever the intent model guessed: a
+   complaint or a request for a human that the KB answers well is most often a question about them;
+4. an explicit request for a human or a complaint, with high confidence: kept;
+5. a social act (greeting, goodbye, thanks, yes/no, bot challenge), with confidence, when the KB has
+   nothing plausible for it (band ``escalate``): kept. A question with a "谢谢" at its end, or one that
+   merely looks like "你叫什么名字", is still a question when the KB suggests entries for it;
+6. everything else, ``out_of_scope`` and the NLU's own fallback included, is ``ask_question``: the KB
+   suggests or escalates, so "out of scope" is what the KB escalates, not what the model guessed.
+
+Every decision carries its explanation (rule, intent and confidence before, KB band and confidence),
+which goes into the parse data (so the tracker and the agents' history keep it) and the log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from knowledge_base import Band, Found
+
+ASK = "ask_question"
+HUMAN_ACTS = frozenset({"request_human", "complain"})
+SOCIAL_ACTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"})
+ANSWERS_TO_OFFER = frozenset({"affirm", "deny"})
+# Rasa's FallbackClassifier replaces the intent with this when the model is unsure.
+NLU_FALLBACK = "nlu_fallback"
+
+
+@dataclass(frozen=True)
+class ScopeRules:
+    """Confidence the intent model needs for a dialogue act to win over the knowledge base."""
+
+    # Handing over costs an agent's time and the customer's wait: only a clear request does it.
+    human: float = 0.8
+    social: float = 0.6
+    offer_answer: float = 0.5
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The intent the dialogue runs with, and why."""
+
+    intent: str
+    rule: str
+    nlu_intent: str | None
+    nlu_confidence: float
+    kb_band: str | None
+    kb_confidence: float | None
+    # The model itself was unsure (Rasa's FallbackClassifier fired): the content-staff inbox says so.
+    nlu_unsure: bool = False
+
+    def explain(self) -> dict[str, Any]:
+        """Return the JSON-ready explanation kept in the parse data and the log."""
+        return {
+            "intent": self.intent,
+            "rule": self.rule,
+            "nlu_intent": self.nlu_intent,
+            "nlu_confidence": round(self.nlu_confidence, 4),
+            "kb_band": self.kb_band,
+            "kb_confidence": self.kb_confidence,
+            "nlu_unsure": self.nlu_unsure,
+        }
+
+
+def model_intent(parse: Mapping[str, Any]) -> tuple[str | None, float]:
+    """Return the model's best real intent and its confidence, looking past ``nlu_fallback``."""
+    intent = parse.get("intent") or {}
+    name = intent.get("name")
+    if name != NLU_FALLBACK:
+        return name, float(intent.get("confidence") or 0.0)
+    for ranked in parse.get("intent_ranking") or []:
+        if ranked.get("name") != NLU_FALLBACK:
+            return ranked.get("name"), float(ranked.get("confidence") or 0.0)
+    return None, 0.0
+
+
+def decide(
+    parse: Mapping[str, Any],
+    found: Found | None,
+    *,
+    offer_pending: bool,
+    rules: ScopeRules | None = None,
+) -> Scope:
+    """Decide the intent for one message from Rasa's parse and the KB's match of the same text."""
+    rules = rules or ScopeRules()
+    name, confidence = model_intent(parse)
+    band = found.decision.band if found is not None else None
+    kb_confidence = found.decision.confidence if found is not None else None
+    if kb_confidence is not None and not math.isfinite(kb_confidence):
+        kb_confidence = None
+
+    def scope(intent: str, rule: str) -> Scope:
+        shown = round(kb_confidence, 4) if kb_confidence is not None else None
+        unsure = (parse.get("intent") or {}).get("name") == NLU_FALLBACK
+        return Scope(intent, rule, name, confidence, band.value if band else None, shown, unsure)
+
+    if str(parse.get("text") or "").startswith("/") and name:
+        return scope(name, "button")
+    if offer_pending and name in ANSWERS_TO_OFFER and confidence >= rules.offer_answer:
+        return scope(name, "answers_offer")
+    if band is Band.ANSWER:
+        return scope(ASK, "kb_answers")
+    if name in HUMAN_ACTS and confidence >= rules.human:
+        return scope(name, "asks_for_human")
+    if name in SOCIAL_ACTS and confidence >= rules.social and band in (None, Band.ESCALATE):
+        return scope(name, "social_act")
+    return scope(ASK, "kb_decides")
+
+
+def apply(parse: dict[str, Any], decided: Scope) -> dict[str, Any]:
+    """Return the parse data with the decided intent and the explanation under ``scope``."""
+    out = dict(parse)
+    if decided.intent != (parse.get("intent") or {}).get("name"):
+        out["intent"] = {"name": decided.intent, "confidence": 1.0}
+    out["scope"] = decided.explain()
+    return out

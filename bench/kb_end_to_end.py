@@ -46,6 +46,7 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.wiring import build_services
 from core.keys import Keys
 from core.redis import AsyncRedis, async_client
+from core.state import Owner
 from knowledge_base.bench import evaluate, read_queries
 from knowledge_base.calibrate import Labelled
 from knowledge_base.formats import load_bytes
@@ -86,13 +87,13 @@ async def ask(
     else:
         raise RuntimeError(f"engine answered {response.status} three times")
     owner = await redis.hget(keys.conversation_state(f"rest:{sender}"), "owner")
-    return replies, str(owner or "bot")
+    return replies, str(owner or Owner.BOT.value)
 
 
 def outcome(query: Labelled, replies: Sequence[dict[str, Any]], owner: str, first_q: dict[str, str]) -> str:
     """Classify one answered query."""
-    if owner in ("queued", "agent", "offered"):
-        return "queued"
+    if owner != Owner.BOT.value:
+        return "queued"  # queued, or already with an agent: either way a human's time
     answered = [m.group(1) for r in replies for m in TAG.finditer(str(r.get("text") or ""))]
     if answered:
         return "answered_right" if answered[0] == query.expected else "answered_wrong"

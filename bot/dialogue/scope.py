@@ -8,13 +8,18 @@ order (the first that applies wins):
 
 1. a button payload (``/request_human``) is what the customer chose: kept;
 2. yes or no while the bot's offer of a human is pending answers that offer: kept;
-3. a question the KB answers (band ``answer``) is answered, whatever the intent model guessed: a
-   complaint or a request for a human that the KB answers well is most often a question about them;
-4. an explicit request for a human or a complaint, with high confidence: kept;
-5. a social act (greeting, goodbye, thanks, yes/no, bot challenge), with confidence, when the KB has
-   nothing plausible for it (band ``escalate``): kept. A question with a "谢谢" at its end, or one that
-   merely looks like "你叫什么名字", is still a question when the KB suggests entries for it;
-6. everything else, ``out_of_scope`` and the NLU's own fallback included, is ``ask_question``: the KB
+3. an explicit request for a human or a complaint: the model is sure (confidence >= 0.8) *and* the
+   text names what it asks for (人工, 真人, 客服, 投诉, human, agent, complaint: `HUMAN_CUES`): kept,
+   even when the KB has an entry about it ("人工客服" must not be answered with the service hours);
+4. a question the KB answers (band ``answer``) is answered, whatever the intent model guessed;
+5. a request for a human or a complaint in other words ("你们太差了"), with the same confidence, when
+   the KB has nothing plausible for it (band ``escalate``): kept. When the KB suggests entries, the
+   customer gets them *with* the "都不是，转人工" button: one tap from a human, while an ordinary
+   question the model misreads ("找一本古言小说" is request_human at 1.00) takes no agent's time;
+6. a social act (greeting, goodbye, thanks, yes/no, bot challenge), with confidence, when the KB has
+   nothing plausible for it: kept. A question with a "谢谢" at its end, or one that merely looks like
+   "你叫什么名字", is still a question when the KB suggests entries for it;
+7. everything else, ``out_of_scope`` and the NLU's own fallback included, is ``ask_question``: the KB
    suggests or escalates, so "out of scope" is what the KB escalates, not what the model guessed.
 
 Every decision carries its explanation (rule, intent and confidence before, KB band and confidence),
@@ -24,6 +29,7 @@ which goes into the parse data (so the tracker and the agents' history keep it) 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +40,11 @@ ASK = "ask_question"
 HUMAN_ACTS = frozenset({"request_human", "complain"})
 SOCIAL_ACTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge"})
 ANSWERS_TO_OFFER = frozenset({"affirm", "deny"})
+# Words that name a human or a complaint: with them, a sure request_human/complain is explicit.
+HUMAN_CUES = re.compile(
+    r"人工|真人|客服|转接|坐席|投诉|差评|举报|\b(human|agent|person|representative|operator|complain\w*)\b",
+    re.IGNORECASE,
+)
 # Rasa's FallbackClassifier replaces the intent with this when the model is unsure.
 NLU_FALLBACK = "nlu_fallback"
 
@@ -110,11 +121,16 @@ def decide(
         return scope(name, "button")
     if offer_pending and name in ANSWERS_TO_OFFER and confidence >= rules.offer_answer:
         return scope(name, "answers_offer")
+    text = str(parse.get("text") or "")
+    sure_human = name is not None and name in HUMAN_ACTS and confidence >= rules.human
+    if name is not None and sure_human and HUMAN_CUES.search(text):
+        return scope(name, "asks_for_human")
     if band is Band.ANSWER:
         return scope(ASK, "kb_answers")
-    if name in HUMAN_ACTS and confidence >= rules.human:
+    nothing_plausible = band in (None, Band.ESCALATE)
+    if name is not None and sure_human and nothing_plausible:
         return scope(name, "asks_for_human")
-    if name in SOCIAL_ACTS and confidence >= rules.social and band in (None, Band.ESCALATE):
+    if name in SOCIAL_ACTS and confidence >= rules.social and nothing_plausible:
         return scope(name, "social_act")
     return scope(ASK, "kb_decides")
 

@@ -36,7 +36,7 @@ def found(seed: KnowledgeIndex, text: str, locale: str = "zh-CN") -> Found:
 def test_a_question_the_kb_answers_is_answered_whatever_the_model_guessed(seed: KnowledgeIndex) -> None:
     match = found(seed, "退款多久能到账？")
     assert match.decision.band is Band.ANSWER
-    for intent in ("out_of_scope", "request_human", "complain", "bot_challenge", "greet"):
+    for intent in ("out_of_scope", "request_human", "bot_challenge", "greet"):
         decided = scope.decide(parse("退款多久能到账？", intent, 0.97), match, offer_pending=False)
         assert (decided.intent, decided.rule) == ("ask_question", "kb_answers"), intent
 
@@ -52,14 +52,27 @@ def test_out_of_scope_is_what_the_kb_escalates_not_what_the_model_guessed(seed: 
 
 
 def test_a_clear_request_for_a_human_is_kept_and_an_unsure_one_goes_to_the_kb(seed: KnowledgeIndex) -> None:
-    match = found(seed, "转人工")
-    sure = scope.decide(parse("转人工", "request_human", 0.95), match, offer_pending=False)
-    assert (sure.intent, sure.rule) == ("request_human", "asks_for_human")
+    for text in ("转人工", "人工客服", "talk to a human"):
+        match = found(seed, text)
+        sure = scope.decide(parse(text, "request_human", 0.95), match, offer_pending=False)
+        assert (sure.intent, sure.rule) == ("request_human", "asks_for_human"), match.decision.explain()
+    # The seed KB answers "人工客服" with its service-hours entry: an explicit request still wins.
+    assert found(seed, "人工客服").decision.band is Band.ANSWER
     text = "谁可以帮我找一个练习拼音打字的软件呢？"
     unsure = scope.decide(parse(text, "request_human", 0.62), found(seed, text), offer_pending=False)
     assert unsure.intent == "ask_question"
     complaint = scope.decide(parse("你们的快递太差了", "complain", 0.7), None, offer_pending=False)
     assert complaint.intent == "ask_question", "a complaint needs high confidence too"
+
+
+def test_a_request_for_a_human_that_the_kb_suggests_entries_for_gets_the_suggestions(
+    seed: KnowledgeIndex,
+) -> None:
+    text = "帮我找一下发票怎么开"
+    match = found(seed, text)
+    assert match.decision.band is Band.SUGGEST, match.decision.explain()
+    decided = scope.decide(parse(text, "request_human", 0.99), match, offer_pending=False)
+    assert (decided.intent, decided.rule) == ("ask_question", "kb_decides")
 
 
 def test_social_acts_need_confidence() -> None:
@@ -101,11 +114,11 @@ def test_a_button_payload_is_what_the_customer_chose() -> None:
 
 def test_apply_keeps_the_explanation_in_the_parse_data(seed: KnowledgeIndex) -> None:
     text = "退款多久能到账？"
-    raw = parse(text, "complain", 0.9, ("complain", 0.9))
+    raw = parse(text, "request_human", 0.9, ("request_human", 0.9))
     decided = scope.decide(raw, found(seed, text), offer_pending=False)
     applied = scope.apply(raw, decided)
     assert applied["intent"] == {"name": "ask_question", "confidence": 1.0}
-    assert applied["scope"]["nlu_intent"] == "complain"
+    assert applied["scope"]["nlu_intent"] == "request_human"
     assert applied["scope"]["rule"] == "kb_answers"
     assert applied["scope"]["kb_band"] == "answer"
-    assert raw["intent"]["name"] == "complain", "the caller's parse is not changed"
+    assert raw["intent"]["name"] == "request_human", "the caller's parse is not changed"

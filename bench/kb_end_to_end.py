@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import re
@@ -39,6 +38,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.kb_sets import fold_of
 from bench.load_rest import free_port, wait_ready
 from bot.dialogue.training import ensure_model
 from bot.logging_setup import quiet_rasa_structlog
@@ -56,11 +56,6 @@ SETS = ("lcqmc_faq", "clinc150", "banking77_oos", "bq_faq", "clinc150_10shot")
 ENGLISH = {"clinc150", "clinc150_10shot", "banking77_oos"}
 TAG = re.compile(r"\[answer of ([^\]]+)\]")
 FOLDS = 2
-
-
-def fold_of(text: str) -> int:
-    """Return the text's fold (stable across runs and machines)."""
-    return int(hashlib.sha256(text.encode()).hexdigest(), 16) % FOLDS
 
 
 def kb_file(source: Path, locale: str, into: Path) -> Path:
@@ -220,8 +215,8 @@ async def run_set(root: Path, name: str, args: argparse.Namespace, model: Path) 
             run = Run(url, kb, client, Keys(prefix), locale, first, args.customers)
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
                 for fold in range(FOLDS):
-                    asked = [q for q in dev if fold_of(q.text) == fold]
-                    golden = [q for q in dev if fold_of(q.text) != fold]
+                    asked = [q for q in dev if fold_of(q.text, FOLDS) == fold]
+                    golden = [q for q in dev if fold_of(q.text, FOLDS) != fold]
                     print(f"  {name} fold {fold}: {await run_fold(run, session, asked, golden)}", flush=True)
     finally:
         await kb.stop()

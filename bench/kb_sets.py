@@ -33,7 +33,8 @@ MINIMA = {
 }
 
 
-def _fold(text: str, folds: int) -> int:
+def fold_of(text: str, folds: int) -> int:
+    """Return the text's fold among ``folds`` (a stable hash: the same on every run and machine)."""
     return int(hashlib.sha256(text.encode()).hexdigest(), 16) % folds
 
 
@@ -48,8 +49,8 @@ def run_set(root: Path, name: str, folds: int, weights: Weights) -> dict[str, An
     contract = evaluate(index.with_thresholds(calibrate(index, dev, locale).thresholds), dev, locale)
     right = escalated_oos = in_scope = oos = 0
     for k in range(folds):
-        held = [q for q in dev if _fold(q.text, folds) == k]
-        rest = [q for q in dev if _fold(q.text, folds) != k]
+        held = [q for q in dev if fold_of(q.text, folds) == k]
+        rest = [q for q in dev if fold_of(q.text, folds) != k]
         scored = evaluate(index.with_thresholds(calibrate(index, rest, locale).thresholds), held, locale)
         n_in = sum(not q.out_of_scope for q in held)
         n_oos = len(held) - n_in

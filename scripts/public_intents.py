@@ -75,23 +75,24 @@ def sgd_turns(files: list[Path]) -> Iterator[tuple[str, str]]:
                     yield turn["utterance"].strip(), intents.pop()  # type: ignore[misc]
 
 
-def _key(text: str) -> str:
+def key(text: str) -> str:
+    """Return what two utterances share when they differ only in case, spaces and punctuation."""
     return re.sub(r"[\W_]+", "", text.lower())
 
 
 def _yaml_keys(path: Path) -> set[str]:
     """Return the keys of every example in a Rasa NLU file."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {_key(line.strip().removeprefix("- ")) for b in data["nlu"] for line in b["examples"].splitlines()}
+    return {key(line.strip().removeprefix("- ")) for b in data["nlu"] for line in b["examples"].splitlines()}
 
 
 def sample(turns: Iterator[tuple[str, str]], per_intent: int, seed: int) -> list[tuple[str, str]]:
     """Deduplicate (case and punctuation aside) and draw up to ``per_intent`` texts per intent."""
     by_intent: dict[str, dict[str, str]] = {}
     for text, intent in turns:
-        key = _key(text)
-        if key:
-            by_intent.setdefault(intent, {}).setdefault(key, text)
+        unique = key(text)
+        if unique:
+            by_intent.setdefault(intent, {}).setdefault(unique, text)
     rng = random.Random(seed)
     out: list[tuple[str, str]] = []
     for intent in sorted(by_intent):
@@ -115,14 +116,11 @@ def main() -> None:
         ("en", *t) for t in sample(sgd_turns(sorted((args.sgd / "test").glob("*.json"))), 60, SEED + 1)
     ]
     # Our own held-out slice stays held out: public examples that repeat it are not trained on.
-    held = yaml.safe_load((ROOT / "tests" / "data" / "nlu_holdout.yml").read_text(encoding="utf-8"))
-    held_keys = {
-        _key(line.strip().removeprefix("- ")) for b in held["nlu"] for line in b["examples"].splitlines()
-    }
-    train = [(t, i) for t, i in train if _key(t) not in held_keys]
+    held_keys = _yaml_keys(ROOT / "tests" / "data" / "nlu_holdout.yml")
+    train = [(t, i) for t, i in train if key(t) not in held_keys]
     # Nothing evaluated may be trained on: neither these public examples nor our own training data.
-    trained = {_key(t) for t, _ in train} | _yaml_keys(ROOT / "training_data" / "nlu.yml")
-    evaluation = [row for row in evaluation if _key(row[1]) not in trained]
+    trained = {key(t) for t, _ in train} | _yaml_keys(ROOT / "training_data" / "nlu.yml")
+    evaluation = [row for row in evaluation if key(row[1]) not in trained]
     blocks: dict[str, list[str]] = {}
     for text, intent in train:
         blocks.setdefault(intent, []).append(text)

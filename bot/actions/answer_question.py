@@ -42,9 +42,6 @@ class ActionAnswerQuestion(EngineAction):
         explanation: dict[str, Any] = found.decision.explain() if found else {"band": band.value}
         explanation.pop("normalised", None)
         explanation["candidates"] = explanation.get("candidates", [])[:3]
-        # Why this message reached the KB at all (bot.dialogue.scope), when the engine decided it.
-        if tracker.latest_message.get("scope"):
-            explanation["scope"] = tracker.latest_message["scope"]
         log.info("kb: decision", extra={"conversation": tracker.sender_id, "kb": explanation})
         if found is not None and band is knowledge_base.Band.ANSWER and found.entries:
             entry = found.entries[0]

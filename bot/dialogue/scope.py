@@ -107,31 +107,30 @@ def decide(
     """Decide the intent for one message from Rasa's parse and the KB's match of the same text."""
     rules = rules or ScopeRules()
     name, confidence = model_intent(parse)
+    act = name or ""
+    text = str(parse.get("text") or "")
     band = found.decision.band if found is not None else None
     kb_confidence = found.decision.confidence if found is not None else None
-    if kb_confidence is not None and not math.isfinite(kb_confidence):
-        kb_confidence = None
+    shown = round(kb_confidence, 4) if kb_confidence is not None and math.isfinite(kb_confidence) else None
+    unsure = (parse.get("intent") or {}).get("name") == NLU_FALLBACK
 
     def scope(intent: str, rule: str) -> Scope:
-        shown = round(kb_confidence, 4) if kb_confidence is not None else None
-        unsure = (parse.get("intent") or {}).get("name") == NLU_FALLBACK
         return Scope(intent, rule, name, confidence, band.value if band else None, shown, unsure)
 
-    if str(parse.get("text") or "").startswith("/") and name:
-        return scope(name, "button")
-    if offer_pending and name in ANSWERS_TO_OFFER and confidence >= rules.offer_answer:
-        return scope(name, "answers_offer")
-    text = str(parse.get("text") or "")
-    sure_human = name is not None and name in HUMAN_ACTS and confidence >= rules.human
-    if name is not None and sure_human and HUMAN_CUES.search(text):
-        return scope(name, "asks_for_human")
+    if text.startswith("/") and act:
+        return scope(act, "button")
+    if offer_pending and act in ANSWERS_TO_OFFER and confidence >= rules.offer_answer:
+        return scope(act, "answers_offer")
+    sure_human = act in HUMAN_ACTS and confidence >= rules.human
+    if sure_human and HUMAN_CUES.search(text):
+        return scope(act, "asks_for_human")
     if band is Band.ANSWER:
         return scope(ASK, "kb_answers")
     nothing_plausible = band in (None, Band.ESCALATE)
-    if name is not None and sure_human and nothing_plausible:
-        return scope(name, "asks_for_human")
-    if name in SOCIAL_ACTS and confidence >= rules.social and nothing_plausible:
-        return scope(name, "social_act")
+    if sure_human and nothing_plausible:
+        return scope(act, "asks_for_human")
+    if act in SOCIAL_ACTS and confidence >= rules.social and nothing_plausible:
+        return scope(act, "social_act")
     return scope(ASK, "kb_decides")
 
 

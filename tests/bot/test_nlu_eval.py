@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.appkeys import DIALOGUE
 from bot.dialogue import scope
+from scripts.public_intents import key
 
 DATA = Path(__file__).parent.parent / "data"
 HOLDOUT = DATA / "nlu_holdout.yml"
@@ -41,13 +41,9 @@ def _public(language: str) -> list[tuple[str, str]]:
         return [(r["text"], r["intent"]) for r in rows if r["language"] == language]
 
 
-def _key(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.lower())
-
-
 def _trained() -> set[str]:
     return {
-        _key(text) for path in TRAINING.rglob("*.yml") if "nlu" in path.name for text, _ in _examples(path)
+        key(text) for path in TRAINING.rglob("*.yml") if "nlu" in path.name for text, _ in _examples(path)
     }
 
 
@@ -77,7 +73,7 @@ def macro_f1(pairs: Sequence[tuple[str, str, str]]) -> tuple[float, str]:
 
 def test_holdout_is_disjoint_from_training_data() -> None:
     trained = _trained()
-    leaked = [text for text, _ in _examples(HOLDOUT) if _key(text) in trained]
+    leaked = [text for text, _ in _examples(HOLDOUT) if key(text) in trained]
     assert not leaked, f"held-out examples also in training data: {leaked}"
 
 
@@ -86,7 +82,7 @@ def test_public_evaluation_set_is_never_trained_on_and_large_enough() -> None:
     for language in ("zh", "en"):
         rows = _public(language)
         assert len(rows) >= 200, language
-        leaked = [text for text, _ in rows if _key(text) in trained]
+        leaked = [text for text, _ in rows if key(text) in trained]
         assert not leaked, f"public evaluation utterances also in training data: {leaked}"
 
 

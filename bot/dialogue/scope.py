@@ -8,9 +8,12 @@ order (the first that applies wins):
 
 1. a button payload (``/request_human``) is what the customer chose: kept;
 2. yes or no while the bot's offer of a human is pending answers that offer: kept;
-3. an explicit request for a human or a complaint: the model is sure (confidence >= 0.8) *and* the
-   text names what it asks for (人工, 真人, 客服, 投诉, human, agent, complaint: `HUMAN_CUES`): kept,
-   even when the KB has an entry about it ("人工客服" must not be answered with the service hours);
+3. an explicit request for a human or a complaint, kept even when the KB has an entry about it
+   ("人工客服" must not be answered with the service hours): either the text holds a transfer command
+   (转人工, 人工客服, 找人工, "talk to a human": `TRANSFER`; the greeting tells customers to type
+   "转人工", so it must work whatever the model's confidence) that no negation precedes ("不用转人工")
+   and the model does not read as a "no"; or the model is sure (confidence >= 0.8) *and* the text
+   names what it asks for (人工, 真人, 客服, 投诉, human, agent, complaint: `HUMAN_CUES`);
 4. a question the KB answers (band ``answer``) is answered, whatever the intent model guessed;
 5. a request for a human or a complaint in other words ("你们太差了"), with the same confidence, when
    the KB has nothing plausible for it (band ``escalate``): kept. When the KB suggests entries, the
@@ -43,6 +46,22 @@ ANSWERS_TO_OFFER = frozenset({"affirm", "deny"})
 # Words that name a human or a complaint: with them, a sure request_human/complain is explicit.
 HUMAN_CUES = re.compile(
     r"人工|真人|客服|转接|坐席|投诉|差评|举报|\b(human|agent|person|representative|operator|complain\w*)\b",
+    re.IGNORECASE,
+)
+# A transfer command: the customer tells the bot to hand over, in so many words.
+TRANSFER = re.compile(
+    r"转人工|转接人工|人工客服|人工服务|人工坐席|真人客服|(?:找|要|接|换|叫|联系)个?(?:人工|真人|客服)"
+    r"|^\W*(?:人工|真人)\W*$"
+    r"|\b(?:talk|speak|chat|connect me|put me through|transfer me|get me)\b[^.?!]{0,20}?"
+    r"\b(?:human|agent|person|representative|operator)\b"
+    r"|\b(?:live|human) (?:agent|representative|operator)\b"
+    r"|^\W*(?:human|agent|operator|representative)\W*$",
+    re.IGNORECASE,
+)
+# A negation right before the command takes it back: "不用转人工了", "no need to talk to a human".
+NEGATED = re.compile(
+    r"(?:不用|不要|别|无需|不需要|没必要|不想|不必)[^，。,.!?！？]{0,3}$"
+    r"|\b(?:no|not|don't|do not|never|no need)\b[^.?!,]{0,15}$",
     re.IGNORECASE,
 )
 # Rasa's FallbackClassifier replaces the intent with this when the model is unsure.
@@ -97,6 +116,11 @@ def model_intent(parse: Mapping[str, Any]) -> tuple[str | None, float]:
     return None, 0.0
 
 
+def transfer_command(text: str) -> bool:
+    """Tell whether the text commands a transfer to a human that no negation right before takes back."""
+    return any(not NEGATED.search(text[: hit.start()]) for hit in TRANSFER.finditer(text))
+
+
 def decide(
     parse: Mapping[str, Any],
     found: Found | None,
@@ -124,6 +148,8 @@ def decide(
     sure_human = act in HUMAN_ACTS and confidence >= rules.human
     if sure_human and HUMAN_CUES.search(text):
         return scope(act, "asks_for_human")
+    if transfer_command(text) and not (act == "deny" and confidence >= rules.social):
+        return scope(act if act in HUMAN_ACTS else "request_human", "asks_for_human")
     if band is Band.ANSWER:
         return scope(ASK, "kb_answers")
     nothing_plausible = band in (None, Band.ESCALATE)

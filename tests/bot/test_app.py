@@ -62,6 +62,8 @@ async def test_healthz_is_503_when_redis_stops_answering(
     ]
     assert len(failed) == 1
     assert failed[0].exc_info
+    # Its Redis is gone for good: stop it now rather than let it retry through every later test.
+    await client.close()
 
 
 def test_embedded_redis_persists_data_under_var_dir(tmp_path: Path) -> None:

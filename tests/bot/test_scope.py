@@ -65,6 +65,32 @@ def test_a_clear_request_for_a_human_is_kept_and_an_unsure_one_goes_to_the_kb(se
     assert complaint.intent == "ask_question", "a complaint needs high confidence too"
 
 
+def test_a_transfer_command_hands_over_whatever_the_model_made_of_it(seed: KnowledgeIndex) -> None:
+    # The greeting tells customers to type "转人工": it must work even when the model reads the
+    # message as a question the KB answers, or is unsure.
+    for text, intent, confidence in (
+        ("我要开发票，转人工", "ask_question", 0.7),
+        ("转人工", "nlu_fallback", 0.3),
+        ("人工", "greet", 0.5),
+        ("please let me talk to a real person", "ask_question", 0.9),
+    ):
+        decided = scope.decide(parse(text, intent, confidence), found(seed, text), offer_pending=False)
+        assert (decided.intent, decided.rule) == ("request_human", "asks_for_human"), text
+    complaint = scope.decide(parse("我要投诉，转人工", "complain", 0.6), None, offer_pending=False)
+    assert complaint.intent == "complain", "the model's reading of which human act it is stays"
+    for text in (
+        "不用转人工了",
+        "别转人工，我自己看看",
+        "no need to talk to a human",
+        "人工智能是什么",
+        "are you a real person",
+    ):
+        decided = scope.decide(parse(text, "ask_question", 0.6), None, offer_pending=False)
+        assert decided.intent != "request_human", text
+    taken_back = scope.decide(parse("转人工就算了", "deny", 0.95), None, offer_pending=False)
+    assert taken_back.intent == "deny"
+
+
 def test_a_request_for_a_human_that_the_kb_suggests_entries_for_gets_the_suggestions(
     seed: KnowledgeIndex,
 ) -> None:

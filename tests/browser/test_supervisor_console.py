@@ -49,7 +49,9 @@ async def test_an_agent_transfers_to_another_team_and_the_supervisor_sees_it_wai
     await queue.set_status("hal", "online")
     beating = asyncio.create_task(hal_at_work())
     sender = "ui-" + uuid.uuid4().hex[:6]
-    await say(desk, sender, "我要开发票，转人工")
+    replies = await say(desk, sender, "我要开发票，转人工")
+    # Handed over, not answered by the KB's invoice entry: otherwise no console below can see it.
+    assert await queue.ticket(f"rest:{sender}") is not None, replies
     async with chromium() as browser:
         gus = await console(browser, base, "gus")
         await expect(gus.locator("#overview")).to_be_hidden()  # agents do not get the supervisor view

@@ -40,8 +40,9 @@ CSAT_STREAM_MAXLEN = 100_000
 # A customer told "leave your message" has an hour to write it.
 OFFLINE_LEAVING_TTL_SECONDS = 3600
 SESSION_TTL_SECONDS = 12 * 3600
-# Fitted linear weights of a KB version, shared so other instances skip the fit; refitted when expired.
-KB_LINEAR_TTL_SECONDS = 30 * 24 * 3600
+# What a publish built (features, vectors, linear weights; tens of MB on a large KB), shared so other
+# instances load it instead of rebuilding. Only the live version's is kept; rebuilt when expired.
+KB_BUILT_TTL_SECONDS = 7 * 24 * 3600
 # Only one instance seeds an empty knowledge base; the claim lapses if it dies doing so.
 KB_SEEDING_TTL_SECONDS = 60
 # A silence warning is marked once per agent line; a day outlives any silence timeout.
@@ -185,9 +186,9 @@ class KnowledgeKeys:
         """An immutable published version (JSON snapshot)."""
         return f"{self.base}:version:{number}"
 
-    def linear(self, number: int | str) -> str:
-        """A version's fitted linear weights (expires; refitted when gone)."""
-        return f"{self.base}:linear:{number}"
+    def built(self, number: int | str) -> str:
+        """What the publish of a version built (expires; rebuilt when gone)."""
+        return f"{self.base}:built:{number}"
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from knowledge_base.entries import FaqEntry
-from knowledge_base.matcher import Decision, LinearState, Matcher, Phrasing, Thresholds, Weights
+from knowledge_base.matcher import Decision, Matcher, Phrasing, Thresholds, Weights
 from knowledge_base.normalise import Normaliser
+from knowledge_base.state import MatcherState
 
 
 def locale_for(language: str | None) -> str:
@@ -40,9 +41,9 @@ class KnowledgeIndex:
         thresholds: Thresholds | None = None,
         weights: Weights | None = None,
         now: dt.datetime | None = None,
-        linear: Mapping[str, LinearState] | None = None,
+        built: Mapping[str, MatcherState] | None = None,
     ) -> None:
-        """Index the entries live at ``now`` (all enabled ones inside their validity window)."""
+        """Index the entries live at ``now`` (enabled, in their window), loading ``built`` where it fits."""
         moment = now or dt.datetime.now(dt.timezone.utc)
         self.thresholds = thresholds or Thresholds()
         self.normaliser = Normaliser(synonyms)
@@ -73,7 +74,7 @@ class KnowledgeIndex:
                 weights=weights,
                 entry_thresholds=overrides.get(locale),
                 features="zh" if locale == "zh-CN" else "en",
-                linear=(linear or {}).get(locale),
+                built=built,
             )
             for locale, phrasings in by_locale.items()
         }
@@ -90,10 +91,9 @@ class KnowledgeIndex:
         entries = tuple(self.entries[(locale, c.entry_id)] for c in wanted)
         return Found(decision, entries)
 
-    def linear_states(self) -> dict[str, LinearState]:
-        """Return each locale's fitted linear weights, for other instances to reuse."""
-        states = {locale: m.linear_state() for locale, m in self.matchers.items()}
-        return {locale: state for locale, state in states.items() if state is not None}
+    def states(self) -> dict[str, MatcherState]:
+        """Return what each locale's matcher built, by state key, for other instances and the next build."""
+        return {state.key: state for state in (m.state() for m in self.matchers.values())}
 
     def with_thresholds(self, thresholds: Thresholds) -> KnowledgeIndex:
         """Return a copy that decides with other global thresholds, without refitting."""

@@ -21,7 +21,8 @@ from knowledge_base.calibrate import Calibration, Labelled, calibrate
 from knowledge_base.entries import FaqEntry
 from knowledge_base.formats import load_bytes
 from knowledge_base.index import Found, KnowledgeIndex, locale_for
-from knowledge_base.matcher import Band, LinearState, Thresholds
+from knowledge_base.matcher import Band, Thresholds
+from knowledge_base.state import MatcherState
 from knowledge_base.store import KnowledgeStore, PublishRefused, Snapshot, diff_entries
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,10 @@ def build_index(
     entries: Sequence[FaqEntry],
     synonyms: dict[str, list[str]],
     thresholds: Thresholds,
-    linear: Mapping[str, LinearState] | None = None,
+    built: Mapping[str, MatcherState] | None = None,
 ) -> KnowledgeIndex:
     """Build the index a version answers with; the one place publish, reload and tests build it."""
-    return KnowledgeIndex(entries, synonyms=synonyms, thresholds=thresholds, linear=linear)
+    return KnowledgeIndex(entries, synonyms=synonyms, thresholds=thresholds, built=built)
 
 
 def check_golden(index: KnowledgeIndex, golden: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
@@ -122,9 +123,9 @@ class LiveKnowledgeBase:
                 log.error("kb: live version missing", extra={"version": target})
                 return self._live
             started = time.perf_counter()
-            linear = await self.store.load_linear(target)
+            built = {**self._built_here(), **await self.store.load_built(target)}
             index = await asyncio.to_thread(
-                build_index, snapshot.entries, snapshot.synonyms, snapshot.thresholds, linear
+                build_index, snapshot.entries, snapshot.synonyms, snapshot.thresholds, built
             )
             self._live = LiveIndex(snapshot.version, index, time.perf_counter() - started)
             log.info(
@@ -193,9 +194,20 @@ class LiveKnowledgeBase:
         ).hexdigest()
         if self._draft_cache and self._draft_cache[0] == digest:
             return self._draft_cache[1]
-        index = await asyncio.to_thread(build_index, entries, synonyms, thresholds)
+        index = await asyncio.to_thread(build_index, entries, synonyms, thresholds, self._built_here())
         self._draft_cache = (digest, index)
         return index
+
+    def _built_here(self) -> dict[str, MatcherState]:
+        """Return what the live and draft indexes built, for a new build to load where it fits."""
+        built: dict[str, MatcherState] = {}
+        for index in (
+            self._live.index if self._live else None,
+            self._draft_cache[1] if self._draft_cache else None,
+        ):
+            if index is not None:
+                built.update(index.states())
+        return built
 
     async def current_thresholds(self) -> Thresholds:
         """Return the thresholds the next publish will use."""
@@ -212,12 +224,13 @@ class LiveKnowledgeBase:
             raise ValueError("the draft has no entries; nothing to publish")
         synonyms = await self.store.synonyms()
         thresholds = await self.current_thresholds()
-        index = await asyncio.to_thread(build_index, entries, synonyms, thresholds)
+        # Staff test and calibrate the draft before publishing: what that built is reused here.
+        index = await asyncio.to_thread(build_index, entries, synonyms, thresholds, self._built_here())
         failures = check_golden(index, await self.store.golden())
         if failures and not force:
             raise PublishRefused(failures)
         snapshot = await self.store.commit(
-            entries, synonyms, thresholds, author, message, linear=index.linear_states()
+            entries, synonyms, thresholds, author, message, built=index.states()
         )
         async with self._swap_lock:
             self._live = LiveIndex(snapshot.version, index, 0.0)
@@ -232,14 +245,15 @@ class LiveKnowledgeBase:
         old = await self.store.snapshot(version)
         if old is None:
             raise KeyError(version)
-        index = await asyncio.to_thread(build_index, old.entries, old.synonyms, old.thresholds)
+        built = {**self._built_here(), **await self.store.load_built(version)}
+        index = await asyncio.to_thread(build_index, old.entries, old.synonyms, old.thresholds, built)
         snapshot = await self.store.commit(
             old.entries,
             old.synonyms,
             old.thresholds,
             author,
             f"rollback to version {version}",
-            linear=index.linear_states(),
+            built=index.states(),
         )
         await self.store.replace_drafts(old.entries)
         await self.store.set_synonyms(old.synonyms)

@@ -2,7 +2,8 @@
 
 Scores fuse three signals over TF-IDF features of words (jieba for Chinese) and character n-grams:
 
-* ``linear``: a one-vs-rest linear model (modified Huber loss) fitted on the KB's phrasings;
+* ``linear``: a one-vs-rest linear model (modified Huber loss) fitted on the KB's phrasings, each
+  entry's classifier on its own phrasings and a sample of the others (``knowledge_base.linear``);
 * ``centroid``: cosine to the mean vector of an entry's phrasings (robust with two or three phrasings);
 * ``nearest``: cosine to the single closest phrasing, which also names the phrasing that matched.
 
@@ -13,28 +14,23 @@ Scores fuse three signals over TF-IDF features of words (jieba for Chinese) and 
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 import math
-import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import normalize
 
 from knowledge_base.features import vectorizers
+from knowledge_base.linear import fit_linear
 from knowledge_base.normalise import Normaliser
+from knowledge_base.state import MatcherState, state_key
 
 FloatArray = npt.NDArray[np.float64]
 MIN_DENSITY = 8
-# Tried on the dev sets: alpha 5e-5 and 2e-4, 30 epochs, hinge and log loss (bench/RESULTS.md).
-LINEAR: dict[str, Any] = {"loss": "modified_huber", "alpha": 1e-4, "epochs": 15}
 
 
 class Band(str, enum.Enum):
@@ -67,22 +63,6 @@ class Weights:
     linear: float = 1.0
     centroid: float = 0.5
     nearest: float = 0.5
-
-
-@dataclass(frozen=True)
-class LinearState:
-    """A fitted linear model: features × entries weights, and what they were fitted on."""
-
-    key: str
-    coef: npt.NDArray[np.float32]
-    intercept: npt.NDArray[np.float32]
-
-
-def linear_key(entry_ids: Sequence[str], width: int, features: str) -> str:
-    """Identify the entries, features and model settings a linear model belongs to."""
-    settings = json.dumps(LINEAR, sort_keys=True)
-    digest = hashlib.sha256("\x1f".join([*entry_ids, features, settings]).encode()).hexdigest()[:16]
-    return f"{digest}:{width}"
 
 
 @dataclass(frozen=True)
@@ -191,9 +171,9 @@ class Matcher:
         weights: Weights | None = None,
         entry_thresholds: dict[str, Thresholds] | None = None,
         features: str = "en",
-        linear: LinearState | None = None,
+        built: Mapping[str, MatcherState] | None = None,
     ) -> None:
-        """Index ``phrasings`` and fit the linear model; raises ValueError when there is nothing to index."""
+        """Index ``phrasings``, loading the state ``built`` holds for exactly these; ValueError when empty."""
         if not phrasings:
             raise ValueError("the knowledge base has no questions to match against")
         self.normaliser = normaliser or Normaliser()
@@ -210,8 +190,10 @@ class Matcher:
 
         self.features = features
         self._vectorizers = vectorizers(features, self.normaliser)
-        matrix = self._fit_transform(texts)
-        self._matrix = matrix.T.tocsr()  # features × phrasings, for one sparse product per query
+        self._key = state_key([p.entry_id for p in self.phrasings], texts, features, self._vectorizers)
+        # Built elsewhere (another instance's publish, this one's draft) from exactly these phrasings.
+        state = (built or {}).get(self._key)
+        matrix = self._vectors(texts, state)
 
         owner = sparse.csr_matrix(
             (np.ones(len(labels)), (labels, np.arange(len(labels)))),
@@ -225,51 +207,44 @@ class Matcher:
         # is left out; above, its weight grows with phrasings per entry (full from 20 up).
         density = len(self.phrasings) / len(self.entry_ids)
         self._linear_weight = self.weights.linear * min(1.0, density / 20) if density >= MIN_DENSITY else 0.0
-        self._linear_key = linear_key(self.entry_ids, matrix.shape[1], features)
-        self._coef, self._intercept = self._linear(matrix, labels, linear)
+        self._coef, self._intercept = self._linear(matrix, labels, state)
         # Start offsets of each entry's run of phrasings, to take per-entry maxima with reduceat.
         order = np.argsort(labels, kind="stable")
         self._order = order
         self._starts = np.searchsorted(labels[order], np.arange(len(self.entry_ids)))
 
+    def _vectors(self, texts: list[str], state: MatcherState | None) -> sparse.csr_matrix:
+        """Return the phrasings × features matrix, loaded from ``state`` or fitted on ``texts``."""
+        if state is not None:
+            self._restore(state)
+            self._matrix = state.vectors  # features × phrasings, for one sparse product per query
+            return self._matrix.T.tocsr()
+        matrix = self._fit_transform(texts)
+        self._matrix = matrix.T.tocsr()
+        return matrix
+
     def _linear(
-        self, matrix: sparse.csr_matrix, labels: npt.NDArray[np.int64], linear: LinearState | None
+        self, matrix: sparse.csr_matrix, labels: npt.NDArray[np.int64], state: MatcherState | None
     ) -> tuple[FloatArray | None, FloatArray | None]:
-        """Return the linear model's weights: the publisher's when they fit these features, else fitted."""
+        """Return the linear model's weights: loaded from ``state``, fitted, or none when unused."""
         if not self._linear_weight or len(self.entry_ids) <= 1:
             return None, None
-        if linear is not None and linear.key == self._linear_key:
-            # Fitted by the instance that published this version: the features are rebuilt
-            # deterministically from the same texts, so its weights apply as they are.
-            return np.ascontiguousarray(linear.coef, dtype=np.float64), np.asarray(
-                linear.intercept, dtype=np.float64
-            )
-        model = SGDClassifier(
-            loss=LINEAR["loss"],
-            alpha=LINEAR["alpha"],
-            max_iter=LINEAR["epochs"],
-            tol=None,
-            random_state=0,
+        if state is not None and state.coef is not None and state.intercept is not None:
+            # Fitted where the state was built, on these very vectors.
+            return np.ascontiguousarray(state.coef, dtype=np.float64), np.asarray(state.intercept, np.float64)
+        return fit_linear(matrix, labels, self._centroids)
+
+    def state(self) -> MatcherState:
+        """Return what this matcher built, for other instances to load instead of rebuilding."""
+        vocabularies = tuple(
+            tuple(sorted(vocabulary, key=vocabulary.__getitem__)) for _, vocabulary, *_ in self._lookups
         )
-        with warnings.catch_warnings():
-            # A fixed epoch budget is the point: fitting must stay well under a second a publish.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(matrix, labels)
-        coef, intercept = model.coef_, model.intercept_
-        if coef.shape[0] == 1:
-            # Two entries: scikit-learn fits one classifier for the second; the first is its mirror.
-            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
-        return np.ascontiguousarray(coef.T), intercept
+        coef = self._coef.astype(np.float32) if self._coef is not None else None
+        intercept = self._intercept.astype(np.float32) if self._intercept is not None else None
+        idf = tuple(np.asarray(idf, dtype=np.float64) for _, _, idf, _, _ in self._lookups)
+        return MatcherState(self._key, vocabularies, idf, self._matrix, coef, intercept)
 
-    def linear_state(self) -> LinearState | None:
-        """Return the fitted linear weights, to share with other instances (None when unused)."""
-        if self._coef is None or self._intercept is None:
-            return None
-        coef, intercept = self._coef.astype(np.float32), self._intercept.astype(np.float32)
-        return LinearState(self._linear_key, coef, intercept)
-
-    def _fit_transform(self, texts: list[str]) -> sparse.csr_matrix:
-        parts = [v.fit_transform(texts) for v in self._vectorizers]
+    def _set_lookups(self) -> None:
         # Per-vectorizer lookups for _transform: analyzer, vocabulary, idf and column offset.
         self._lookups = []
         offset = 0
@@ -280,7 +255,17 @@ class Matcher:
             )
             offset += len(idf)
         self._width = offset
+
+    def _fit_transform(self, texts: list[str]) -> sparse.csr_matrix:
+        parts = [v.fit_transform(texts) for v in self._vectorizers]
+        self._set_lookups()
         return normalize(sparse.hstack(parts).tocsr())
+
+    def _restore(self, built: MatcherState) -> None:
+        for vectorizer, units, idf in zip(self._vectorizers, built.vocabularies, built.idf, strict=True):
+            vectorizer.vocabulary_ = {unit: column for column, unit in enumerate(units)}
+            vectorizer.idf_ = idf
+        self._set_lookups()
 
     def _transform(self, text: str) -> sparse.csr_matrix:
         """Vectorise one query; units the KB never saw still count in its length.

@@ -26,11 +26,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import redis.asyncio as aioredis
+from scipy import sparse
 
-from core.keys import KB_LINEAR_TTL_SECONDS, Keys
+from core.keys import KB_BUILT_TTL_SECONDS, Keys
 from knowledge_base.calibrate import Labelled
 from knowledge_base.entries import EntryError, FaqEntry, parse_entry
-from knowledge_base.matcher import LinearState, Thresholds
+from knowledge_base.matcher import Thresholds
+from knowledge_base.state import MatcherState
 
 INBOX_MAX = 5000
 # Phone, card and order numbers do not belong in a list content staff browse: runs of 7+ digits
@@ -274,44 +276,41 @@ class KnowledgeStore:
         thresholds: Thresholds,
         author: str,
         message: str,
-        linear: Mapping[str, LinearState] | None = None,
+        built: Mapping[str, MatcherState] | None = None,
     ) -> Snapshot:
         """Store a new version, make it live and tell every instance (the caller checked it)."""
         version = int(await self.redis.incr(self.keys.version_seq))
         snap = Snapshot(version, author, message, time.time(), tuple(entries), synonyms, thresholds)
-        # The weights go first, so an instance told about the version finds them.
-        await self.save_linear(version, linear or {})
+        previous = await self.redis.get(self.keys.live)
+        # What was built goes first, so an instance told about the version finds it.
+        await self.save_built(version, built or {})
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.version(version), _snapshot_json(snap))
             pipe.zadd(self.keys.versions, {str(version): version})
             pipe.set(self.keys.live, version)
             pipe.publish(self.keys.published, str(version))
+            if previous is not None:
+                pipe.delete(self.keys.built(previous))  # tens of MB a version: keep the live one's only
             await pipe.execute()
         return snap
 
-    async def save_linear(self, version: int, states: Mapping[str, LinearState]) -> None:
-        """Store a version's fitted linear weights (float32, .npy in base64: the client speaks text)."""
+    async def save_built(self, version: int, states: Mapping[str, MatcherState]) -> None:
+        """Store what a version's publish built (arrays as .npy in base64: the client speaks text)."""
         if not states:
             return
-        payload = {
-            locale: {"key": state.key, "coef": _npy(state.coef), "intercept": _npy(state.intercept)}
-            for locale, state in states.items()
-        }
-        await self.redis.set(self.keys.linear(version), json.dumps(payload), ex=KB_LINEAR_TTL_SECONDS)
+        payload = [_state_json(state) for state in states.values()]
+        await self.redis.set(self.keys.built(version), json.dumps(payload), ex=KB_BUILT_TTL_SECONDS)
 
-    async def load_linear(self, version: int) -> dict[str, LinearState]:
-        """Return a version's shared linear weights, or nothing if none are stored."""
-        raw = await self.redis.get(self.keys.linear(version))
+    async def load_built(self, version: int) -> dict[str, MatcherState]:
+        """Return what a version's publish built, or nothing if it is gone or unreadable."""
+        raw = await self.redis.get(self.keys.built(version))
         if not raw:
             return {}
         try:
-            data = json.loads(raw)
-            return {
-                locale: LinearState(item["key"], _from_npy(item["coef"]), _from_npy(item["intercept"]))
-                for locale, item in data.items()
-            }
+            loaded = (_state_from_json(item) for item in json.loads(raw))
+            return {state.key: state for state in loaded}
         except (ValueError, KeyError, TypeError):
-            return {}  # unreadable: the instance fits the model itself
+            return {}  # unreadable: the instance builds the index itself
 
     # Inbox ------------------------------------------------------------------------------------
     async def record_unanswered(self, normalised: str, text: str, locale: str, source: str) -> None:
@@ -359,9 +358,41 @@ def _npy(array: np.ndarray[Any, Any]) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _from_npy(text: str) -> npt.NDArray[np.float32]:
-    loaded: npt.NDArray[np.float32] = np.load(io.BytesIO(base64.b64decode(text)), allow_pickle=False)
+def _from_npy(text: str) -> npt.NDArray[Any]:
+    loaded: npt.NDArray[Any] = np.load(io.BytesIO(base64.b64decode(text)), allow_pickle=False)
     return loaded
+
+
+def _state_json(state: MatcherState) -> dict[str, Any]:
+    vectors = state.vectors
+    return {
+        "key": state.key,
+        "vocabularies": [list(units) for units in state.vocabularies],
+        "idf": [_npy(idf) for idf in state.idf],
+        "vectors": {
+            "shape": list(vectors.shape),
+            "data": _npy(vectors.data),
+            "indices": _npy(vectors.indices),
+            "indptr": _npy(vectors.indptr),
+        },
+        "coef": _npy(state.coef) if state.coef is not None else None,
+        "intercept": _npy(state.intercept) if state.intercept is not None else None,
+    }
+
+
+def _state_from_json(item: dict[str, Any]) -> MatcherState:
+    vectors = item["vectors"]
+    matrix = sparse.csr_matrix(
+        (_from_npy(vectors["data"]), _from_npy(vectors["indices"]), _from_npy(vectors["indptr"])),
+        shape=tuple(vectors["shape"]),
+    )
+    vocabularies = tuple(tuple(str(unit) for unit in units) for units in item["vocabularies"])
+    idf = tuple(_from_npy(text) for text in item["idf"])
+    if len(idf) != len(vocabularies) or any(len(i) != len(v) for i, v in zip(idf, vocabularies, strict=True)):
+        raise ValueError("vocabularies and idf disagree")
+    coef = _from_npy(item["coef"]) if item["coef"] is not None else None
+    intercept = _from_npy(item["intercept"]) if item["intercept"] is not None else None
+    return MatcherState(item["key"], vocabularies, idf, matrix, coef, intercept)
 
 
 def utc_now() -> dt.datetime:

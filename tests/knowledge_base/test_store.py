@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -93,7 +94,7 @@ async def test_publish_diff_rollback_and_a_synonym_reaching_customers(
         await kb.stop()
 
 
-async def test_other_instances_reuse_the_publishers_linear_weights(
+async def test_other_instances_load_what_the_publisher_built(
     redis_client: aioredis.Redis, prefix: str
 ) -> None:
     topics = {"card": "card arrival delivery", "refund": "refund money back", "login": "password login reset"}
@@ -104,22 +105,35 @@ async def test_other_instances_reuse_the_publishers_linear_weights(
             parse_entry({"id": entry_id, "questions": phrasings, "answer": entry_id, "locale": "en"})
         )
     snapshot = await publisher.publish("tester", "three topics")
-    shared = await publisher.store.load_linear(snapshot.version)
-    assert set(shared) == {"en"}
-    # Tamper with the stored weights: an instance that starts now must use them rather than refit.
-    state = shared["en"]
-    await publisher.store.save_linear(
-        snapshot.version, {"en": type(state)(state.key, state.coef * 2, state.intercept * 2)}
+    shared = await publisher.store.load_built(snapshot.version)
+    assert len(shared) == 1
+    state = next(iter(shared.values()))
+    assert state.coef is not None
+    assert state.intercept is not None
+    # Tamper with the stored weights: an instance that starts now must load them rather than refit.
+    await publisher.store.save_built(
+        snapshot.version,
+        {state.key: dataclasses.replace(state, coef=state.coef * 2, intercept=state.intercept * 2)},
     )
     follower = LiveKnowledgeBase(redis_client, prefix, seed_file=None)
     await follower.start()
     try:
         assert follower.live is not None
-        followed = follower.live.index.matchers["en"].linear_state()
-        assert followed is not None
+        followed = follower.live.index.matchers["en"].state()
+        assert followed.coef is not None
         assert (followed.coef == state.coef * 2).all()
+        assert followed.vocabularies == state.vocabularies
         found = follower.find("when does my card arrive", "en")
         assert found is not None
         assert found.decision.candidates[0].entry_id == "card"
     finally:
         await follower.stop()
+    # A state built from other phrasings is not loaded: one edited phrasing means a fresh build.
+    await publisher.store.save_entry(
+        parse_entry({"id": "card", "questions": ["where is my new card"], "answer": "card", "locale": "en"})
+    )
+    again = await publisher.publish("tester", "card reworded")
+    rebuilt = await publisher.store.load_built(again.version)
+    assert state.key not in rebuilt
+    assert len(rebuilt) == 1
+    assert await publisher.store.load_built(snapshot.version) == {}, "only the live version's is kept"

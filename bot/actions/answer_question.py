@@ -20,6 +20,15 @@ log = logging.getLogger(__name__)
 MAX_SUGGESTIONS = 3
 _SUGGEST_TEXT = {"zh": "您是不是想问：", "en": "Did you mean:"}
 _HUMAN_BUTTON = {"zh": "都不是，转人工", "en": "None of these, talk to a human"}
+# A request for a human or a complaint the text does not name: offered, one tap from a human. The
+# scope decision names it in the parse data (bot.dialogue.scope.OFFERS_HUMAN, a layer this one
+# cannot import).
+OFFERS_HUMAN = "offers_human"
+_OFFER_TEXT = {
+    "zh": "很抱歉给您带来不便。需要为您转接人工客服吗？",
+    "en": "I'm sorry about that. Would you like me to get you a human agent?",
+}
+_OFFER_BUTTONS = {"zh": ("转人工", "不用了"), "en": ("Talk to a human", "No, thanks")}
 
 
 class ActionAnswerQuestion(EngineAction):
@@ -64,12 +73,19 @@ class ActionAnswerQuestion(EngineAction):
             dispatcher.utter_message(text=_SUGGEST_TEXT[lang], buttons=buttons)
             return [SlotSet("offered_human", True)]
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        unsure = (tracker.latest_message.get("scope") or {}).get("nlu_unsure")
-        source = "fallback" if intent == "nlu_fallback" or unsure else "escalated"
-        await knowledge_base.record_unanswered(found, text, language, source)
+        decided = tracker.latest_message.get("scope") or {}
+        offer = decided.get("rule") == OFFERS_HUMAN
+        source = "fallback" if intent == "nlu_fallback" or decided.get("nlu_unsure") else "escalated"
+        if not offer:  # a complaint in other words is no gap in the KB's content
+            await knowledge_base.record_unanswered(found, text, language, source)
         if await handoff.kb_outcome(tracker.sender_id, escalated=True):
             # The second miss in a row: asking again whether they want a human would only annoy them.
             dispatcher.utter_message(text=notices.kb_gave_up(lang))
             return await hand_over(dispatcher, tracker, reason="kb_misses_in_a_row")
-        dispatcher.utter_message(response="utter_no_answer")
+        if offer:
+            yes, no = _OFFER_BUTTONS[lang]
+            buttons = [{"title": yes, "payload": "/request_human"}, {"title": no, "payload": "/deny"}]
+            dispatcher.utter_message(text=_OFFER_TEXT[lang], buttons=buttons)
+        else:
+            dispatcher.utter_message(response="utter_no_answer")
         return [SlotSet("offered_human", True)]

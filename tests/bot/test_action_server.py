@@ -44,12 +44,17 @@ async def action_server(redis_url: str, key_prefix: str, tmp_path: Path) -> Asyn
         yield url, prefix
 
 
-async def run_action(url: str, action: str, sender: str, text: str, intent: str) -> dict[str, Any]:
+async def run_action(
+    url: str, action: str, sender: str, text: str, intent: str, scope: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Call an action as Rasa's RemoteAction does and return the server's answer."""
+    latest: dict[str, Any] = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": []}
+    if scope is not None:
+        latest["scope"] = scope
     tracker = {
         "sender_id": sender,
         "slots": {"language": "zh", "offered_human": False},
-        "latest_message": {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": []},
+        "latest_message": latest,
         "events": [],
         "paused": False,
         "followup_action": None,
@@ -88,6 +93,18 @@ async def test_a_standalone_action_server_has_hours_offline_messages_queue_and_r
     ticket = await queue.ticket(day)
     assert ticket is not None
     assert ticket.team == "support"
+
+    # A complaint in other words (the scope decision's offers_human rule): offered, not queued; the
+    # second in a row hands over, as two misses of the KB do.
+    upset = f"rest:{uuid.uuid4().hex[:8]}"
+    offer = {"rule": "offers_human", "nlu_intent": "complain", "nlu_confidence": 0.93, "kb_band": "escalate"}
+    answer = await run_action(url, "action_answer_question", upset, "唉，真是受够了", "ask_question", offer)
+    (offered,) = answer["responses"]
+    assert offered["text"] == "很抱歉给您带来不便。需要为您转接人工客服吗？"
+    assert [b["payload"] for b in offered["buttons"]] == ["/request_human", "/deny"]
+    assert await states.get(upset) is Owner.BOT
+    answer = await run_action(url, "action_answer_question", upset, "受够了受够了", "ask_question", offer)
+    assert await states.get(upset) is Owner.QUEUED, answer
 
     # A bot-only conversation is rated too: the five levels as buttons, the prompt remembered.
     rated = f"rest:{uuid.uuid4().hex[:8]}"

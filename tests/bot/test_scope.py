@@ -101,6 +101,17 @@ def test_a_request_for_a_human_that_the_kb_suggests_entries_for_gets_the_suggest
     assert (decided.intent, decided.rule) == ("ask_question", "kb_decides")
 
 
+def test_a_request_for_a_human_in_other_words_that_the_kb_escalates_is_offered_a_human(
+    seed: KnowledgeIndex,
+) -> None:
+    # "什么叫小可爱" is request_human at 0.98 on the trained model: queueing it would cost an agent.
+    for text, intent in (("唉，真是受够了", "complain"), ("什么叫小可爱", "request_human")):
+        match = found(seed, text)
+        assert match.decision.band is Band.ESCALATE, match.decision.explain()
+        decided = scope.decide(parse(text, intent, 0.95), match, offer_pending=False)
+        assert (decided.intent, decided.rule) == ("ask_question", scope.OFFERS_HUMAN), text
+
+
 def test_social_acts_need_confidence() -> None:
     assert scope.decide(parse("你好", "greet", 0.9), None, offer_pending=False).intent == "greet"
     assert scope.decide(parse("你好吗朋友", "greet", 0.4), None, offer_pending=False).intent == "ask_question"

@@ -95,4 +95,4 @@ def test_staff_and_knowledge_base_keys() -> None:
     assert kb.inbox_meta == "cs:kb:inbox:meta"
     assert kb.published == "cs:kb:published"
     assert kb.version(3) == "cs:kb:version:3"
-    assert kb.linear(3) == "cs:kb:linear:3"
+    assert kb.built(3) == "cs:kb:built:3"

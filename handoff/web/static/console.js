@@ -53,7 +53,10 @@ function item(ticket, withActions) {
   const tier = document.createElement("span");
   tier.className = ticket.tier === "vip" ? "vip" : "muted";
   tier.textContent = ticket.tier.toUpperCase();
-  head.append(tier, " ", ticket.channel, " · ", `${t("waited")} ${ticket.waiting_seconds}s`);
+  const waited = document.createElement("span");
+  waited.className = "waited";
+  waited.textContent = `${t("waited")} ${ticket.waiting_seconds}s`;
+  head.append(tier, " ", ticket.channel, " · ", waited);
   const first = document.createElement("div");
   first.className = "muted";
   first.textContent = ticket.first_message;
@@ -82,13 +85,33 @@ function item(ticket, withActions) {
   return li;
 }
 
+// Lists are kept, not rebuilt: a refresh comes with every console event (several a second when busy),
+// and a button replaced between an agent's mouse-down and mouse-up swallows the click.
+function renderList(list, tickets, withActions) {
+  const kept = new Map([...list.children].map((li) => [li.dataset.key, li]));
+  const wanted = tickets.map((ticket) => {
+    const key = [ticket.conversation, ticket.tier, withActions ? ticket.status : ""].join("|");
+    let li = kept.get(key);
+    if (li) {
+      li.querySelector(".waited").textContent = `${t("waited")} ${ticket.waiting_seconds}s`;
+      li.classList.toggle("selected", ticket.conversation === current);
+    } else {
+      li = item(ticket, withActions);
+      li.dataset.key = key;
+    }
+    return li;
+  });
+  const unchanged = wanted.length === list.children.length && wanted.every((li, i) => list.children[i] === li);
+  if (!unchanged) list.replaceChildren(...wanted);
+}
+
 async function refresh() {
   if (current !== watched) watch();
   const me = await api("GET", "/api/agent/me");
   if (me.status === 401) { showLogin(); return; }
-  $("mine").replaceChildren(...(me.data.conversations || []).map((c) => item(c, true)));
+  renderList($("mine"), me.data.conversations || [], true);
   const queue = await api("GET", "/api/agent/queue");
-  $("queue").replaceChildren(...(queue.data.waiting || []).map((c) => item(c, false)));
+  renderList($("queue"), queue.data.waiting || [], false);
   if (me.data.status) $("presence").value = me.data.status;
   const mine = (me.data.conversations || []).find((c) => c.conversation === current);
   const canReply = !!mine && mine.status === "assigned";

@@ -17,6 +17,7 @@ from core.state import ConversationStates
 from core.transcript import Transcripts
 from handoff.canned import CannedReplies
 from handoff.closing import Closing
+from handoff.complaints import Complaints
 from handoff.csat import Csat
 from handoff.hours import Hours
 from handoff.offline import OfflineMessages
@@ -85,6 +86,7 @@ def build_services(
         offline=offline,
         max_wait_seconds=settings.handoff_max_wait_seconds,
         csat=csat,
+        complaints=Complaints(client, prefix),
     )
     return Services(
         redis=client,

@@ -6,9 +6,9 @@ Slots, for Redis Cluster:
   of one conversation live in one slot and a Lua script may touch them together (the state machine's);
 * the human queue's keys all share the deployment's ``{hq}`` tag (`QueueKeys`), because its scripts
   claim across tickets, agents and queues at once; the scripts build further keys from that base;
+* complaint cases share the ``{cs}`` tag (`ComplaintKeys`): opening one is a script over several;
 * everything else (profiles, ratings, offline messages, canned replies, staff, the knowledge base,
-  channel stores) is read and written one key at a time, or in a non-transactional pipeline, and may
-  live in any slot.
+  channel stores) is read and written one key at a time, or in a non-transactional pipeline.
 
 Channels never import this module: they keep their own values (tokens, cursors, button payloads) through
 the `core.ports.SharedStore` port, and pass the lifetime of each value with it.
@@ -40,8 +40,7 @@ CSAT_STREAM_MAXLEN = 100_000
 # A customer told "leave your message" has an hour to write it.
 OFFLINE_LEAVING_TTL_SECONDS = 3600
 SESSION_TTL_SECONDS = 12 * 3600
-# What a publish built (features, vectors, linear weights; tens of MB on a large KB), shared so other
-# instances load it instead of rebuilding. Only the live version's is kept; rebuilt when expired.
+# What a publish built (tens of MB on a large KB), shared so other instances load it, not rebuild it.
 KB_BUILT_TTL_SECONDS = 7 * 24 * 3600
 # Only one instance seeds an empty knowledge base; the claim lapses if it dies doing so.
 KB_SEEDING_TTL_SECONDS = 60
@@ -189,6 +188,35 @@ class KnowledgeKeys:
     def built(self, number: int | str) -> str:
         """What the publish of a version built (expires; rebuilt when gone)."""
         return f"{self.base}:built:{number}"
+
+
+@dataclass(frozen=True)
+class ComplaintKeys:
+    """Complaint cases; one hash tag, so opening a case is one script over all of them."""
+
+    base: str
+
+    @property
+    def seq(self) -> str:
+        """Counter behind case numbers."""
+        return f"{self.base}:seq"
+
+    def case(self, case_id: str) -> str:
+        """A case (JSON)."""
+        return f"{self.base}:case:{case_id}"
+
+    def history(self, case_id: str) -> str:
+        """A case's changes, oldest first (JSON per line)."""
+        return f"{self.base}:history:{case_id}"
+
+    def open_for(self, customer: str, topic: str) -> str:
+        """The open case of one customer about one topic (a conversation): one at a time."""
+        return f"{self.base}:open:{customer}:{topic}"
+
+    @property
+    def due(self) -> str:
+        """Sorted set of unfinished cases by resolution deadline."""
+        return f"{self.base}:due"
 
 
 @dataclass(frozen=True)
@@ -352,6 +380,11 @@ class Keys:
     def kb(self) -> KnowledgeKeys:
         """The knowledge base's keys."""
         return KnowledgeKeys(f"{self.prefix}:kb")
+
+    @property
+    def complaints(self) -> ComplaintKeys:
+        """Complaint cases' keys."""
+        return ComplaintKeys(f"{self.prefix}:{{cs}}")
 
     def channel_store(self, channel: str, key: str) -> str:
         """A channel's shared value (access token, sync cursor, button payload)."""

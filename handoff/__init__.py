@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from core.state import Transition
+from handoff.complaints import Case
 from handoff.hours import Closed
 from handoff.queue import Position
 from handoff.service import HandoffService
@@ -47,6 +48,11 @@ async def request_human(
 ) -> Transition:
     """Queue the conversation for a human agent."""
     return await current().request_human(conversation_id, reason, actor, first_message)
+
+
+async def open_complaint(conversation_id: str, text: str, language: str) -> Case | None:
+    """Record the customer's complaint as a case (or add to their open one); None when cases are off."""
+    return await current().open_complaint(conversation_id, text, language)
 
 
 async def outside_hours() -> Closed | None:

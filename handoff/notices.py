@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from handoff.complaints import Case
 from handoff.queue import Position
 
 # The payload of the "leave a message" button; typing the word works too.
@@ -36,6 +37,27 @@ _KB_GAVE_UP = {
     "zh": "抱歉，这个问题我还是没能回答。我为您转接人工客服。",
     "en": "Sorry, I still can't answer that. Let me get you a human agent.",
 }
+
+
+def _duration(seconds: float, lang: str) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 120:
+        return f"{minutes} min" if lang == "en" else f"{minutes} 分钟"
+    hours = round(minutes / 60)
+    return f"{hours} h" if lang == "en" else f"{hours} 小时"
+
+
+def complaint_opened(case: Case, language: str | None) -> str:
+    """Return the case number and the promised handling times, told when a complaint is recorded."""
+    lang = _lang(language)
+    respond = _duration(case.respond_by - case.opened_at, lang)
+    resolve = _duration(case.resolve_by - case.opened_at, lang)
+    if lang == "en":
+        return (
+            f"Your complaint is recorded as case {case.id}. We will contact you within {respond} "
+            f"and resolve it within {resolve}."
+        )
+    return f"已为您登记投诉，工单号 {case.id}。我们会在 {respond} 内联系您，{resolve} 内处理完毕。"
 
 
 def _lang(language: str | None) -> str:

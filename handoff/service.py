@@ -10,6 +10,7 @@ from core.keys import KB_MISSES_TTL_SECONDS, PENDING_MAXLEN, Keys
 from core.redis import AsyncRedis
 from core.state import ConversationStates, IllegalTransition, Owner, Transition
 from handoff import updates
+from handoff.complaints import Case, Complaints
 from handoff.csat import Csat, prompt
 from handoff.hours import Closed, Hours
 from handoff.offline import OfflineMessage, OfflineMessages
@@ -45,6 +46,7 @@ class HandoffService:
         offline: OfflineMessages | None = None,
         max_wait_seconds: float = 600.0,
         csat: Csat | None = None,
+        complaints: Complaints | None = None,
     ) -> None:
         """Use one Redis client, the shared state machine and (when given) the queue and profiles.
 
@@ -55,6 +57,7 @@ class HandoffService:
             raise ValueError("kb_misses_to_handoff must be 0 (off) or more")
         self.hours = hours
         self.csat = csat
+        self.complaints = complaints
         self.offline = offline
         self.max_wait_seconds = max_wait_seconds
         self.kb_misses_to_handoff = kb_misses_to_handoff
@@ -92,6 +95,22 @@ class HandoffService:
             current = await self._states.get(conversation_id)
             now_ms = int(time.time() * 1000)
             return Transition(conversation_id, current, current, False, actor, reason, now_ms)
+
+    async def open_complaint(self, conversation_id: str, text: str, language: str) -> Case | None:
+        """Record a complaint as a case, one per customer and conversation (None when cases are off)."""
+        if self.complaints is None:
+            return None
+        _, customer, _, _ = await self._routing_profile(conversation_id)
+        case, _ = await self.complaints.open(
+            customer or conversation_id,
+            conversation_id,
+            text,
+            channel=conversation_id.partition(":")[0],
+            team=self.team,
+            actor="bot",
+            language=language,
+        )
+        return case
 
     async def _enqueue(self, queue: HandoffQueue, conversation_id: str, first_message: str = "") -> Position:
         """Queue a QUEUED conversation for the handoff team, routed by its customer's profile."""

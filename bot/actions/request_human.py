@@ -23,8 +23,14 @@ class ActionRequestHuman(EngineAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Queue the conversation; the reason is the intent that asked for it."""
+        """Queue the conversation; the reason is the intent that asked for it. A complaint becomes a case."""
         intent = str((tracker.latest_message.get("intent") or {}).get("name") or "request_human")
+        if intent == "complain":
+            language = tracker.get_slot("language")
+            text = str(tracker.latest_message.get("text") or "")
+            case = await handoff.open_complaint(tracker.sender_id, text, "en" if language == "en" else "zh")
+            if case is not None:
+                dispatcher.utter_message(text=notices.complaint_opened(case, language))
         return await hand_over(dispatcher, tracker, reason=intent)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -100,6 +101,8 @@ async def test_complaint_is_acknowledged_and_handed_over(
 ) -> None:
     replies = await say(engine, sender, "你们服务太差了，我要投诉")
     assert "非常抱歉" in texts(replies)
+    # Recorded as a case: its number and the promised times are in the reply.
+    assert re.search(r"工单号 TS\d{6}。我们会在 4 小时 内联系您，48 小时 内处理完毕", texts(replies)), replies
     history = await ConversationStates(redis_client, Keys(key_prefix)).history(f"rest:{sender}")
     assert history[-1].current is Owner.QUEUED
     assert history[-1].reason == "complain"

@@ -1,0 +1,121 @@
+"""Complaint cases (投诉工单): statuses, the moves between them, and the deadline policy."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class CaseError(ValueError):
+    """A request the case cannot take (unknown category, a move its status does not allow)."""
+
+
+class Status(str, enum.Enum):
+    """Where a case stands; ``confirmed`` and ``closed_unconfirmed`` are final."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CONFIRMED = "confirmed"
+    REOPENED = "reopened"
+    CLOSED_UNCONFIRMED = "closed_unconfirmed"
+
+
+# Resolved is the agent's claim; only the customer confirms it (or the silence timer closes it unconfirmed).
+MOVES: Mapping[Status, frozenset[Status]] = {
+    Status.OPEN: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
+    Status.IN_PROGRESS: frozenset({Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.CONFIRMED, Status.REOPENED, Status.CLOSED_UNCONFIRMED}),
+    Status.REOPENED: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
+    Status.CONFIRMED: frozenset(),
+    Status.CLOSED_UNCONFIRMED: frozenset(),
+}
+OPEN_STATUSES = frozenset({Status.OPEN, Status.IN_PROGRESS, Status.RESOLVED, Status.REOPENED})
+
+
+@dataclass(frozen=True)
+class Targets:
+    """How soon a case must be answered and resolved, in minutes from its opening."""
+
+    respond_minutes: int
+    resolve_minutes: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The configurable lists and the severity × category deadline matrix."""
+
+    categories: tuple[str, ...] = ("物流", "质量", "服务态度", "退款", "其他")
+    severities: tuple[str, ...] = ("一般", "严重", "紧急")
+    # Severity → targets; ``matrix`` overrides per (severity, category).
+    by_severity: Mapping[str, Targets] = field(
+        default_factory=lambda: {
+            "一般": Targets(4 * 60, 48 * 60),
+            "严重": Targets(60, 24 * 60),
+            "紧急": Targets(15, 4 * 60),
+        }
+    )
+    matrix: Mapping[tuple[str, str], Targets] = field(default_factory=dict)
+    default_category: str = "其他"
+    default_severity: str = "一般"
+
+    def targets(self, severity: str, category: str) -> Targets:
+        """Return the deadlines for a case; raises CaseError for an unknown severity or category."""
+        if severity not in self.severities:
+            raise CaseError(f"unknown severity {severity!r}; one of {', '.join(self.severities)}")
+        if category not in self.categories:
+            raise CaseError(f"unknown category {category!r}; one of {', '.join(self.categories)}")
+        return self.matrix.get((severity, category)) or self.by_severity[severity]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a case's history: who did what, when."""
+
+    at: float
+    actor: str
+    action: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    """A complaint case: who complained, about what, who owns it, by when, and where it stands."""
+
+    id: str
+    customer: str
+    conversations: tuple[str, ...]
+    channel: str
+    category: str
+    severity: str
+    description: str
+    team: str
+    owner: str
+    status: Status
+    opened_at: float
+    respond_by: float
+    resolve_by: float
+    language: str = "zh"
+
+    def to_json(self) -> str:
+        """Serialise for the store."""
+        data = asdict(self)
+        data["status"] = self.status.value
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Case:
+        """Read what ``to_json`` wrote."""
+        data: dict[str, Any] = json.loads(raw)
+        data["status"] = Status(data["status"])
+        data["conversations"] = tuple(data["conversations"])
+        return cls(**data)
+
+    def view(self, history: Sequence[Change] = ()) -> dict[str, Any]:
+        """Return the JSON-ready view for the console and the API."""
+        data: dict[str, Any] = json.loads(self.to_json())
+        data["history"] = [asdict(change) for change in history]
+        return data

@@ -9,7 +9,16 @@ from dataclasses import asdict, replace
 
 from core.keys import Keys
 from core.redis import AsyncRedis
-from handoff.complaints.models import MOVES, OPEN_STATUSES, Case, CaseError, Change, Policy, Status
+from handoff.complaints.models import (
+    MOVES,
+    OPEN_STATUSES,
+    Case,
+    CaseError,
+    Change,
+    MoveRefused,
+    Policy,
+    Status,
+)
 
 # Reserve the customer's open case for a topic, or return the one already open: retries and a second
 # complaint about the same conversation land on the same case.
@@ -108,6 +117,14 @@ class Complaints:
         raw = await self.redis.get(self._keys.case(case_id))
         return Case.from_json(raw) if raw else None
 
+    async def unfinished(self, limit: int = 500) -> list[Case]:
+        """Return unfinished cases, the nearest resolution deadline first."""
+        ids = await self.redis.zrange(self._keys.due, 0, limit - 1)
+        if not ids:
+            return []
+        raws = await self.redis.mget([self._keys.case(case_id) for case_id in ids])
+        return [Case.from_json(raw) for raw in raws if raw]
+
     async def history(self, case_id: str) -> list[Change]:
         """Return the case's changes, oldest first."""
         return [
@@ -135,7 +152,7 @@ class Complaints:
                 raise KeyError(case_id)
             case = Case.from_json(raw)
             if to not in MOVES[case.status]:
-                raise CaseError(f"a case that is {case.status.value} cannot become {to.value}")
+                raise MoveRefused(f"a case that is {case.status.value} cannot become {to.value}")
             moved = replace(case, status=to, owner=case.owner if owner is None else owner)
             pipe.multi()
             pipe.set(key, moved.to_json())

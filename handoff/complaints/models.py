@@ -13,6 +13,10 @@ class CaseError(ValueError):
     """A request the case cannot take (unknown category, a move its status does not allow)."""
 
 
+class MoveRefused(CaseError):
+    """A move the case's status (or its owner) does not allow: a conflict, not a malformed request."""
+
+
 class Status(str, enum.Enum):
     """Where a case stands; ``confirmed`` and ``closed_unconfirmed`` are final."""
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.web import agent, canned, live, offline, profiles, supervise
+from handoff.web import agent, canned, complaints, live, offline, profiles, supervise
 from staff.api import Operation, add_operations
 
 WEB_DIR = Path(__file__).parent
@@ -21,6 +21,7 @@ def operations() -> list[Operation]:
         *supervise.operations(),
         *canned.operations(),
         *offline.operations(),
+        *complaints.operations(),
     ]
 
 
@@ -30,6 +31,7 @@ SCHEMAS: dict[str, Any] = {
     **supervise.SCHEMAS,
     **canned.SCHEMAS,
     **offline.SCHEMAS,
+    **complaints.SCHEMAS,
 }
 
 

@@ -1,0 +1,179 @@
+"""Complaint cases in the agent API: agents see their teams' cases, supervisors every case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from handoff.complaints import Case, CaseError, Complaints, MoveRefused, Status
+from handoff.web.appkeys import QUEUE, SERVICE
+from staff.api import Operation, json_object, session_of
+from staff.errors import json_error
+
+
+def _cases(request: web.Request) -> Complaints:
+    cases = request.app[SERVICE].complaints
+    if cases is None:
+        raise web.HTTPNotFound(text='{"error": "no complaint cases here"}', content_type="application/json")
+    return cases
+
+
+async def _teams_of(request: web.Request) -> set[str] | None:
+    """The teams whose cases the session works (None: every team, for supervisors)."""
+    session = session_of(request)
+    if session.has("supervisor"):
+        return None
+    agent = await request.app[QUEUE].agent(session.username)
+    return set(agent.teams) if agent else set()
+
+
+async def _case_of(request: web.Request) -> Case | web.StreamResponse:
+    """Return the case named in the path, or a 404 when it is unknown or another team's."""
+    case = await _cases(request).get(request.match_info["case"])
+    teams = await _teams_of(request)
+    if case is None or (teams is not None and case.team not in teams):
+        return json_error(404, "no such case in your teams")
+    return case
+
+
+async def list_cases(request: web.Request) -> web.StreamResponse:
+    """Unfinished cases of the agent's teams (every team for supervisors), nearest deadline first."""
+    teams = await _teams_of(request)
+    wanted = request.query.get("status")
+    if wanted is not None and wanted not in {s.value for s in Status}:
+        return json_error(400, f"unknown status {wanted!r}")
+    cases = [
+        case
+        for case in await _cases(request).unfinished()
+        if (teams is None or case.team in teams) and (wanted is None or case.status.value == wanted)
+    ]
+    return web.json_response({"cases": [case.view() for case in cases]})
+
+
+async def get_case(request: web.Request) -> web.StreamResponse:
+    """One case with its history."""
+    case = await _case_of(request)
+    if not isinstance(case, Case):
+        return case
+    return web.json_response(case.view(await _cases(request).history(case.id)))
+
+
+async def open_case(request: web.Request) -> web.StreamResponse:
+    """Open a case for a conversation from the console (or add to the customer's open one)."""
+    body = await json_object(request)
+    conversation = body.get("conversation")
+    description = body.get("description")
+    if not isinstance(conversation, str) or not conversation or not isinstance(description, str):
+        return json_error(400, "send conversation and description")
+    teams = await _teams_of(request)
+    team = body.get("team") or request.app[SERVICE].team
+    if not isinstance(team, str) or (teams is not None and team not in teams):
+        return json_error(403, "you can open cases for your own teams only")
+    session = session_of(request)
+    try:
+        case, created = await _cases(request).open(
+            conversation,
+            conversation,
+            description,
+            channel=conversation.partition(":")[0],
+            team=team,
+            actor=f"agent:{session.username}",
+            category=_text(body.get("category")),
+            severity=_text(body.get("severity")),
+        )
+    except CaseError as exc:
+        return json_error(400, str(exc))
+    return web.json_response(case.view(), status=201 if created else 200)
+
+
+async def take_case(request: web.Request) -> web.StreamResponse:
+    """Take a case: it becomes the agent's, in progress."""
+    return await _move(request, Status.IN_PROGRESS, take=True)
+
+
+async def resolve_case(request: web.Request) -> web.StreamResponse:
+    """Mark a case resolved (its owner, or a supervisor); the customer confirms it."""
+    return await _move(request, Status.RESOLVED, take=False)
+
+
+async def note_case(request: web.Request) -> web.StreamResponse:
+    """Add an internal note to a case."""
+    case = await _case_of(request)
+    if not isinstance(case, Case):
+        return case
+    text = (await json_object(request)).get("text")
+    if not isinstance(text, str):
+        return json_error(400, "send text")
+    try:
+        await _cases(request).note(case.id, f"agent:{session_of(request).username}", text)
+    except CaseError as exc:
+        return json_error(400, str(exc))
+    return web.json_response({"case": case.id})
+
+
+async def _move(request: web.Request, to: Status, *, take: bool) -> web.StreamResponse:
+    case = await _case_of(request)
+    if not isinstance(case, Case):
+        return case
+    session = session_of(request)
+    if not take and case.owner != session.username and not session.has("supervisor"):
+        return json_error(403, "only the case's owner or a supervisor may do this")
+    body = await json_object(request) if request.can_read_body else {}
+    try:
+        moved = await _cases(request).move(
+            case.id,
+            to,
+            f"agent:{session.username}",
+            _text(body.get("detail")) or "",
+            owner=session.username if take else None,
+        )
+    except MoveRefused as exc:
+        return json_error(409, str(exc))
+    return web.json_response(moved.view())
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def operations() -> list[Operation]:
+    """Return the operations (the agent API's table shape)."""
+    op = Operation
+    base = "/api/agent/complaints"
+    return [
+        op(
+            "GET",
+            base,
+            list_cases,
+            "Unfinished complaint cases of your teams, nearest deadline first.",
+            "agent",
+        ),
+        op("POST", base, open_case, "Open a complaint case for a conversation.", "agent", "CaseOpen"),
+        op("GET", base + "/{case}", get_case, "A complaint case with its history.", "agent"),
+        op("POST", base + "/{case}/take", take_case, "Take a case: yours, in progress.", "agent"),
+        op("POST", base + "/{case}/notes", note_case, "Add an internal note to a case.", "agent", "CaseNote"),
+        op(
+            "POST",
+            base + "/{case}/resolve",
+            resolve_case,
+            "Mark a case resolved; the customer confirms.",
+            "agent",
+        ),
+    ]
+
+
+SCHEMAS: dict[str, Any] = {
+    "CaseOpen": {
+        "type": "object",
+        "required": ["conversation", "description"],
+        "properties": {
+            "conversation": {"type": "string", "example": "rest:42"},
+            "description": {"type": "string", "maxLength": 2000},
+            "category": {"type": "string", "example": "物流"},
+            "severity": {"type": "string", "example": "严重"},
+            "team": {"type": "string", "example": "support"},
+        },
+    },
+    "CaseNote": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+}

@@ -25,6 +25,15 @@ async def may_read(request: web.Request, conversation_id: str) -> bool:
     return bool(ticket and agent and ticket.team in agent.teams)
 
 
+async def teams_of(request: web.Request) -> set[str] | None:
+    """The teams whose work (left messages, complaint cases) the session handles; None: every team."""
+    session = session_of(request)
+    if session.has("supervisor"):
+        return None
+    agent = await request.app[QUEUE].agent(session.username)
+    return set(agent.teams) if agent else set()
+
+
 def ticket_view(ticket: Ticket) -> dict[str, Any]:
     """Return a ticket as the console shows it."""
     return {

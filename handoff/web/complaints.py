@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from handoff.complaints import Case, CaseError, Complaints, MoveRefused, Status
-from handoff.web.appkeys import QUEUE, SERVICE
+from handoff.web.access import teams_of
+from handoff.web.appkeys import SERVICE
 from staff.api import Operation, json_object, session_of
 from staff.errors import json_error
 
@@ -19,19 +20,10 @@ def _cases(request: web.Request) -> Complaints:
     return cases
 
 
-async def _teams_of(request: web.Request) -> set[str] | None:
-    """The teams whose cases the session works (None: every team, for supervisors)."""
-    session = session_of(request)
-    if session.has("supervisor"):
-        return None
-    agent = await request.app[QUEUE].agent(session.username)
-    return set(agent.teams) if agent else set()
-
-
 async def _case_of(request: web.Request) -> Case | web.StreamResponse:
     """Return the case named in the path, or a 404 when it is unknown or another team's."""
     case = await _cases(request).get(request.match_info["case"])
-    teams = await _teams_of(request)
+    teams = await teams_of(request)
     if case is None or (teams is not None and case.team not in teams):
         return json_error(404, "no such case in your teams")
     return case
@@ -39,7 +31,7 @@ async def _case_of(request: web.Request) -> Case | web.StreamResponse:
 
 async def list_cases(request: web.Request) -> web.StreamResponse:
     """Unfinished cases of the agent's teams (every team for supervisors), nearest deadline first."""
-    teams = await _teams_of(request)
+    teams = await teams_of(request)
     wanted = request.query.get("status")
     if wanted is not None and wanted not in {s.value for s in Status}:
         return json_error(400, f"unknown status {wanted!r}")
@@ -66,7 +58,7 @@ async def open_case(request: web.Request) -> web.StreamResponse:
     description = body.get("description")
     if not isinstance(conversation, str) or not conversation or not isinstance(description, str):
         return json_error(400, "send conversation and description")
-    teams = await _teams_of(request)
+    teams = await teams_of(request)
     team = body.get("team") or request.app[SERVICE].team
     if not isinstance(team, str) or (teams is not None and team not in teams):
         return json_error(403, "you can open cases for your own teams only")

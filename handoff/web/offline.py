@@ -9,6 +9,7 @@ from aiohttp import web
 from handoff.hours import Hours, ScheduleError
 from handoff.offline import OfflineMessages
 from handoff.service import TAKE_REFUSED, TAKEN
+from handoff.web.access import teams_of
 from handoff.web.appkeys import QUEUE, SERVICE, TRANSCRIPTS
 from staff.api import Operation, json_object, session_of
 from staff.errors import json_error
@@ -28,18 +29,9 @@ def _offline(request: web.Request) -> OfflineMessages:
     return left
 
 
-async def _teams_of(request: web.Request) -> set[str] | None:
-    """The teams whose messages the session handles (None: every team, for supervisors)."""
-    session = session_of(request)
-    if session.has("supervisor"):
-        return None
-    agent = await request.app[QUEUE].agent(session.username)
-    return set(agent.teams) if agent else set()
-
-
 async def list_left(request: web.Request) -> web.StreamResponse:
     """Open messages of the agent's teams (every team for supervisors), oldest first."""
-    teams = await _teams_of(request)
+    teams = await teams_of(request)
     if teams is None:
         teams = await request.app[QUEUE].teams() | set((await _hours(request).all()).keys())
         teams.add(request.app[SERVICE].team)
@@ -51,7 +43,7 @@ async def claim_left(request: web.Request) -> web.StreamResponse:
     """Take a message: the conversation becomes the agent's at once, to reply in the console."""
     left = _offline(request)
     message = await left.get(request.match_info["message"])
-    teams = await _teams_of(request)
+    teams = await teams_of(request)
     if message is None or (teams is not None and message.team not in teams):
         return json_error(404, "no such message in your teams")
     session = session_of(request)

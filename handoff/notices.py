@@ -60,6 +60,14 @@ def complaint_opened(case: Case, language: str | None) -> str:
     return f"已为您登记投诉，工单号 {case.id}。我们会在 {respond} 内联系您，{resolve} 内处理完毕。"
 
 
+def rated_low(case: Case, language: str | None) -> str:
+    """Return the apology and case number told after a 不满意 / 非常不满意 rating."""
+    respond = _duration(case.respond_by - case.opened_at, _lang(language))
+    if _lang(language) == "en":
+        return f"We are sorry we let you down. Case {case.id} is open; we will contact you within {respond}."
+    return f"很抱歉没能让您满意，已为您登记工单 {case.id}，我们会在 {respond} 内联系您。"
+
+
 def _lang(language: str | None) -> str:
     return "en" if language == "en" else "zh"
 

@@ -11,13 +11,16 @@ from core.redis import AsyncRedis
 from core.state import ConversationStates, IllegalTransition, Owner, Transition
 from handoff import updates
 from handoff.complaints import Case, Complaints
-from handoff.csat import Csat, prompt
+from handoff.csat import LEVELS, Csat, Rating, prompt
 from handoff.hours import Closed, Hours
 from handoff.offline import OfflineMessage, OfflineMessages
 from handoff.profiles import Profiles
 from handoff.queue import HandoffQueue, Position, Ticket
 
 log = logging.getLogger(__name__)
+
+# Ratings at or below this (不满意, 非常不满意) open a complaint case.
+LOW_RATING = 2
 
 # What ``take_over`` returns: the queue's claim codes, plus one for a conversation that is not the bot's.
 TAKEN, ALREADY_HELD, AGENT_UNAVAILABLE, AGENT_FULL, NOT_WITH_BOT = 1, 0, -1, -2, -3
@@ -109,6 +112,25 @@ class HandoffService:
             team=self.team,
             actor="bot",
             language=language,
+        )
+        return case
+
+    async def rating_complaint(self, rating: Rating) -> Case | None:
+        """Open a case for a 不满意 / 非常不满意 rating, about that conversation and its agent."""
+        if self.complaints is None or rating.score > LOW_RATING:
+            return None
+        _, customer, _, _ = await self._routing_profile(rating.conversation_id)
+        label = next(zh for score, zh, _ in LEVELS if score == rating.score)
+        case, _ = await self.complaints.open(
+            customer or rating.conversation_id,
+            rating.conversation_id,
+            f"满意度评价：{label}（客服 {rating.agent or '机器人'}）",
+            channel=rating.channel,
+            team=self.team,
+            actor="rating",
+            category="服务态度" if "服务态度" in self.complaints.policy.categories else None,
+            language=rating.language,
+            agent=rating.agent,
         )
         return case
 

@@ -133,6 +133,9 @@ class Router:
             return None
         text, buttons = csat.thanks(turn.rating.language)
         log.info("csat recorded", extra={"conversation": turn.conversation, "score": turn.rating.score})
+        case = await self._handoff.rating_complaint(turn.rating)
+        if case is not None:
+            text = f"{text}\n{notices.rated_low(case, turn.rating.language)}"
         return [Outbound(turn.inbound.sender_id, text, tuple(Button(t, p) for t, p in buttons))]
 
     async def _leave_queue(self, turn: Turn) -> Sequence[Outbound] | None:

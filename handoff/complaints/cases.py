@@ -75,6 +75,7 @@ class Complaints:
         category: str | None = None,
         severity: str | None = None,
         language: str = "zh",
+        agent: str = "",
     ) -> tuple[Case, bool]:
         """Open a case, or add to the customer's open case about ``topic``; True when it is new."""
         category = category or self.policy.default_category
@@ -97,6 +98,7 @@ class Complaints:
             respond_by=now + targets.respond_minutes * 60,
             resolve_by=now + targets.resolve_minutes * 60,
             language=language,
+            agent=agent,
         )
         # Also when the reservation is older but its case was never written (the opener died): write it now.
         created = await self._write(

@@ -103,6 +103,8 @@ class Case:
     respond_by: float
     resolve_by: float
     language: str = "zh"
+    # The agent the complaint is about (a low rating of their conversation), if any.
+    agent: str = ""
 
     def to_json(self) -> str:
         """Serialise for the store."""

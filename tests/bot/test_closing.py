@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -61,6 +62,25 @@ async def test_a_rating_may_carry_an_optional_comment_that_supervisors_read(desk
     assert view["agents"]["ann"]["5"] == 1
     comment = next(c for c in view["comments"] if c["conversation"] == f"rest:{sender}")
     assert (comment["text"], comment["score"], comment["agent"]) == ("Ann 很耐心，<b>谢谢</b>", "5", "ann")
+
+
+async def test_a_low_rating_opens_a_case_about_that_conversation_and_agent(desk: TestClient) -> None:
+    sender = "lr-" + uuid.uuid4().hex[:6]
+    ann = await with_ann(desk, sender)
+    assert (await desk.post(f"/api/agent/conversations/rest:{sender}/close", headers=ann)).status == 200
+    thanks = texts(await say(desk, sender, "不满意"))
+    assert "感谢您的评价" in thanks
+    found = re.search(r"很抱歉没能让您满意，已为您登记工单 (TS\d{6})，我们会在 4 小时 内联系您。", thanks)
+    assert found, thanks
+    await login(desk, "sue")
+    case = await (await desk.get(f"/api/agent/complaints/{found.group(1)}")).json()
+    assert (case["agent"], case["category"], case["conversations"]) == ("ann", "服务态度", [f"rest:{sender}"])
+    assert case["history"][0]["actor"] == "rating"
+    # A good rating opens nothing.
+    happy = "hp-" + uuid.uuid4().hex[:6]
+    ann = await with_ann(desk, happy)
+    assert (await desk.post(f"/api/agent/conversations/rest:{happy}/close", headers=ann)).status == 200
+    assert "工单" not in texts(await say(desk, happy, "满意"))
 
 
 async def test_a_customer_silent_past_the_timeout_is_warned_once_then_closed(desk: TestClient) -> None:

@@ -101,36 +101,50 @@ class HandoffService:
 
     async def open_complaint(self, conversation_id: str, text: str, language: str) -> Case | None:
         """Record a complaint as a case, one per customer and conversation (None when cases are off)."""
+        channel = conversation_id.partition(":")[0]
+        return await self._open_case(conversation_id, text, "bot", channel, language)
+
+    async def rating_complaint(self, rating: Rating) -> Case | None:
+        """Open a case for a 不满意 / 非常不满意 rating, about that conversation and its agent."""
+        if rating.score > LOW_RATING:
+            return None
+        label = next(zh for score, zh, _ in LEVELS if score == rating.score)
+        description = f"满意度评价：{label}（客服 {rating.agent or '机器人'}）"
+        return await self._open_case(
+            rating.conversation_id,
+            description,
+            "rating",
+            rating.channel,
+            rating.language,
+            "服务态度",
+            rating.agent,
+        )
+
+    async def _open_case(
+        self,
+        conversation_id: str,
+        description: str,
+        actor: str,
+        channel: str,
+        language: str,
+        category: str | None = None,
+        agent: str = "",
+    ) -> Case | None:
         if self.complaints is None:
             return None
+        if category not in self.complaints.policy.categories:
+            category = None  # a configured list without it: the policy's default
         _, customer, _, _ = await self._routing_profile(conversation_id)
         case, _ = await self.complaints.open(
             customer or conversation_id,
             conversation_id,
-            text,
-            channel=conversation_id.partition(":")[0],
+            description,
+            channel=channel,
             team=self.team,
-            actor="bot",
+            actor=actor,
+            category=category,
             language=language,
-        )
-        return case
-
-    async def rating_complaint(self, rating: Rating) -> Case | None:
-        """Open a case for a 不满意 / 非常不满意 rating, about that conversation and its agent."""
-        if self.complaints is None or rating.score > LOW_RATING:
-            return None
-        _, customer, _, _ = await self._routing_profile(rating.conversation_id)
-        label = next(zh for score, zh, _ in LEVELS if score == rating.score)
-        case, _ = await self.complaints.open(
-            customer or rating.conversation_id,
-            rating.conversation_id,
-            f"满意度评价：{label}（客服 {rating.agent or '机器人'}）",
-            channel=rating.channel,
-            team=self.team,
-            actor="rating",
-            category="服务态度" if "服务态度" in self.complaints.policy.categories else None,
-            language=rating.language,
-            agent=rating.agent,
+            agent=agent,
         )
         return case
 

@@ -193,6 +193,7 @@ class Matcher:
         self._key = state_key([p.entry_id for p in self.phrasings], texts, features, self._vectorizers)
         # Built elsewhere (another instance's publish, this one's draft) from exactly these phrasings.
         state = (built or {}).get(self._key)
+        self._state: MatcherState | None = None
         matrix = self._vectors(texts, state)
 
         owner = sparse.csr_matrix(
@@ -236,6 +237,12 @@ class Matcher:
 
     def state(self) -> MatcherState:
         """Return what this matcher built, for other instances to load instead of rebuilding."""
+        # Asked on every publish, reload and draft build (for reuse); the matcher never changes.
+        if self._state is None:
+            self._state = self._make_state()
+        return self._state
+
+    def _make_state(self) -> MatcherState:
         vocabularies = tuple(
             tuple(sorted(vocabulary, key=vocabulary.__getitem__)) for _, vocabulary, *_ in self._lookups
         )

@@ -34,6 +34,7 @@ from bot.appkeys import (
     SERVICE,
     SERVICES,
     SETTINGS,
+    SIGNOFF,
     STATES,
     TRANSCRIPTS,
     DialogueSlot,
@@ -95,6 +96,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STATES], app[TRANSCRIPTS], app[QUEUE] = services.states, services.transcripts, services.queue
     app[SERVICE], app[CLOSING], app[PROFILES] = services.handoff, services.closing, services.profiles
     app[CSAT], app[CANNED], app[ACCOUNTS] = services.csat, services.canned, services.accounts
+    app[SIGNOFF] = services.signoff
     # Platforms with their own service states hear of each change, in order with the messages.
     services.states.listen(delivery.mirror)
     yield

@@ -28,6 +28,7 @@ from handoff.web.appkeys import (
     PROFILES,
     QUEUE,
     SERVICE,
+    SIGNOFF,
     STATES,
     TRANSCRIPTS,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "SERVICE",
     "SERVICES",
     "SETTINGS",
+    "SIGNOFF",
     "STATES",
     "TRANSCRIPTS",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from channels.config import TelegramConfig, WebchatConfig, WechatConfig, WecomConfig
+from handoff.complaints import CaseError, Policy
 from handoff.queue import TIERS, QueueSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +24,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _complaint_policy(path: str) -> Policy:
+    """Read the complaint settings (categories, severities, targets, escalation) from a JSON file."""
+    if not path:
+        return Policy()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise CaseError("the file holds a JSON object")
+        return Policy.parse(data)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"COMPLAINTS_FILE {path}: {exc}") from None
 
 
 def _boosts(raw: str, default: Mapping[str, float]) -> dict[str, float]:
@@ -71,6 +86,7 @@ class Settings:
     handoff_tier_boost_seconds: Mapping[str, float] = field(
         default_factory=lambda: {"vip": 300.0, "regular": 0.0, "new": 0.0}
     )
+    complaint_policy: Policy = field(default_factory=Policy)
     instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     # Each channel is on when its settings are present (see the README's channel table).
     telegram: TelegramConfig | None = None
@@ -135,6 +151,7 @@ class Settings:
                 t.strip().lower() for t in env.get("HANDOFF_DIRECT_TIERS", "").split(",") if t.strip()
             ),
             cookie_secure=(env.get("COOKIE_SECURE") or "true").lower() not in ("0", "false", "no"),
+            complaint_policy=_complaint_policy(env.get("COMPLAINTS_FILE", "").strip()),
             instance_id=env.get("INSTANCE_ID") or defaults.instance_id,
             telegram=TelegramConfig.from_env(env),
             wechat=WechatConfig.from_env(env),

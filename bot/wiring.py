@@ -17,7 +17,7 @@ from core.state import ConversationStates
 from core.transcript import Transcripts
 from handoff.canned import CannedReplies
 from handoff.closing import Closing
-from handoff.complaints import Complaints
+from handoff.complaints import Complaints, Signoff
 from handoff.csat import Csat
 from handoff.hours import Hours
 from handoff.offline import OfflineMessages
@@ -44,6 +44,7 @@ class Services:
     canned: CannedReplies
     handoff: HandoffService
     closing: Closing
+    signoff: Signoff
     accounts: Accounts
     knowledge: LiveKnowledgeBase
 
@@ -73,6 +74,7 @@ def build_services(
     csat = Csat(client, prefix)
     hours = Hours(client, prefix)
     offline = OfflineMessages(client, prefix)
+    complaints = Complaints(client, prefix, settings.complaint_policy, calendar=hours.get)
     handoff = HandoffService(
         client,
         keys,
@@ -86,7 +88,7 @@ def build_services(
         offline=offline,
         max_wait_seconds=settings.handoff_max_wait_seconds,
         csat=csat,
-        complaints=Complaints(client, prefix),
+        complaints=complaints,
     )
     return Services(
         redis=client,
@@ -101,6 +103,7 @@ def build_services(
         canned=CannedReplies(client, prefix),
         handoff=handoff,
         closing=Closing(keys, states, queue, transcripts, profiles, csat, deliver),
+        signoff=Signoff(complaints, deliver, transcripts),
         accounts=Accounts(client, prefix),
         knowledge=LiveKnowledgeBase(client, prefix, seed_file=seed_file),
     )

@@ -122,6 +122,29 @@ class Schedule:
                     return opening
         return None
 
+    def after_open(self, start: dt.datetime, seconds: float) -> dt.datetime:
+        """Return the moment ``seconds`` of opening time have passed after ``start`` (deadlines).
+
+        Without opening hours within the look-ahead the plain clock is used, so a deadline always exists.
+        """
+        zone = ZoneInfo(self.timezone)
+        cursor = start.astimezone(zone)
+        left = dt.timedelta(seconds=max(0.0, seconds))
+        for offset in range(_LOOKAHEAD_DAYS * 6):
+            day = cursor.date() + dt.timedelta(days=offset) if offset else cursor.date()
+            for begin, end in self._day(day):
+                opens = dt.datetime.combine(day, begin, zone)
+                closes = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), zone)
+                if end is not None:
+                    closes = dt.datetime.combine(day, end, zone)
+                opens = max(opens, cursor)
+                if closes <= opens:
+                    continue
+                if closes - opens >= left:
+                    return opens + left
+                left -= closes - opens
+        return start + dt.timedelta(seconds=seconds)
+
 
 class Hours:
     """Every team's schedule, kept in Redis so supervisors change it without a deploy."""

@@ -81,6 +81,10 @@ class Accounts:
         record = {"password": hash_password(password), "roles": list(wanted)}
         await self.redis.hset(self._keys.users, username, json.dumps(record))
 
+    async def exists(self, username: str) -> bool:
+        """Return True when ``username`` is a staff account."""
+        return bool(_USERNAME.match(username)) and bool(await self.redis.hexists(self._keys.users, username))
+
     async def has_users(self) -> bool:
         """Return True when at least one staff account exists."""
         return bool(await self.redis.hlen(self._keys.users))

@@ -3,7 +3,8 @@
 A message passes an ordered list of steps, like python-telegram-bot's handler groups: each step either
 answers the message (and the rest are skipped) or passes it on. The order is the product's rules:
 
-1. a rating answers the rating prompt, whoever owns the conversation afterwards;
+1. a rating answers the rating prompt, whoever owns the conversation afterwards; so does the answer
+   to "is your complaint solved?" (已解决 / 未解决);
 2. a waiting customer may leave the queue to leave a message (留言) instead;
 3. while a human owns (or is about to own) the conversation, the bot stays silent and holds the message;
 4. the message a customer was about to leave is taken as their offline message;
@@ -44,6 +45,8 @@ class Turn:
     # Read with the owner, before any step ran: the offline-message marker and the comment window.
     leaving: tuple[str, str] | None
     comment_window: str | None
+    # The complaint case the customer was last asked to confirm, if any.
+    asked_case: str | None = None
 
     @property
     def conversation(self) -> str:
@@ -68,9 +71,11 @@ class Router:
         self._redis = services.redis
         self._keys = services.keys
         self._handoff = services.handoff
+        self._signoff = services.signoff
         self._dialogue = dialogue
         self.steps: tuple[Step, ...] = (
             self._rating,
+            self._case_signoff,
             self._leave_queue,
             self._hold_for_agent,
             self._offline_message,
@@ -112,7 +117,8 @@ class Router:
             pipe.get(keys.csat_pending(conversation))
             pipe.get(keys.offline_leaving(conversation))
             pipe.get(keys.csat_comment(conversation))
-            profile_id, owner_raw, pending, leaving, comment = (await pipe.execute())[-5:]
+            pipe.get(keys.complaints.asked(conversation))
+            profile_id, owner_raw, pending, leaving, comment, asked = (await pipe.execute())[-6:]
         # One profile per channel identity, made on first contact; agents may merge them later.
         await self._profiles.touch(conversation, conversation, profile_id)
         owner = owner_of(owner_raw)
@@ -123,7 +129,7 @@ class Router:
         if owner is Owner.CLOSED:
             await self._handoff.reopen(conversation)
             owner = Owner.BOT
-        return Turn(inbound, owner, rating, dialogue, parse_leaving(leaving), comment)
+        return Turn(inbound, owner, rating, dialogue, parse_leaving(leaving), comment, asked)
 
     def _say(self, turn: Turn, text: str) -> list[Outbound]:
         return [Outbound(turn.inbound.sender_id, text)]
@@ -137,6 +143,13 @@ class Router:
         if case is not None:
             text = f"{text}\n{notices.rated_low(case, turn.rating.language)}"
         return [Outbound(turn.inbound.sender_id, text, tuple(Button(t, p) for t, p in buttons))]
+
+    async def _case_signoff(self, turn: Turn) -> Sequence[Outbound] | None:
+        """Take the customer's answer to "is your complaint solved?", whoever owns the conversation."""
+        if turn.asked_case is None and not turn.inbound.text.startswith("/case_"):
+            return None
+        reply = await self._signoff.answer(turn.conversation, turn.inbound.text, turn.asked_case)
+        return None if reply is None else self._say(turn, reply)
 
     async def _leave_queue(self, turn: Turn) -> Sequence[Outbound] | None:
         """Let a waiting customer leave a message instead (unless an agent is already coming)."""

@@ -1,8 +1,9 @@
 """The background sweep every instance runs each second (every claim it makes is atomic in Redis).
 
 It requeues lapsed offers and lost agents' work, picks up inbound streams whose worker died, tells
-waiting customers of a better place, repairs conversations left QUEUED without a ticket and closes
-conversations whose customer went silent.
+waiting customers of a better place, repairs conversations left QUEUED without a ticket, closes
+conversations whose customer went silent, escalates complaint cases that are due and closes the cases
+whose customer never answered the sign-off question.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from bot.engine.intake import InboundQueue
 from bot.wiring import Services
 from core.ports import Deliver
+from handoff.complaints import escalate_due
 from handoff.updates import tell_changes
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ SILENCE_EVERY_ROUNDS = 15
 UPDATES_EVERY_ROUNDS = 5
 # A conversation QUEUED without a ticket (its instance died between the two steps) is rare: look every 10 s.
 REPAIR_EVERY_ROUNDS = 10
+# Complaint deadlines are minutes to hours long: looking every 5 s escalates well within a minute.
+CASES_EVERY_ROUNDS = 5
 # While Redis is down every round fails alike: one traceback, then a line a minute, not one a second.
 FAILURE_LOG_EVERY_ROUNDS = 60
 
@@ -56,6 +60,15 @@ class Sweeper:
             await services.handoff.repair()
         if self.silence_seconds and rounds % SILENCE_EVERY_ROUNDS == 0:
             await services.closing.close_silent(self.silence_seconds)
+        if rounds % CASES_EVERY_ROUNDS == 0:
+            await self.cases()
+
+    async def cases(self) -> None:
+        """Escalate complaint cases that are due and close those the customer left unanswered."""
+        cases = self.services.handoff.complaints
+        if cases is not None:
+            await escalate_due(cases)
+            await self.services.signoff.close_silent()
 
     async def run(self) -> None:
         """Sweep each second until cancelled, logging failures without flooding the log."""

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from redis.exceptions import WatchError
 
 from core.keys import Keys
 from core.redis import AsyncRedis
+from handoff.complaints.deadlines import deadlines
 from handoff.complaints.models import (
+    LEVELS,
     MOVES,
     OPEN_STATUSES,
     Case,
@@ -19,6 +24,9 @@ from handoff.complaints.models import (
     Policy,
     Status,
 )
+from handoff.hours import Schedule
+
+Calendar = Callable[[str], Awaitable[Schedule | None]]
 
 # Reserve the customer's open case for a topic, or return the one already open: retries and a second
 # complaint about the same conversation land on the same case.
@@ -36,6 +44,7 @@ _WRITE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   redis.call('RPUSH', KEYS[3], ARGV[4])
+  redis.call('ZADD', KEYS[4], ARGV[7], ARGV[3])
   return 1
 end
 redis.call('RPUSH', KEYS[3], ARGV[5])
@@ -43,6 +52,17 @@ redis.call('LTRIM', KEYS[3], -tonumber(ARGV[6]), -1)
 return 0
 """
 HISTORY_MAXLEN = 1000
+# The "which case were you asked about" marker outlives the confirmation window by a day (late taps).
+ASKED_GRACE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one change does to a case: its new state, its history line and the events it announces."""
+
+    case: Case
+    change: Change
+    events: Sequence[dict[str, Any]] = ()
 
 
 class Complaints:
@@ -54,12 +74,17 @@ class Complaints:
         prefix: str,
         policy: Policy | None = None,
         clock: Callable[[], float] = time.time,
+        calendar: Calendar | None = None,
     ) -> None:
-        """Use ``client`` for keys under ``prefix``; ``clock`` is injectable so tests need not wait."""
+        """Use ``client`` for keys under ``prefix``; ``clock`` is injectable so tests need not wait.
+
+        ``calendar`` returns a team's opening hours, for business-hours deadlines.
+        """
         self.redis = client
         self.policy = policy or Policy()
-        self._keys = Keys(prefix).complaints
-        self._clock = clock
+        self.keys = self._keys = Keys(prefix).complaints
+        self.clock = self._clock = clock
+        self._calendar = calendar
         self._reserve = client.register_script(_RESERVE)
         self._write = client.register_script(_WRITE)
 
@@ -80,9 +105,11 @@ class Complaints:
         """Open a case, or add to the customer's open case about ``topic``; True when it is new."""
         category = category or self.policy.default_category
         severity = severity or self.policy.default_severity
-        targets = self.policy.targets(severity, category)  # refuses unknown values before anything is kept
-        case_id, _ = await self._reserve(keys=[self._keys.open_for(customer, topic), self._keys.seq])
         now = self._clock()
+        calendar = await self._calendar(team) if self._calendar and self.policy.business_hours else None
+        # Refuses unknown values before anything is kept.
+        clock = deadlines(self.policy, severity, category, now, calendar)
+        case_id, _ = await self._reserve(keys=[self._keys.open_for(customer, topic), self._keys.seq])
         case = Case(
             id=str(case_id),
             customer=customer,
@@ -95,14 +122,20 @@ class Complaints:
             owner="",
             status=Status.OPEN,
             opened_at=now,
-            respond_by=now + targets.respond_minutes * 60,
-            resolve_by=now + targets.resolve_minutes * 60,
+            respond_by=clock.respond_by,
+            resolve_by=clock.resolve_by,
             language=language,
             agent=agent,
+            escalate_at=clock.escalate_at,
         )
         # Also when the reservation is older but its case was never written (the opener died): write it now.
         created = await self._write(
-            keys=[self._keys.case(case.id), self._keys.due, self._keys.history(case.id)],
+            keys=[
+                self._keys.case(case.id),
+                self._keys.due,
+                self._keys.history(case.id),
+                self._keys.escalate,
+            ],
             args=[
                 case.to_json(),
                 case.resolve_by,
@@ -110,6 +143,7 @@ class Complaints:
                 _line(Change(now, actor, "opened", f"{severity} · {category}")),
                 _line(Change(now, actor, "complained_again", description[:500])),
                 HISTORY_MAXLEN,
+                case.escalate_at[0],
             ],
         )
         return (await self.get(case.id)) or case, bool(created)
@@ -144,27 +178,97 @@ class Complaints:
     async def move(
         self, case_id: str, to: Status, actor: str, detail: str = "", owner: str | None = None
     ) -> Case:
-        """Move the case to ``to`` (and ``owner``, when given); CaseError when its status forbids it."""
-        key = self._keys.case(case_id)
+        """Move the case to ``to`` (and ``owner``, when given); MoveRefused when its status forbids it."""
+
+        def plan(case: Case) -> Plan:
+            if to not in MOVES[case.status]:
+                raise MoveRefused(f"a case that is {case.status.value} cannot become {to.value}")
+            now = self._clock()
+            moved = replace(case, status=to, owner=case.owner if owner is None else owner)
+            if to is Status.RESOLVED:
+                confirm_by = now + self.policy.confirm_hours * 3600
+                moved = replace(moved, resolved_at=now, confirm_by=confirm_by)
+            event = {"event": to.value, "case": case.id, "team": moved.team, "owner": moved.owner}
+            return Plan(moved, Change(now, actor, to.value, detail[:2000]), [event])
+
+        try:
+            return (await self.transact(case_id, plan))[1]
+        except WatchError:
+            raise MoveRefused("the case changed meanwhile; read it again") from None
+
+    async def reassign(self, case_id: str, actor: str, *, owner: str, team: str | None = None) -> Case:
+        """Give an unfinished case to ``owner`` (empty: the team's pool), optionally in another team."""
+
+        def plan(case: Case) -> Plan:
+            if case.status not in OPEN_STATUSES:
+                raise MoveRefused(f"a case that is {case.status.value} cannot be reassigned")
+            moved = replace(case, owner=owner, team=team or case.team)
+            detail = f"{case.owner or case.team} → {owner or 'team ' + moved.team}"
+            event = {"event": "reassigned", "case": case.id, "team": moved.team, "owner": owner}
+            return Plan(moved, Change(self._clock(), actor, "reassigned", detail), [event])
+
+        try:
+            return (await self.transact(case_id, plan))[1]
+        except WatchError:
+            raise MoveRefused("the case changed meanwhile; read it again") from None
+
+    async def transact(self, case_id: str, plan: Callable[[Case], Plan | None]) -> tuple[Case, Case]:
+        """Apply ``plan`` to the case atomically, keeping its indexes right; WatchError on a race.
+
+        Optimistic: a concurrent change makes the write fail, so two instances never apply one step twice.
+        When ``plan`` returns None nothing is written and the case is returned unchanged (twice).
+        """
+        key, asked = self._keys.case(case_id), None
         async with self.redis.pipeline(transaction=True) as pipe:
-            # Optimistic: a concurrent move makes execute() fail and nothing is written twice.
             await pipe.watch(key)
             raw = await pipe.get(key)
             if not raw:
                 raise KeyError(case_id)
             case = Case.from_json(raw)
-            if to not in MOVES[case.status]:
-                raise MoveRefused(f"a case that is {case.status.value} cannot become {to.value}")
-            moved = replace(case, status=to, owner=case.owner if owner is None else owner)
+            step = plan(case)
+            if step is None:
+                return case, case
+            asked_key = self._keys.asked(case.conversations[0])
+            await pipe.watch(asked_key)
+            asked = await pipe.get(asked_key)
             pipe.multi()
-            pipe.set(key, moved.to_json())
-            change = Change(self._clock(), actor, to.value, detail[:2000])
-            pipe.rpush(self._keys.history(case_id), _line(change))
-            if to not in OPEN_STATUSES:
-                pipe.zrem(self._keys.due, case_id)
-                pipe.delete(self._keys.open_for(case.customer, case.conversations[0]))
+            pipe.set(key, step.case.to_json())
+            pipe.rpush(self._keys.history(case_id), _line(step.change))
+            pipe.ltrim(self._keys.history(case_id), -HISTORY_MAXLEN, -1)
+            self._index(pipe, step.case, asked == case_id)
+            for event in step.events:
+                message = json.dumps({"type": "case", **event}, ensure_ascii=False)
+                pipe.publish(self._keys.events(step.case.team), message)
+                pipe.publish(self._keys.all_events, message)
             await pipe.execute()
-        return moved
+        return case, step.case
+
+    def _index(self, pipe: Any, case: Case, asked_about_it: bool) -> None:
+        """Queue the index updates that keep the sorted sets in step with the case's status."""
+        keys, status = self._keys, case.status
+        asked_key = keys.asked(case.conversations[0])
+        if status not in OPEN_STATUSES:
+            pipe.zrem(keys.due, case.id)
+            pipe.zrem(keys.escalate, case.id)
+            pipe.zrem(keys.awaiting, case.id)
+            pipe.delete(keys.open_for(case.customer, case.conversations[0]))
+            if asked_about_it:
+                pipe.delete(asked_key)
+            return
+        if status is Status.RESOLVED:
+            # The clock stops while the customer is asked; only their answer or silence moves it on.
+            pipe.zrem(keys.escalate, case.id)
+            pipe.zadd(keys.awaiting, {case.id: case.confirm_by})
+            ttl = int(case.confirm_by - self._clock()) + ASKED_GRACE_SECONDS
+            pipe.set(asked_key, case.id, ex=max(ttl, 60))
+            return
+        pipe.zrem(keys.awaiting, case.id)
+        if asked_about_it:
+            pipe.delete(asked_key)
+        if case.level < len(LEVELS) and case.level < len(case.escalate_at):
+            pipe.zadd(keys.escalate, {case.id: case.escalate_at[case.level]})
+        else:
+            pipe.zrem(keys.escalate, case.id)
 
     async def _append(self, case_id: str, change: Change) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -38,6 +38,8 @@ MOVES: Mapping[Status, frozenset[Status]] = {
     Status.CLOSED_UNCONFIRMED: frozenset(),
 }
 OPEN_STATUSES = frozenset({Status.OPEN, Status.IN_PROGRESS, Status.RESOLVED, Status.REOPENED})
+# What each escalation level does, in order (``Case.level`` counts the ones done).
+LEVELS = ("at_risk", "overdue", "reassigned")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,53 @@ class Policy:
     matrix: Mapping[tuple[str, str], Targets] = field(default_factory=dict)
     default_category: str = "其他"
     default_severity: str = "一般"
+    # Deadlines count the owning team's opening hours (a team without a calendar is always open).
+    business_hours: bool = True
+    # Escalation levels, as shares of the resolution time: notify the owner, the supervisor, reassign.
+    at_risk_share: float = 0.8
+    reassign_share: float = 1.5
+    # Team → its supervisor's username; cases reassigned at the last level go to them, or else to
+    # ``escalation_team`` (left to the team itself when neither is set).
+    supervisors: Mapping[str, str] = field(default_factory=dict)
+    escalation_team: str = ""
+    # How long a resolved case waits for the customer before it closes unconfirmed.
+    confirm_hours: float = 72.0
+
+    @property
+    def shares(self) -> tuple[float, float, float]:
+        """Return the escalation levels' shares of the resolution time, in order."""
+        return (self.at_risk_share, 1.0, self.reassign_share)
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Policy:
+        """Build from a settings file's JSON; raise CaseError naming the first problem."""
+        known = {f for f in cls.__dataclass_fields__ if f not in ("by_severity", "matrix")}
+        unknown = set(data) - known - {"targets"}
+        if unknown:
+            raise CaseError(f"unknown complaint settings: {', '.join(sorted(unknown))}")
+        base = cls()
+        fields: dict[str, Any] = {k: data[k] for k in known if k in data}
+        for name in ("categories", "severities"):
+            if name in fields:
+                fields[name] = tuple(str(v) for v in fields[name])
+        by_severity, matrix = dict(base.by_severity), {}
+        for row in data.get("targets", []):
+            try:
+                targets = Targets(int(row["respond_minutes"]), int(row["resolve_minutes"]))
+                severity, category = str(row["severity"]), row.get("category")
+            except (KeyError, TypeError, ValueError):
+                raise CaseError(
+                    f"a target needs severity, respond_minutes, resolve_minutes: {row!r}"
+                ) from None
+            if category is None:
+                by_severity[severity] = targets
+            else:
+                matrix[(severity, str(category))] = targets
+        policy = cls(**fields, by_severity=by_severity, matrix=matrix)
+        missing = [s for s in policy.severities if s not in policy.by_severity]
+        if missing or not 0 < policy.at_risk_share < 1 <= policy.reassign_share:
+            raise CaseError("every severity needs targets, and 0 < at_risk_share < 1 <= reassign_share")
+        return policy
 
     def targets(self, severity: str, category: str) -> Targets:
         """Return the deadlines for a case; raises CaseError for an unknown severity or category."""
@@ -105,6 +154,12 @@ class Case:
     language: str = "zh"
     # The agent the complaint is about (a low rating of their conversation), if any.
     agent: str = ""
+    # Escalation levels done (0-3) and when each falls due; set when the case is opened.
+    level: int = 0
+    escalate_at: tuple[float, ...] = ()
+    # When the agent marked it resolved, and when the customer's silence closes it unconfirmed.
+    resolved_at: float = 0.0
+    confirm_by: float = 0.0
 
     def to_json(self) -> str:
         """Serialise for the store."""
@@ -118,6 +173,7 @@ class Case:
         data: dict[str, Any] = json.loads(raw)
         data["status"] = Status(data["status"])
         data["conversations"] = tuple(data["conversations"])
+        data["escalate_at"] = tuple(data.get("escalate_at", ()))
         return cls(**data)
 
     def view(self, history: Sequence[Change] = ()) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from core.state import ConversationStates
 from core.transcript import Transcripts
 from handoff.canned import CannedReplies
 from handoff.closing import Closing
+from handoff.complaints import Signoff
 from handoff.csat import Csat
 from handoff.profiles import Profiles
 from handoff.queue import HandoffQueue
@@ -25,3 +26,4 @@ PROFILES = web.AppKey("profiles", Profiles)
 CSAT = web.AppKey("csat", Csat)
 CANNED = web.AppKey("canned_replies", CannedReplies)
 DELIVER = web.AppKey("deliver", Deliver)
+SIGNOFF = web.AppKey("case_signoff", Signoff)

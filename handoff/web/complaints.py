@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import WatchError
 
-from handoff.complaints import Case, CaseError, Complaints, MoveRefused, Status
+from handoff.complaints import Case, CaseError, Complaints, MoveRefused, Status, escalate_now
 from handoff.web.access import teams_of
-from handoff.web.appkeys import SERVICE
+from handoff.web.appkeys import PROFILES, SERVICE, SIGNOFF, TRANSCRIPTS
 from staff.api import Operation, json_object, session_of
+from staff.auth import ACCOUNTS
 from staff.errors import json_error
 
 
@@ -30,17 +32,46 @@ async def _case_of(request: web.Request) -> Case | web.StreamResponse:
 
 
 async def list_cases(request: web.Request) -> web.StreamResponse:
-    """Unfinished cases of the agent's teams (every team for supervisors), nearest deadline first."""
-    teams = await teams_of(request)
-    wanted = request.query.get("status")
+    """Unfinished cases of the agent's teams (every team for supervisors), nearest deadline first.
+
+    Filters: ``status``, ``severity``, ``category``, ``overdue=1`` (past the resolution deadline),
+    ``mine=1`` (owned by the caller). ``now`` in the answer lets the console count down without clock skew.
+    """
+    cases_ = _cases(request)
+    policy, query = cases_.policy, request.query
+    wanted = query.get("status")
     if wanted is not None and wanted not in {s.value for s in Status}:
         return json_error(400, f"unknown status {wanted!r}")
+    for name, allowed in (("severity", policy.severities), ("category", policy.categories)):
+        if name in query and query[name] not in allowed:
+            return json_error(400, f"unknown {name} {query[name]!r}; one of {', '.join(allowed)}")
+    teams, now = await teams_of(request), cases_.clock()
+    overdue, mine = query.get("overdue") == "1", query.get("mine") == "1"
+    me = session_of(request).username
     cases = [
         case
-        for case in await _cases(request).unfinished()
-        if (teams is None or case.team in teams) and (wanted is None or case.status.value == wanted)
+        for case in await cases_.unfinished(limit=_limit(query.get("limit")))
+        if (teams is None or case.team in teams)
+        and (wanted is None or case.status.value == wanted)
+        and query.get("severity", case.severity) == case.severity
+        and query.get("category", case.category) == case.category
+        and (not overdue or case.resolve_by <= now)
+        and (not mine or case.owner == me)
     ]
-    return web.json_response({"cases": [case.view() for case in cases]})
+    return web.json_response(
+        {
+            "now": now,
+            "cases": [case.view() for case in cases],
+            "categories": list(policy.categories),
+            "severities": list(policy.severities),
+        }
+    )
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None or not raw.isdigit():
+        return 500
+    return max(1, min(int(raw), 2000))
 
 
 async def get_case(request: web.Request) -> web.StreamResponse:
@@ -49,6 +80,24 @@ async def get_case(request: web.Request) -> web.StreamResponse:
     if not isinstance(case, Case):
         return case
     return web.json_response(case.view(await _cases(request).history(case.id)))
+
+
+async def case_conversation(request: web.Request) -> web.StreamResponse:
+    """The case's conversation as the console shows it: transcript and the customer's (masked) profile."""
+    case = await _case_of(request)
+    if not isinstance(case, Case):
+        return case
+    conversation = case.conversations[0]
+    lines = await request.app[TRANSCRIPTS].read(conversation)
+    profile = await request.app[PROFILES].for_identity(conversation)
+    reveal = session_of(request).has("supervisor")
+    return web.json_response(
+        {
+            "conversation": conversation,
+            "lines": [line.to_dict() for line in lines],
+            "profile": profile.public(reveal_phone=reveal),
+        }
+    )
 
 
 async def open_case(request: web.Request) -> web.StreamResponse:
@@ -85,8 +134,46 @@ async def take_case(request: web.Request) -> web.StreamResponse:
 
 
 async def resolve_case(request: web.Request) -> web.StreamResponse:
-    """Mark a case resolved (its owner, or a supervisor); the customer confirms it."""
+    """Mark a case resolved (its owner, or a supervisor); the customer is asked to confirm it."""
     return await _move(request, Status.RESOLVED, take=False)
+
+
+async def reassign_case(request: web.Request) -> web.StreamResponse:
+    """Give a case to another agent or team (supervisors)."""
+    case = await _case_of(request)
+    if not isinstance(case, Case):
+        return case
+    session = session_of(request)
+    if not session.has("supervisor"):
+        return json_error(403, "only a supervisor may reassign a case")
+    body = await json_object(request)
+    owner, team = body.get("owner", ""), body.get("team")
+    if not isinstance(owner, str) or (team is not None and (not isinstance(team, str) or not team)):
+        return json_error(400, "send owner (a username, or empty for the team) and optionally team")
+    if owner and not await request.app[ACCOUNTS].exists(owner):
+        return json_error(400, f"no staff member {owner!r}")
+    try:
+        moved = await _cases(request).reassign(case.id, f"agent:{session.username}", owner=owner, team=team)
+    except MoveRefused as exc:
+        return json_error(409, str(exc))
+    return web.json_response(moved.view())
+
+
+async def escalate_case(request: web.Request) -> web.StreamResponse:
+    """Escalate a case one level now (its owner, or a supervisor)."""
+    case = await _case_of(request)
+    if not isinstance(case, Case):
+        return case
+    session = session_of(request)
+    if case.owner != session.username and not session.has("supervisor"):
+        return json_error(403, "only the case's owner or a supervisor may escalate it")
+    try:
+        escalated = await escalate_now(_cases(request), case.id, f"agent:{session.username}")
+    except WatchError:
+        return json_error(409, "the case changed meanwhile; read it again")
+    if escalated is None:
+        return json_error(409, "this case cannot be escalated further")
+    return web.json_response(escalated.view())
 
 
 async def note_case(request: web.Request) -> web.StreamResponse:
@@ -122,6 +209,8 @@ async def _move(request: web.Request, to: Status, *, take: bool) -> web.StreamRe
         )
     except MoveRefused as exc:
         return json_error(409, str(exc))
+    if to is Status.RESOLVED:
+        await request.app[SIGNOFF].ask(moved, _text(body.get("detail")) or "")
     return web.json_response(moved.view())
 
 
@@ -143,15 +232,32 @@ def operations() -> list[Operation]:
         ),
         op("POST", base, open_case, "Open a complaint case for a conversation.", "agent", "CaseOpen"),
         op("GET", base + "/{case}", get_case, "A complaint case with its history.", "agent"),
+        op(
+            "GET",
+            base + "/{case}/conversation",
+            case_conversation,
+            "The case's transcript and customer profile.",
+            "agent",
+        ),
         op("POST", base + "/{case}/take", take_case, "Take a case: yours, in progress.", "agent"),
         op("POST", base + "/{case}/notes", note_case, "Add an internal note to a case.", "agent", "CaseNote"),
         op(
             "POST",
             base + "/{case}/resolve",
             resolve_case,
-            "Mark a case resolved; the customer confirms.",
+            "Mark a case resolved; the customer is asked to confirm.",
             "agent",
+            "CaseDetail",
         ),
+        op(
+            "POST",
+            base + "/{case}/reassign",
+            reassign_case,
+            "Give a case to another agent or team.",
+            "supervisor",
+            "CaseReassign",
+        ),
+        op("POST", base + "/{case}/escalate", escalate_case, "Escalate a case one level now.", "agent"),
     ]
 
 
@@ -168,4 +274,12 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "CaseNote": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+    "CaseDetail": {
+        "type": "object",
+        "properties": {"detail": {"type": "string", "example": "已补发，单号 SF123", "maxLength": 2000}},
+    },
+    "CaseReassign": {
+        "type": "object",
+        "properties": {"owner": {"type": "string", "example": "sue"}, "team": {"type": "string"}},
+    },
 }

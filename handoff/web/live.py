@@ -3,7 +3,8 @@
 The socket tells the console *that* something changed (a routing event for the agent, a new line in
 a conversation it holds or is looking at); the console then reads the API as usual. Pub/sub makes it
 work across instances: the customer's message may land on another instance than the agent's socket.
-The open socket also keeps the agent's presence alive, as the console's polling did.
+The open socket also keeps the agent's presence alive, as the console's polling did. Complaint case
+events of the agent's teams (every team's, for supervisors) come through it too, as they happen.
 """
 
 from __future__ import annotations
@@ -32,16 +33,18 @@ HEARTBEAT_SECONDS = 5.0
 class _Feed:
     """One console's subscriptions: its agent's events plus the conversations it follows."""
 
-    def __init__(self, queue: HandoffQueue, keys: Keys, agent: str) -> None:
+    def __init__(self, queue: HandoffQueue, keys: Keys, agent: str, case_channels: frozenset[str]) -> None:
         self.queue = queue
         self.keys = keys
         self.agent = agent
         self.pubsub = queue.redis.pubsub()
         self.following: set[str] = set()
         self.watched: str | None = None
+        # Complaint case events (escalated, reassigned, reopened...) of the teams this console sees.
+        self.case_channels = case_channels
 
     async def start(self) -> None:
-        await self.pubsub.subscribe(self.queue.events_channel(self.agent))
+        await self.pubsub.subscribe(self.queue.events_channel(self.agent), *self.case_channels)
         await self.resubscribe()
 
     async def resubscribe(self) -> None:
@@ -88,6 +91,8 @@ async def _follow(feed: _Feed, ws: web.WebSocketResponse, changes: asyncio.Queue
             await feed.resubscribe()  # offered, assigned or revoked: the followed set changed
             event = json.loads(message["data"])
             await ws.send_json({"type": "event", "event": event.pop("type", ""), **event})
+        elif channel in feed.case_channels:
+            await ws.send_json(json.loads(message["data"]))
         elif (conversation := feed.conversation_of(channel)) is not None:
             await ws.send_json({"type": "transcript", "conversation": conversation})
 
@@ -125,7 +130,13 @@ async def socket(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin", "")
     if origin and urlsplit(origin).netloc != request.host:
         return web.json_response({"error": "origin not allowed"}, status=403)
-    feed = _Feed(request.app[QUEUE], request.app[KEYS], session.username)
+    queue, cases = request.app[QUEUE], request.app[KEYS].complaints
+    if session.has("supervisor"):
+        case_channels = frozenset({cases.all_events})
+    else:
+        agent = await queue.agent(session.username)
+        case_channels = frozenset(cases.events(team) for team in (agent.teams if agent else ()))
+    feed = _Feed(queue, request.app[KEYS], session.username, case_channels)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     await feed.start()

@@ -36,12 +36,16 @@ SCHEMAS: dict[str, Any] = {
 
 
 def register(app: web.Application) -> None:
-    """Add the console page (``/agent``), its socket and the handoff API to ``app``."""
+    """Add the console pages (``/agent``, ``/agent/complaints``), its socket and the API to ``app``."""
 
     async def page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(WEB_DIR / "agent.html")
 
+    async def complaints_page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(WEB_DIR / "complaints.html")
+
     app.router.add_get("/agent", page)
+    app.router.add_get("/agent/complaints", complaints_page)
     app.router.add_static("/agent/static/", WEB_DIR / "static", show_index=False)
     add_operations(app, operations())
     live.register(app)

@@ -15,13 +15,15 @@ const EN = {
   reply_placeholder: "Type a reply, Enter sends; / for canned replies", canned: "Canned replies",
   shortcut: "Shortcut", canned_text: "Reply text", personal: "Mine", shared: "Shared", save: "Save",
   delete: "Delete", left: "Left messages", handle: "Handle", hours: "Business hours", team: "Team",
-  open_now: "open", closed_now: "closed", saved: "Saved",
+  open_now: "open", closed_now: "closed", saved: "Saved", complaints: "Complaint cases",
+  case_escalated: "escalated", case_reopened: "reopened",
 };
 const ZH = {
   accept: "接入", decline: "拒绝", offered: "待接入", assigned: "处理中", waited: "已等待",
   name: "姓名", phone: "电话", tier: "等级", channels: "渠道", tags: "标签", dedicated: "专属客服",
   waiting_n: "人排队", take_over: "接管", turns: "条消息", ago: "前", delete: "删除",
   handle: "处理", open_now: "上班中", closed_now: "已下班", saved: "已保存",
+  case_escalated: "投诉已升级", case_reopened: "投诉被重新打开",
 };
 const texts = i18n("agent-lang", EN, ZH);
 const t = texts.t;
@@ -39,7 +41,15 @@ function watch() {
 function live() {
   ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/agent/ws");
   ws.onopen = () => { wsRetry = 500; watch(); };
-  ws.onmessage = soon;
+  ws.onmessage = (message) => {
+    const data = JSON.parse(message.data);
+    // Complaint cases live on their own page; the console only says that one needs attention.
+    if (data.type === "case") {
+      if (data.event === "escalated" || data.event === "reopened") $("case-alert").textContent = `${data.case} ${t("case_" + data.event)}`;
+      return;
+    }
+    soon();
+  };
   ws.onclose = () => {
     ws = null;
     if (!$("app").classList.contains("hidden")) { setTimeout(live, wsRetry); wsRetry = Math.min(wsRetry * 2, 10000); }

@@ -1,4 +1,6 @@
-"""Every Redis key name and TTL the engine uses, in one place (tests/core/test_keys.py pins them).
+"""Every Redis key name and TTL the engine uses, in one package (tests/core/test_keys.py pins them).
+
+The families of keys that share one hash tag live in `core.keys.families`; `Keys` hands them out.
 
 Slots, for Redis Cluster:
 
@@ -17,6 +19,8 @@ the `core.ports.SharedStore` port, and pass the lifetime of each value with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from core.keys.families import ComplaintKeys, KnowledgeKeys, QueueKeys
 
 # How long a transition log is kept after the conversation's last transition.
 TRANSITION_LOG_TTL_SECONDS = 90 * 24 * 3600
@@ -46,177 +50,6 @@ KB_BUILT_TTL_SECONDS = 7 * 24 * 3600
 KB_SEEDING_TTL_SECONDS = 60
 # A silence warning is marked once per agent line; a day outlives any silence timeout.
 SILENCE_WARNED_TTL_SECONDS = 24 * 3600
-
-
-@dataclass(frozen=True)
-class QueueKeys:
-    """The human queue's keys, all under the deployment's ``{hq}`` hash tag (one Cluster slot)."""
-
-    base: str
-
-    def ticket(self, conversation_id: str) -> str:
-        """Hash of a conversation's ticket: team, tier, customer, status, agent, attempts."""
-        return f"{self.base}:ticket:{conversation_id}"
-
-    def team_queue(self, team: str) -> str:
-        """Sorted set of a team's waiting conversations (score: enqueue time less the tier boost)."""
-        return f"{self.base}:queue:{team}"
-
-    def agent(self, agent_id: str) -> str:
-        """Hash of an agent's routing record: name, teams, capacity, status, load."""
-        return f"{self.base}:agent:{agent_id}"
-
-    def alive(self, agent_id: str) -> str:
-        """Heartbeat key of an agent's console (expires when it stops)."""
-        return f"{self.base}:alive:{agent_id}"
-
-    def convs(self, agent_id: str) -> str:
-        """Set of the conversations offered to or held by an agent."""
-        return f"{self.base}:convs:{agent_id}"
-
-    def dedicated(self, agent_id: str) -> str:
-        """Waiting tickets whose customer has this dedicated agent ("-": none)."""
-        return f"{self.base}:dedicated:{agent_id}"
-
-    def sticky(self, agent_id: str) -> str:
-        """Waiting tickets whose customer this agent served last ("-": none)."""
-        return f"{self.base}:sticky:{agent_id}"
-
-    def avail_team(self, team: str) -> str:
-        """Sorted set of a team's agents who can take work now (score: load / capacity)."""
-        return f"{self.base}:avail:team:{team}"
-
-    def online_team(self, team: str) -> str:
-        """Sorted set of a team's online agents (their capacity), for the expected wait."""
-        return f"{self.base}:online:team:{team}"
-
-    def events(self, agent_id: str) -> str:
-        """Pub/sub channel of an agent's routing events (offered, assigned, revoked)."""
-        return f"{self.base}:events:{agent_id}"
-
-    @property
-    def avail_all(self) -> str:
-        """Sorted set of every agent who can take work now."""
-        return f"{self.base}:avail:all"
-
-    @property
-    def offers(self) -> str:
-        """Sorted set of open offers by deadline (ms)."""
-        return f"{self.base}:offers"
-
-    @property
-    def handled(self) -> str:
-        """List of recent handling times (seconds), for the expected wait."""
-        return f"{self.base}:handled"
-
-    @property
-    def teams(self) -> str:
-        """Set of every team that has had a conversation queued."""
-        return f"{self.base}:teams"
-
-    @property
-    def agents(self) -> str:
-        """Set of every agent with a routing record."""
-        return f"{self.base}:agents"
-
-
-@dataclass(frozen=True)
-class KnowledgeKeys:
-    """The knowledge base's keys: the draft, immutable versions, golden questions, the inbox."""
-
-    base: str
-
-    @property
-    def draft(self) -> str:
-        """Hash of draft entries by ``locale/id``."""
-        return f"{self.base}:draft"
-
-    @property
-    def versions(self) -> str:
-        """Sorted set of published version numbers."""
-        return f"{self.base}:versions"
-
-    @property
-    def version_seq(self) -> str:
-        """Counter of version numbers."""
-        return f"{self.base}:version_seq"
-
-    @property
-    def seeding(self) -> str:
-        """Claim of the one instance that seeds an empty knowledge base."""
-        return f"{self.version_seq}:seeding"
-
-    @property
-    def live(self) -> str:
-        """The live version's number."""
-        return f"{self.base}:live"
-
-    @property
-    def golden(self) -> str:
-        """Golden questions (JSON)."""
-        return f"{self.base}:golden"
-
-    @property
-    def synonyms(self) -> str:
-        """Synonym groups (JSON)."""
-        return f"{self.base}:synonyms"
-
-    @property
-    def thresholds(self) -> str:
-        """Hand-set or calibrated thresholds (JSON)."""
-        return f"{self.base}:thresholds"
-
-    @property
-    def inbox(self) -> str:
-        """Sorted set of unanswered questions by count."""
-        return f"{self.base}:inbox"
-
-    @property
-    def inbox_meta(self) -> str:
-        """Hash of each unanswered question's details."""
-        return f"{self.base}:inbox:meta"
-
-    @property
-    def published(self) -> str:
-        """Pub/sub channel that announces a publish to every instance."""
-        return f"{self.base}:published"
-
-    def version(self, number: int | str) -> str:
-        """An immutable published version (JSON snapshot)."""
-        return f"{self.base}:version:{number}"
-
-    def built(self, number: int | str) -> str:
-        """What the publish of a version built (expires; rebuilt when gone)."""
-        return f"{self.base}:built:{number}"
-
-
-@dataclass(frozen=True)
-class ComplaintKeys:
-    """Complaint cases; one hash tag, so opening a case is one script over all of them."""
-
-    base: str
-
-    @property
-    def seq(self) -> str:
-        """Counter behind case numbers."""
-        return f"{self.base}:seq"
-
-    def case(self, case_id: str) -> str:
-        """A case (JSON)."""
-        return f"{self.base}:case:{case_id}"
-
-    def history(self, case_id: str) -> str:
-        """A case's changes, oldest first (JSON per line)."""
-        return f"{self.base}:history:{case_id}"
-
-    def open_for(self, customer: str, topic: str) -> str:
-        """The open case of one customer about one topic (a conversation): one at a time."""
-        return f"{self.base}:open:{customer}:{topic}"
-
-    @property
-    def due(self) -> str:
-        """Sorted set of unfinished cases by resolution deadline."""
-        return f"{self.base}:due"
 
 
 @dataclass(frozen=True)
@@ -398,3 +231,6 @@ class Keys:
     def pattern(self) -> str:
         """Glob that matches every key under this prefix, Rasa's included."""
         return f"{self.prefix}:*"
+
+
+__all__ = ["ComplaintKeys", "Keys", "KnowledgeKeys", "QueueKeys"]

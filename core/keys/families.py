@@ -175,6 +175,10 @@ class ComplaintKeys:
         """Sorted set of unfinished cases by resolution deadline."""
         return f"{self.base}:due"
 
+    def due_in(self, team: str) -> str:
+        """Sorted set of one team's unfinished cases by resolution deadline (agents' lists)."""
+        return f"{self.base}:due:team:{team}"
+
     @property
     def escalate(self) -> str:
         """Sorted set of unfinished cases by when their next escalation level falls due."""

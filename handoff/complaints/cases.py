@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -45,6 +45,7 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
   redis.call('RPUSH', KEYS[3], ARGV[4])
   redis.call('ZADD', KEYS[4], ARGV[7], ARGV[3])
+  redis.call('ZADD', KEYS[5], ARGV[2], ARGV[3])
   return 1
 end
 redis.call('RPUSH', KEYS[3], ARGV[5])
@@ -52,6 +53,8 @@ redis.call('LTRIM', KEYS[3], -tonumber(ARGV[6]), -1)
 return 0
 """
 HISTORY_MAXLEN = 1000
+# Cases read per round trip when a list is filtered.
+SCAN_CHUNK = 500
 # The "which case were you asked about" marker outlives the confirmation window by a day (late taps).
 ASKED_GRACE_SECONDS = 24 * 3600
 
@@ -135,6 +138,7 @@ class Complaints:
                 self._keys.due,
                 self._keys.history(case.id),
                 self._keys.escalate,
+                self._keys.due_in(team),
             ],
             args=[
                 case.to_json(),
@@ -153,13 +157,41 @@ class Complaints:
         raw = await self.redis.get(self._keys.case(case_id))
         return Case.from_json(raw) if raw else None
 
-    async def unfinished(self, limit: int = 500) -> list[Case]:
-        """Return unfinished cases, the nearest resolution deadline first."""
-        ids = await self.redis.zrange(self._keys.due, 0, limit - 1)
-        if not ids:
-            return []
-        raws = await self.redis.mget([self._keys.case(case_id) for case_id in ids])
-        return [Case.from_json(raw) for raw in raws if raw]
+    async def unfinished(
+        self,
+        limit: int = 500,
+        teams: Iterable[str] | None = None,
+        keep: Callable[[Case], bool] = lambda case: True,
+        due_before: float | None = None,
+    ) -> list[Case]:
+        """Return up to ``limit`` unfinished cases that ``keep`` accepts, the nearest deadline first.
+
+        ``teams`` (None: every team) reads the teams' own indexes; ``due_before`` stops at that deadline.
+        Cases are read in chunks until enough are found, so a filter never hides a match past the first page.
+        """
+        keys = [self._keys.due] if teams is None else [self._keys.due_in(team) for team in sorted(teams)]
+        found: list[Case] = []
+        for key in keys:
+            found.extend(await self._scan(key, limit, keep, due_before))
+        return sorted(found, key=lambda case: (case.resolve_by, case.id))[:limit]
+
+    async def _scan(
+        self, key: str, limit: int, keep: Callable[[Case], bool], due_before: float | None
+    ) -> list[Case]:
+        found: list[Case] = []
+        start, until = 0, "+inf" if due_before is None else due_before
+        while len(found) < limit:
+            ids = await self.redis.zrangebyscore(key, "-inf", until, start=start, num=SCAN_CHUNK)
+            if not ids:
+                break
+            start += len(ids)
+            for raw in await self.redis.mget([self._keys.case(case_id) for case_id in ids]):
+                case = Case.from_json(raw) if raw else None
+                if case is not None and keep(case):
+                    found.append(case)
+                    if len(found) == limit:
+                        break
+        return found
 
     async def history(self, case_id: str) -> list[Change]:
         """Return the case's changes, oldest first."""
@@ -235,7 +267,7 @@ class Complaints:
             pipe.set(key, step.case.to_json())
             pipe.rpush(self._keys.history(case_id), _line(step.change))
             pipe.ltrim(self._keys.history(case_id), -HISTORY_MAXLEN, -1)
-            self._index(pipe, step.case, asked == case_id)
+            self._index(pipe, case, step.case, asked == case_id)
             for event in step.events:
                 message = json.dumps({"type": "case", **event}, ensure_ascii=False)
                 pipe.publish(self._keys.events(step.case.team), message)
@@ -243,10 +275,14 @@ class Complaints:
             await pipe.execute()
         return case, step.case
 
-    def _index(self, pipe: Any, case: Case, asked_about_it: bool) -> None:
-        """Queue the index updates that keep the sorted sets in step with the case's status."""
+    def _index(self, pipe: Any, before: Case, case: Case, asked_about_it: bool) -> None:
+        """Queue the index updates that keep the sorted sets in step with the case's status and team."""
         keys, status = self._keys, case.status
         asked_key = keys.asked(case.conversations[0])
+        if before.team != case.team or status not in OPEN_STATUSES:
+            pipe.zrem(keys.due_in(before.team), case.id)
+        if status in OPEN_STATUSES:
+            pipe.zadd(keys.due_in(case.team), {case.id: case.resolve_by})
         if status not in OPEN_STATUSES:
             pipe.zrem(keys.due, case.id)
             pipe.zrem(keys.escalate, case.id)

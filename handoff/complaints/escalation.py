@@ -28,16 +28,16 @@ def plan_escalation(
     level = LEVELS[case.level]
     escalated = replace(case, level=case.level + 1)
     supervisor = policy.supervisors.get(case.team, "")
+    # Details name who was told or who took it; the console words them in the reader's language.
     if level == "at_risk":
-        notify = case.owner or case.team
-        detail = f"{round(policy.at_risk_share * 100)}% of the resolution time used; told {notify}"
+        notify = detail = case.owner or case.team
     elif level == "overdue":
-        notify, detail = supervisor or case.team, f"past its deadline; told {supervisor or 'the supervisors'}"
+        notify = detail = supervisor or case.team
     else:
         team = case.team if supervisor or not policy.escalation_team else policy.escalation_team
         escalated = replace(escalated, owner=supervisor, team=team)
         notify = supervisor or team
-        detail = f"reassigned to {supervisor or 'team ' + team} (was {case.owner or 'unowned'})"
+        detail = f"{case.owner or case.team} → {supervisor or team}"
     event = {
         "event": "escalated",
         "level": level,

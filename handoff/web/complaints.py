@@ -48,16 +48,19 @@ async def list_cases(request: web.Request) -> web.StreamResponse:
     teams, now = await teams_of(request), cases_.clock()
     overdue, mine = query.get("overdue") == "1", query.get("mine") == "1"
     me = session_of(request).username
-    cases = [
-        case
-        for case in await cases_.unfinished(limit=_limit(query.get("limit")))
-        if (teams is None or case.team in teams)
-        and (wanted is None or case.status.value == wanted)
-        and query.get("severity", case.severity) == case.severity
-        and query.get("category", case.category) == case.category
-        and (not overdue or case.resolve_by <= now)
-        and (not mine or case.owner == me)
-    ]
+    severity, category, status = query.get("severity"), query.get("category"), wanted
+
+    def keep(case: Case) -> bool:
+        return (
+            (status is None or case.status.value == status)
+            and (severity is None or case.severity == severity)
+            and (category is None or case.category == category)
+            and (not mine or case.owner == me)
+        )
+
+    cases = await cases_.unfinished(
+        _limit(query.get("limit")), teams, keep, due_before=now if overdue else None
+    )
     return web.json_response(
         {
             "now": now,

@@ -65,3 +65,22 @@ def test_environment_overrides() -> None:
 def test_bad_values_are_refused_clearly(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Settings.from_env(env)
+
+
+def test_complaint_settings_come_from_a_json_file(tmp_path: Path) -> None:
+    good = tmp_path / "complaints.json"
+    good.write_text(
+        '{"supervisors": {"support": "sue"}, "confirm_hours": 24,'
+        ' "targets": [{"severity": "紧急", "respond_minutes": 10, "resolve_minutes": 90}]}',
+        encoding="utf-8",
+    )
+    policy = Settings.from_env({"COMPLAINTS_FILE": str(good)}).complaint_policy
+    assert policy.supervisors == {"support": "sue"}
+    assert policy.confirm_hours == 24
+    assert policy.targets("紧急", "物流").resolve_minutes == 90
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"confirm_hour": 24}', encoding="utf-8")
+    with pytest.raises(ValueError, match="COMPLAINTS_FILE .*unknown complaint settings: confirm_hour"):
+        Settings.from_env({"COMPLAINTS_FILE": str(bad)})
+    with pytest.raises(ValueError, match="COMPLAINTS_FILE"):
+        Settings.from_env({"COMPLAINTS_FILE": str(tmp_path / "missing.json")})

@@ -118,5 +118,5 @@ async def test_a_case_left_alone_escalates_to_the_supervisor_who_sees_it_live(
         assert await escalate_due(late) == 1
         await expect(sue.locator("#toast")).to_contain_text(f"{case.id} 已升级：已超时")
         await row.click()
-        await expect(sue.locator("#history")).to_contain_text("escalated:overdue")
+        await expect(sue.locator("#history li[data-action='escalated:overdue']")).to_contain_text("已超时")
         await sue.screenshot(path=f"{tmp_path}/complaints-supervisor.png")

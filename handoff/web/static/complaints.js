@@ -18,6 +18,12 @@ const EN = {
   ev_escalated: "escalated", ev_reassigned: "reassigned", ev_reopened: "reopened by the customer",
   ev_confirmed: "confirmed by the customer", ev_closed_unconfirmed: "closed without an answer",
   lvl_at_risk: "at risk", lvl_overdue: "overdue", lvl_reassigned: "reassigned", minutes: "min", hours: "h", days: "d",
+  a_opened: "Opened", a_complained_again: "Complained again", a_in_progress: "Taken", a_note: "Note",
+  a_resolved: "Marked resolved", a_confirmed: "Customer confirmed", a_reopened: "Customer says not solved",
+  a_closed_unconfirmed: "Closed without an answer", a_reassigned: "Reassigned",
+  "a_escalated:at_risk": "Escalated (at risk), told", "a_escalated:overdue": "Escalated (overdue), told",
+  "a_escalated:reassigned": "Escalated, reassigned", actor_bot: "bot", actor_system: "system",
+  actor_customer: "customer", actor_rating: "rating", actor_bench: "bench",
 };
 const ZH = {
   open: "待处理", in_progress: "处理中", resolved: "待客户确认", confirmed: "已确认", reopened: "已重新打开",
@@ -26,6 +32,11 @@ const ZH = {
   tier: "等级", phone: "电话", ev_escalated: "已升级", ev_reassigned: "已转派", ev_reopened: "客户反馈未解决，已重新打开",
   ev_confirmed: "客户已确认解决", ev_closed_unconfirmed: "客户未答复，已关闭", lvl_at_risk: "即将超时",
   lvl_overdue: "已超时", lvl_reassigned: "已转派主管", minutes: "分", hours: "小时", days: "天",
+  a_opened: "登记", a_complained_again: "再次投诉", a_in_progress: "接手处理", a_note: "备注",
+  a_resolved: "标记已处理", a_confirmed: "客户确认已解决", a_reopened: "客户反馈未解决", a_closed_unconfirmed: "客户未答复，关闭",
+  a_reassigned: "转派", "a_escalated:at_risk": "升级（即将超时），已通知", "a_escalated:overdue": "升级（已超时），已通知",
+  "a_escalated:reassigned": "升级，转派", actor_bot: "机器人", actor_system: "系统", actor_customer: "客户",
+  actor_rating: "满意度评价", actor_bench: "测试",
 };
 const STATUSES = ["open", "in_progress", "reopened", "resolved"];
 const texts = i18n("complaints-lang", EN, ZH);
@@ -146,7 +157,10 @@ async function showCase() {
   $("reassign-form").classList.toggle("hidden", !supervisor);
   $("history").replaceChildren(...c.history.map((h) => {
     const li = document.createElement("li");
-    li.textContent = `${when(h.at)}  ${h.actor}  ${h.action}${h.detail ? " — " + h.detail : ""}`;
+    const actor = h.actor.startsWith("agent:") ? h.actor.slice(6) : t("actor_" + h.actor).replace(/^actor_/, "");
+    const action = t("a_" + h.action).replace(/^a_/, "");
+    li.dataset.action = h.action;
+    li.textContent = `${when(h.at)}  ${actor}  ${action}${h.detail ? " " + h.detail : ""}`;
     return li;
   }));
   const conv = await api("GET", `/api/agent/complaints/${current}/conversation`);
@@ -172,7 +186,8 @@ async function act(path, body) {
 }
 
 function toast(event) {
-  const what = event.event === "escalated" ? `${t("ev_escalated")}: ${t("lvl_" + event.level)}` : t("ev_" + event.event);
+  const colon = texts.lang === "en" ? ": " : "：";
+  const what = event.event === "escalated" ? `${t("ev_escalated")}${colon}${t("lvl_" + event.level)}` : t("ev_" + event.event);
   if (what.startsWith("ev_")) return;
   $("toast").textContent = `${event.case} ${what}`;
   setTimeout(() => { if ($("toast").textContent.startsWith(event.case)) $("toast").textContent = ""; }, 8000);

@@ -80,7 +80,7 @@ def test_complaint_settings_come_from_a_json_file(tmp_path: Path) -> None:
     assert policy.targets("紧急", "物流").resolve_minutes == 90
     bad = tmp_path / "bad.json"
     bad.write_text('{"confirm_hour": 24}', encoding="utf-8")
-    with pytest.raises(ValueError, match="COMPLAINTS_FILE .*unknown complaint settings: confirm_hour"):
+    with pytest.raises(ValueError, match=r"COMPLAINTS_FILE .*unknown complaint settings: confirm_hour"):
         Settings.from_env({"COMPLAINTS_FILE": str(bad)})
     with pytest.raises(ValueError, match="COMPLAINTS_FILE"):
         Settings.from_env({"COMPLAINTS_FILE": str(tmp_path / "missing.json")})

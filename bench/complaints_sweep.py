@@ -66,7 +66,8 @@ async def _open_all(cases: Complaints, clock: Clock, count: int, start: float) -
         # Opened evenly over the past 8 hours: some are near their 4-hour 紧急 deadline already.
         clock.now = start - 8 * HOUR + 8 * HOUR * i / count
         severity = policy.severities[i % len(policy.severities)]
-        category = policy.categories[(i // 3) % len(policy.categories)]
+        # Independent of the team and severity cycles, so every combination occurs.
+        category = policy.categories[(i // 7) % len(policy.categories)]
         batch.append(
             cases.open(
                 f"p{i}",

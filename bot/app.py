@@ -27,6 +27,7 @@ from bot.appkeys import (
     KNOWLEDGE,
     OUTBOX,
     PROFILES,
+    QUALITY,
     QUEUE,
     REDIS,
     REDIS_URL,
@@ -96,7 +97,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STATES], app[TRANSCRIPTS], app[QUEUE] = services.states, services.transcripts, services.queue
     app[SERVICE], app[CLOSING], app[PROFILES] = services.handoff, services.closing, services.profiles
     app[CSAT], app[CANNED], app[ACCOUNTS] = services.csat, services.canned, services.accounts
-    app[SIGNOFF] = services.signoff
+    app[SIGNOFF], app[QUALITY] = services.signoff, services.quality
     # Platforms with their own service states hear of each change, in order with the messages.
     services.states.listen(delivery.mirror)
     yield

@@ -22,6 +22,7 @@ from handoff.csat import Csat
 from handoff.hours import Hours
 from handoff.offline import OfflineMessages
 from handoff.profiles import Profiles
+from handoff.quality import Quality
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
 from knowledge_base.live import SEED_FILE, LiveKnowledgeBase
@@ -45,6 +46,7 @@ class Services:
     handoff: HandoffService
     closing: Closing
     signoff: Signoff
+    quality: Quality
     accounts: Accounts
     knowledge: LiveKnowledgeBase
 
@@ -75,6 +77,7 @@ def build_services(
     hours = Hours(client, prefix)
     offline = OfflineMessages(client, prefix)
     complaints = Complaints(client, prefix, settings.complaint_policy, calendar=hours.get)
+    quality = Quality(client, prefix)
     handoff = HandoffService(
         client,
         keys,
@@ -89,6 +92,7 @@ def build_services(
         max_wait_seconds=settings.handoff_max_wait_seconds,
         csat=csat,
         complaints=complaints,
+        quality=quality,
     )
     return Services(
         redis=client,
@@ -102,7 +106,8 @@ def build_services(
         offline=offline,
         canned=CannedReplies(client, prefix),
         handoff=handoff,
-        closing=Closing(keys, states, queue, transcripts, profiles, csat, deliver),
+        closing=Closing(keys, states, queue, transcripts, profiles, csat, deliver, quality),
+        quality=quality,
         signoff=Signoff(complaints, deliver, transcripts),
         accounts=Accounts(client, prefix),
         knowledge=LiveKnowledgeBase(client, prefix, seed_file=seed_file),

@@ -18,6 +18,7 @@ from core.state import ConversationStates, IllegalTransition, Owner
 from core.transcript import Line, Transcripts
 from handoff.csat import Csat, prompt
 from handoff.profiles import Profiles
+from handoff.quality import Quality
 from handoff.queue import HandoffQueue, Ticket
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,10 @@ class Closing:
         profiles: Profiles,
         csat: Csat,
         deliver: Deliver,
+        quality: Quality | None = None,
     ) -> None:
         self._keys = keys
+        self._quality = quality
         self._states = states
         self._queue = queue
         self._transcripts = transcripts
@@ -86,6 +89,8 @@ class Closing:
         if ticket.customer_id:
             # Next time this customer asks for a human, this agent is tried first (sticky routing).
             await self._profiles.served_by(ticket.customer_id, ticket.agent)
+        if self._quality is not None and ticket.agent:
+            await self._quality.closed(conversation_id, ticket.agent)
         transcripts = self._transcripts
         await transcripts.append(
             conversation_id, "system", "conversation closed", actor.removeprefix("agent:")

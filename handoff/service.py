@@ -15,6 +15,7 @@ from handoff.csat import LEVELS, Csat, Rating, prompt
 from handoff.hours import Closed, Hours
 from handoff.offline import OfflineMessage, OfflineMessages
 from handoff.profiles import Profiles
+from handoff.quality import Quality
 from handoff.queue import HandoffQueue, Position, Ticket
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class HandoffService:
         max_wait_seconds: float = 600.0,
         csat: Csat | None = None,
         complaints: Complaints | None = None,
+        quality: Quality | None = None,
     ) -> None:
         """Use one Redis client, the shared state machine and (when given) the queue and profiles.
 
@@ -61,6 +63,7 @@ class HandoffService:
         self.hours = hours
         self.csat = csat
         self.complaints = complaints
+        self.quality = quality
         self.offline = offline
         self.max_wait_seconds = max_wait_seconds
         self.kb_misses_to_handoff = kb_misses_to_handoff
@@ -146,6 +149,15 @@ class HandoffService:
             language=language,
             agent=agent,
         )
+        if self.quality is not None:
+            # Every conversation with a complaint or a low rating is inspected: now when an agent served
+            # it, else once an agent has closed it.
+            if agent and agent != "bot":
+                await self.quality.consider(
+                    conversation_id, agent, "low_rating" if actor == "rating" else "complaint"
+                )
+            else:
+                await self.quality.flag(conversation_id)
         return case
 
     async def _enqueue(self, queue: HandoffQueue, conversation_id: str, first_message: str = "") -> Position:

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from core.keys import SESSION_TTL_SECONDS, Keys
 
-ROLES = ("editor", "agent", "supervisor", "admin")
+ROLES = ("editor", "agent", "supervisor", "quality", "admin")
 COOKIE = "cs_session"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 # scrypt at n=2**14, r=8: about 16 MiB and tens of milliseconds per check, per OWASP's minimum.
@@ -56,8 +56,9 @@ class Session:
     csrf: str
 
     def has(self, role: str) -> bool:
-        """Return True when the user holds ``role`` (admin holds every role; supervisors are agents)."""
-        return role in self.roles or "admin" in self.roles or (role == "agent" and "supervisor" in self.roles)
+        """Return True when the user holds ``role`` (admin: all; a supervisor: agent and quality too)."""
+        implied = role in ("agent", "quality") and "supervisor" in self.roles
+        return role in self.roles or "admin" in self.roles or implied
 
 
 class Accounts:

@@ -9,6 +9,7 @@ Slots, for Redis Cluster:
 * the human queue's keys all share the deployment's ``{hq}`` tag (`QueueKeys`), because its scripts
   claim across tickets, agents and queues at once; the scripts build further keys from that base;
 * complaint cases share the ``{cs}`` tag (`ComplaintKeys`): opening one is a script over several;
+* quality inspection shares the ``{qa}`` tag (`QualityKeys`): a review is one MULTI over several;
 * everything else (profiles, ratings, offline messages, canned replies, staff, the knowledge base,
   channel stores) is read and written one key at a time, or in a non-transactional pipeline.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.keys.families import ComplaintKeys, KnowledgeKeys, QueueKeys
+from core.keys.families import ComplaintKeys, KnowledgeKeys, QualityKeys, QueueKeys
 
 # How long a transition log is kept after the conversation's last transition.
 TRANSITION_LOG_TTL_SECONDS = 90 * 24 * 3600
@@ -219,6 +220,11 @@ class Keys:
         """Complaint cases' keys."""
         return ComplaintKeys(f"{self.prefix}:{{cs}}")
 
+    @property
+    def quality(self) -> QualityKeys:
+        """Quality inspection's keys."""
+        return QualityKeys(f"{self.prefix}:{{qa}}")
+
     def channel_store(self, channel: str, key: str) -> str:
         """A channel's shared value (access token, sync cursor, button payload)."""
         return f"{self.prefix}:ch:{channel}:{key}"
@@ -233,4 +239,4 @@ class Keys:
         return f"{self.prefix}:*"
 
 
-__all__ = ["ComplaintKeys", "Keys", "KnowledgeKeys", "QueueKeys"]
+__all__ = ["ComplaintKeys", "Keys", "KnowledgeKeys", "QualityKeys", "QueueKeys"]

@@ -201,3 +201,40 @@ class ComplaintKeys:
     def all_events(self) -> str:
         """Pub/sub channel of every team's case events (supervisors' consoles)."""
         return f"{self.base}:events"
+
+
+@dataclass(frozen=True)
+class QualityKeys:
+    """Quality inspection (质检); one ``{qa}`` hash tag, so a review is one MULTI over its keys."""
+
+    base: str
+
+    @property
+    def checklist(self) -> str:
+        """The checklist in use (JSON)."""
+        return f"{self.base}:checklist"
+
+    def quota(self, agent: str, day: str) -> str:
+        """How many of an agent's conversations were sampled at random on one day (UTC, YYYYMMDD)."""
+        return f"{self.base}:quota:{agent}:{day}"
+
+    def sampled(self, conversation_id: str) -> str:
+        """Why and for which agent a conversation was sampled (JSON); set once."""
+        return f"{self.base}:sampled:{conversation_id}"
+
+    def flag(self, conversation_id: str) -> str:
+        """A complaint about a conversation still in progress: sample it when it closes."""
+        return f"{self.base}:flag:{conversation_id}"
+
+    @property
+    def samples(self) -> str:
+        """Sorted set of sampled conversations waiting for review, by when they were sampled."""
+        return f"{self.base}:samples"
+
+    def review(self, conversation_id: str) -> str:
+        """A conversation's review (JSON)."""
+        return f"{self.base}:review:{conversation_id}"
+
+    def by_agent(self, agent: str) -> str:
+        """Sorted set of an agent's reviewed conversations, by review time."""
+        return f"{self.base}:agent:{agent}"

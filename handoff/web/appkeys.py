@@ -13,6 +13,7 @@ from handoff.closing import Closing
 from handoff.complaints import Signoff
 from handoff.csat import Csat
 from handoff.profiles import Profiles
+from handoff.quality import Quality
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
 
@@ -27,3 +28,4 @@ CSAT = web.AppKey("csat", Csat)
 CANNED = web.AppKey("canned_replies", CannedReplies)
 DELIVER = web.AppKey("deliver", Deliver)
 SIGNOFF = web.AppKey("case_signoff", Signoff)
+QUALITY = web.AppKey("quality", Quality)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.web import agent, canned, complaints, live, offline, profiles, supervise
+from handoff.web import agent, canned, complaints, live, offline, profiles, quality, supervise
 from staff.api import Operation, add_operations
 
 WEB_DIR = Path(__file__).parent
@@ -22,6 +22,7 @@ def operations() -> list[Operation]:
         *canned.operations(),
         *offline.operations(),
         *complaints.operations(),
+        *quality.operations(),
     ]
 
 
@@ -32,6 +33,7 @@ SCHEMAS: dict[str, Any] = {
     **canned.SCHEMAS,
     **offline.SCHEMAS,
     **complaints.SCHEMAS,
+    **quality.SCHEMAS,
 }
 
 

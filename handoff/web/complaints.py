@@ -9,7 +9,7 @@ from redis.exceptions import WatchError
 
 from handoff.complaints import Case, CaseError, Complaints, MoveRefused, Status, escalate_now
 from handoff.web.access import teams_of
-from handoff.web.appkeys import PROFILES, SERVICE, SIGNOFF, TRANSCRIPTS
+from handoff.web.appkeys import PROFILES, QUEUE, SERVICE, SIGNOFF, TRANSCRIPTS
 from staff.api import Operation, json_object, session_of
 from staff.auth import ACCOUNTS
 from staff.errors import json_error
@@ -111,7 +111,9 @@ async def open_case(request: web.Request) -> web.StreamResponse:
     if not isinstance(conversation, str) or not conversation or not isinstance(description, str):
         return json_error(400, "send conversation and description")
     teams = await teams_of(request)
-    team = body.get("team") or request.app[SERVICE].team
+    # The conversation's own team by default: an agent records complaints about the work they hold.
+    ticket = await request.app[QUEUE].ticket(conversation)
+    team = body.get("team") or (ticket.team if ticket else request.app[SERVICE].team)
     if not isinstance(team, str) or (teams is not None and team not in teams):
         return json_error(403, "you can open cases for your own teams only")
     session = session_of(request)

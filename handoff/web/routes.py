@@ -38,7 +38,7 @@ SCHEMAS: dict[str, Any] = {
 
 
 def register(app: web.Application) -> None:
-    """Add the console pages (``/agent``, ``/agent/complaints``), its socket and the API to ``app``."""
+    """Add the console pages (``/agent``, its complaints and quality pages), its socket and the API."""
 
     async def page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(WEB_DIR / "agent.html")
@@ -47,7 +47,11 @@ def register(app: web.Application) -> None:
         return web.FileResponse(WEB_DIR / "complaints.html")
 
     app.router.add_get("/agent", page)
+    async def quality_page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(WEB_DIR / "quality.html")
+
     app.router.add_get("/agent/complaints", complaints_page)
+    app.router.add_get("/agent/quality", quality_page)
     app.router.add_static("/agent/static/", WEB_DIR / "static", show_index=False)
     add_operations(app, operations())
     live.register(app)

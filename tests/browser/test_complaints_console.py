@@ -16,10 +16,12 @@ from playwright.async_api import Browser, Page, expect
 
 from bot.appkeys import SETTINGS
 from handoff.complaints import Complaints, escalate_due
-from handoff.web.appkeys import SERVICE
-from tests.bot.test_agent_api import PASSWORD
+from handoff.web.appkeys import QUEUE, SERVICE
+from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
+from tests.browser.test_supervisor_console import console
 from tests.chromium import chromium
+from tests.conftest import say
 
 
 async def cases_page(browser: Browser, base: str, name: str) -> Page:
@@ -120,3 +122,36 @@ async def test_a_case_left_alone_escalates_to_the_supervisor_who_sees_it_live(
         await row.click()
         await expect(sue.locator("#history li[data-action='escalated:overdue']")).to_contain_text("已超时")
         await sue.screenshot(path=f"{tmp_path}/complaints-supervisor.png")
+
+
+async def test_an_agent_records_a_complaint_from_the_conversation_they_hold(
+    desk: TestClient,  # noqa: F811
+) -> None:
+    base = str(desk.make_url("")).rstrip("/")
+    queue = desk.app[QUEUE]
+    for name in ("gus", "hal", "ivy"):
+        await queue.set_status(name, "offline")
+    sender = "cf-" + uuid.uuid4().hex[:6]
+    conversation = f"rest:{sender}"
+    await say(desk, sender, "转人工")
+    gus = await login(desk, "gus")
+    await desk.post("/api/agent/status", json={"status": "online"}, headers=gus)
+    assert await mine_once_offered(desk, conversation) == [conversation]
+    accepted = await desk.post("/api/agent/accept", json={"conversation": conversation}, headers=gus)
+    assert accepted.status == 200
+    async with chromium() as browser:
+        page = await console(browser, base, "gus")
+        await page.locator("#mine li", has_text="rest").first.click()
+        await expect(page.locator("#complaint-open")).to_be_enabled()
+        await page.select_option("#complaint-category", "质量")
+        await page.select_option("#complaint-severity", "严重")
+        await page.fill("#complaint-description", "收到的杯子有裂纹")
+        await page.click("#complaint-open")
+        status = page.locator("#complaint-status")
+        await expect(status).to_contain_text("已登记工单 TS")
+        case_id = (await status.inner_text()).split()[-1]
+        await page.click("#complaints-link")
+        row = page.locator(f"#cases tr[data-case={case_id}]")
+        await expect(row).to_contain_text("质量")
+        await expect(row).to_contain_text("严重")
+    await desk.post(f"/api/agent/conversations/{conversation}/close", headers=gus)

@@ -4,7 +4,7 @@
 import { $, api, bindLogin, i18n, loadSession, session } from "/staff/staff.js";
 
 const EN = {
-  title: "Complaint cases", console: "Agent console", login: "Log in", username: "User name", password: "Password",
+  title: "Complaint cases", console: "Agent console", quality: "Quality", login: "Log in", username: "User name", password: "Password",
   cases: "Cases", scope: "Scope", scope_team: "My teams", scope_mine: "Mine", status: "Status", severity: "Severity",
   category: "Category", any: "All", overdue_only: "Overdue only", case_id: "Case", owner: "Owner", due: "Due",
   description: "Description", empty: "No cases match", pick: "Pick a case", take: "Take", escalate: "Escalate",

@@ -16,14 +16,17 @@ const EN = {
   shortcut: "Shortcut", canned_text: "Reply text", personal: "Mine", shared: "Shared", save: "Save",
   delete: "Delete", left: "Left messages", handle: "Handle", hours: "Business hours", team: "Team",
   open_now: "open", closed_now: "closed", saved: "Saved", complaints: "Complaint cases",
-  case_escalated: "escalated", case_reopened: "reopened",
+  case_escalated: "escalated", case_reopened: "reopened", complaint_open: "Record complaint",
+  complaint_placeholder: "Record a complaint: the customer's problem", complaint_opened: "Case opened:",
+  complaint_added: "Added to the open case", quality: "Quality",
 };
 const ZH = {
   accept: "接入", decline: "拒绝", offered: "待接入", assigned: "处理中", waited: "已等待",
   name: "姓名", phone: "电话", tier: "等级", channels: "渠道", tags: "标签", dedicated: "专属客服",
   waiting_n: "人排队", take_over: "接管", turns: "条消息", ago: "前", delete: "删除",
   handle: "处理", open_now: "上班中", closed_now: "已下班", saved: "已保存",
-  case_escalated: "投诉已升级", case_reopened: "投诉被重新打开",
+  case_escalated: "投诉已升级", case_reopened: "投诉被重新打开", complaint_opened: "已登记工单",
+  complaint_added: "已补充到工单",
 };
 const texts = i18n("agent-lang", EN, ZH);
 const t = texts.t;
@@ -127,6 +130,9 @@ async function refresh() {
   const canReply = !!mine && mine.status === "assigned";
   $("reply").disabled = !canReply; $("send").disabled = !canReply; $("close").disabled = !canReply;
   for (const id of ["transfer-to", "transfer-note", "transfer"]) $(id).disabled = !canReply;
+  for (const id of ["complaint-category", "complaint-severity", "complaint-description", "complaint-open"]) {
+    $(id).disabled = !canReply || !$("complaint-category").options.length;
+  }
   await showOverview();
   await showBotConversations();
   await showLeftMessages();
@@ -256,6 +262,26 @@ $("transfer-form").addEventListener("submit", async (e) => {
   else $("chat-error").textContent = r.data.error;
 });
 
+// The case lists' answer carries the configured categories and severities: fill the pickers once.
+async function loadComplaintChoices() {
+  const r = await api("GET", "/api/agent/complaints?limit=1");
+  if (!r.ok) return;
+  for (const [id, values] of [["complaint-category", r.data.categories], ["complaint-severity", r.data.severities]]) {
+    $(id).replaceChildren(...values.map((value) => { const o = document.createElement("option"); o.value = o.textContent = value; return o; }));
+  }
+}
+$("complaint-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const description = $("complaint-description").value.trim();
+  if (!description || !current) return;
+  const body = { conversation: current, description, category: $("complaint-category").value, severity: $("complaint-severity").value };
+  const r = await api("POST", "/api/agent/complaints", body);
+  if (r.ok) {
+    $("complaint-description").value = ""; $("chat-error").textContent = "";
+    $("complaint-status").textContent = `${t(r.status === 201 ? "complaint_opened" : "complaint_added")} ${r.data.id}`;
+  } else $("chat-error").textContent = r.data.error;
+});
+
 let profileId = null;
 async function showProfile() {
   const r = await api("GET", `/api/agent/conversations/${encodeURIComponent(current)}/profile`);
@@ -372,6 +398,7 @@ async function start() {
   supervisor = session.roles.includes("supervisor");
   $("canned-scope").classList.toggle("hidden", !supervisor);
   $("login").classList.add("hidden"); $("app").classList.remove("hidden"); $("presence").classList.remove("hidden");
+  await loadComplaintChoices();
   await refresh();
   await loadCanned();
   live();

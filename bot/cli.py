@@ -157,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", help="create or replace a user")
     add.add_argument("name")
-    add.add_argument("--role", action="append", required=True, help="editor, agent, supervisor, quality or admin")
+    add.add_argument(
+        "--role", action="append", required=True, help="editor, agent, supervisor, quality or admin"
+    )
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.add_argument(
         "--team", action="append", help="agent's team (repeat for several; default HANDOFF_TEAM)"

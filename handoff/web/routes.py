@@ -47,6 +47,7 @@ def register(app: web.Application) -> None:
         return web.FileResponse(WEB_DIR / "complaints.html")
 
     app.router.add_get("/agent", page)
+
     async def quality_page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(WEB_DIR / "quality.html")
 

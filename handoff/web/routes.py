@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +38,21 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+def _page(file: Path) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
+    async def page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(file)
+
+    return page
+
+
 def register(app: web.Application) -> None:
     """Add the console pages (``/agent``, its complaints and quality pages), its socket and the API."""
-
-    async def page(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(WEB_DIR / "agent.html")
-
-    async def complaints_page(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(WEB_DIR / "complaints.html")
-
-    app.router.add_get("/agent", page)
-
-    async def quality_page(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(WEB_DIR / "quality.html")
-
-    app.router.add_get("/agent/complaints", complaints_page)
-    app.router.add_get("/agent/quality", quality_page)
+    for path, name in (
+        ("/agent", "agent.html"),
+        ("/agent/complaints", "complaints.html"),
+        ("/agent/quality", "quality.html"),
+    ):
+        app.router.add_get(path, _page(WEB_DIR / name))
     app.router.add_static("/agent/static/", WEB_DIR / "static", show_index=False)
     add_operations(app, operations())
     live.register(app)

@@ -15,7 +15,8 @@ from channels.config import TelegramConfig
 from channels.telegram import TelegramChannel
 from core.messages import Inbound, Outbound
 from core.ports import Core, Mailboxes, Passive, Submitted
-from handoff.web.appkeys import DELIVER, TRANSCRIPTS
+from handoff.complaints import Status
+from handoff.web.appkeys import DELIVER, SERVICE, SIGNOFF, TRANSCRIPTS
 from tests.channels.conftest import TELEGRAM_SECRET, TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_URL, new_id, payload
 from tests.fakes.recorder import Call
 from tests.fakes.telegram import FakeTelegram
@@ -284,3 +285,31 @@ async def test_a_platform_that_stays_down_ends_in_a_failed_delivery_the_agent_se
     assert record["attempts"] == 5
     lines = await channels_engine.app[TRANSCRIPTS].read(f"telegram:{chat}")
     assert "未送达" in lines[-1].text
+
+
+async def test_a_resolved_complaint_is_signed_off_with_the_inline_keyboard(
+    channels_engine: TestClient, fake_telegram: FakeTelegram
+) -> None:
+    chat = new_id()
+    conversation = f"telegram:{chat}"
+    cases = channels_engine.app[SERVICE].complaints
+    assert cases is not None
+    case, _ = await cases.open(
+        conversation, conversation, "订单少发一件", channel="telegram", team="support", actor="agent:ann"
+    )
+    resolved = await cases.move(case.id, Status.RESOLVED, "agent:ann", "已补发")
+    await channels_engine.app[SIGNOFF].ask(resolved, "已补发")
+    sent = (await fake_telegram.wait_for("sendMessage", to(chat)))[0]
+    assert case.id in sent.params["text"]
+    keyboard = sent.params["reply_markup"]["inline_keyboard"]
+    assert [row[0]["text"] for row in keyboard] == ["已解决", "未解决"]
+
+    for _ in range(2):  # the customer taps 已解决 twice: the second tap changes nothing
+        tap = update("callback_query", chat)
+        tap["callback_query"]["data"] = keyboard[0][0]["callback_data"]
+        assert await post(channels_engine, tap) == 200
+    replies = await fake_telegram.wait_for("sendMessage", to(chat), count=3)
+    assert "已关闭" in replies[1].params["text"]
+    assert "无需再次确认" in replies[2].params["text"]
+    history = [change.action for change in await cases.history(case.id)]
+    assert history == ["opened", "resolved", "confirmed"]

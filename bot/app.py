@@ -43,6 +43,7 @@ from bot.appkeys import (
 from bot.dialogue.agent import Dialogue
 from bot.engine.channel_store import RedisChannelStore
 from bot.engine.delivery import Delivery, Outbox
+from bot.engine.gauges import count_transitions, gauge_source
 from bot.engine.intake import InboundQueue
 from bot.engine.mailbox import MailboxHub
 from bot.engine.router import Router
@@ -62,6 +63,8 @@ from core.ports import Core, Passive, Reply, SharedStore, Submitted
 from core.redis import close_sync, connect, disconnect, sync_client
 from core.tasks import stop_tasks
 from core.transcript import Transcripts
+from reports.prometheus import EngineMetrics
+from reports.web.prometheus import GAUGES, METRICS, PING, TOKEN, count_requests
 from staff.errors import api_errors
 from staff.login import COOKIE_SECURE
 
@@ -88,7 +91,14 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
 
     # The outbox only sends once asked; its senders are stopped by the intake context.
     transcripts = Transcripts(client, keys)
-    outbox = Outbox(client, keys, transcripts, channel_for)
+    metrics = app[METRICS]
+    outbox = Outbox(
+        client,
+        keys,
+        transcripts,
+        channel_for,
+        on_outcome=lambda channel, outcome: metrics.pushes.labels(channel, outcome).inc(),
+    )
     delivery = Delivery(outbox, transcripts, channel_for)
     services = build_services(client, settings, delivery.deliver, transcripts=transcripts)
     app[SERVICES] = services
@@ -100,6 +110,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SIGNOFF], app[QUALITY] = services.signoff, services.quality
     # Platforms with their own service states hear of each change, in order with the messages.
     services.states.listen(delivery.mirror)
+    services.states.listen(count_transitions(metrics))
+    app[GAUGES] = gauge_source(services, settings.handoff_team)
+    app[PING] = client.ping
     yield
     await disconnect(client, embedded)
 
@@ -147,7 +160,7 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
     """Build the router once the services and the knowledge base exist."""
     services = app[SERVICES]
-    app[ROUTER] = Router(services, lambda: app[DIALOGUE].dialogue)
+    app[ROUTER] = Router(services, lambda: app[DIALOGUE].dialogue, app[METRICS])
     yield
 
 
@@ -219,8 +232,11 @@ def _core_for_channels(app: web.Application) -> Core:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the engine: services on Redis, the dialogue, the router, intake, channels and staff pages."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[api_errors])
+    # Counting outermost, so a request's status is the one the client got.
+    middlewares = [count_requests, api_errors]
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[SETTINGS] = settings
+    app[METRICS], app[TOKEN] = EngineMetrics(), settings.metrics_token
     app[KEYS] = Keys(settings.redis_prefix)
     app[DIALOGUE] = DialogueSlot()
     app[COOKIE_SECURE] = settings.cookie_secure

@@ -11,6 +11,7 @@ from bot.appkeys import DIALOGUE, REDIS, SETTINGS
 from handoff.web import routes as handoff_routes
 from knowledge_base.web import api as kb_routes
 from knowledge_base.web.schemas import SCHEMAS as KB_SCHEMAS
+from reports.web import prometheus as prometheus_routes
 from staff import STAFF_STATIC, login
 from staff.api import add_operations, serve_openapi
 
@@ -43,6 +44,7 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
         return web.FileResponse(web_dir / "index.html")
 
     app.router.add_get("/healthz", healthz)
+    prometheus_routes.register(app)
     app.router.add_get("/", index)
     app.router.add_static("/static/", web_dir, show_index=False)
     add_operations(app, login.operations())

@@ -87,6 +87,8 @@ class Settings:
         default_factory=lambda: {"vip": 300.0, "regular": 0.0, "new": 0.0}
     )
     complaint_policy: Policy = field(default_factory=Policy)
+    # When set, GET /metrics needs "Authorization: Bearer <token>".
+    metrics_token: str = ""
     instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     # Each channel is on when its settings are present (see the README's channel table).
     telegram: TelegramConfig | None = None
@@ -152,6 +154,7 @@ class Settings:
             ),
             cookie_secure=(env.get("COOKIE_SECURE") or "true").lower() not in ("0", "false", "no"),
             complaint_policy=_complaint_policy(env.get("COMPLAINTS_FILE", "").strip()),
+            metrics_token=env.get("METRICS_TOKEN", "").strip(),
             instance_id=env.get("INSTANCE_ID") or defaults.instance_id,
             telegram=TelegramConfig.from_env(env),
             wechat=WechatConfig.from_env(env),

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import grimp
 
-ROOTS = ("bot", "channels", "core", "handoff", "knowledge_base", "staff")
+ROOTS = ("bot", "channels", "core", "handoff", "knowledge_base", "reports", "staff")
 
 
 def child_of(package: str, module: str) -> str | None:

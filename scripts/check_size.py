@@ -9,7 +9,7 @@ import ast
 import sys
 from pathlib import Path
 
-PACKAGES = ("bot", "channels", "core", "handoff", "knowledge_base", "staff")
+PACKAGES = ("bot", "channels", "core", "handoff", "knowledge_base", "reports", "staff")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 

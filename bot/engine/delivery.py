@@ -53,8 +53,13 @@ class Outbox:
         transcripts: Transcripts,
         channel_for: Callable[[str], Channel | None],
         delays: Sequence[float] = RETRY_DELAYS,
+        on_outcome: Callable[[str, str], None] = lambda channel, outcome: None,
     ) -> None:
-        """Look channels up by name with ``channel_for``; wait ``delays`` between attempts."""
+        """Look channels up by name with ``channel_for``; wait ``delays`` between attempts.
+
+        ``on_outcome(channel, "delivered" | "failed")`` hears of each message's end (the metrics).
+        """
+        self._on_outcome = on_outcome
         self._redis = client
         self._keys = keys
         self._transcripts = transcripts
@@ -133,6 +138,7 @@ class Outbox:
                 await self._failed(job, attempt, f"{type(exc).__name__}")
                 return
             await self._record(job.conversation_id, job.delivery_id, "delivered", attempt, "")
+            self._on_outcome(channel_name, "delivered")
             return
 
     async def _failed(self, job: _Job, attempts: int, reason: str) -> None:
@@ -141,6 +147,7 @@ class Outbox:
             extra={"conversation": job.conversation_id, "attempts": attempts, "reason": reason},
         )
         await self._record(job.conversation_id, job.delivery_id, "failed", attempts, reason)
+        self._on_outcome(job.conversation_id.partition(":")[0], "failed")
         preview = job.message.plain_text()[:80]
         await self._transcripts.append(
             job.conversation_id, "system", f"⚠ 消息未送达 / not delivered ({reason}): {preview}"

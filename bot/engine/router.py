@@ -16,6 +16,7 @@ answers the message (and the rest are skipped) or passes it on. The order is the
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from core.state import Owner, owner_of
 from handoff import csat, notices
 from handoff.csat import Rating
 from handoff.offline import parse_leaving
+from reports.prometheus import EngineMetrics
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,14 @@ Step = Callable[[Turn], Awaitable[Sequence[Outbound] | None]]
 class Router:
     """The core's single entry point for inbound messages (the ``on_message`` every channel gets)."""
 
-    def __init__(self, services: Services, dialogue: Callable[[], Dialogue | None]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        dialogue: Callable[[], Dialogue | None],
+        metrics: EngineMetrics | None = None,
+    ) -> None:
         """Route with the deployment's services; ``dialogue`` returns the agent once it is loaded."""
+        self._metrics = metrics
         self._knowledge = services.knowledge
         self._profiles = services.profiles
         self._transcripts = services.transcripts
@@ -90,6 +98,7 @@ class Router:
         if dialogue is None:
             raise EngineNotReady("the dialogue model is still loading")
         conversation = inbound.conversation_id
+        started, answered_by = time.perf_counter(), "none"
         # One lock per conversation across all instances: the owner cannot change between the check
         # and Rasa's turn, and a conversation's messages are handled one at a time, in order.
         async with dialogue.conversation_lock(conversation):
@@ -98,11 +107,16 @@ class Router:
             for step in self.steps:
                 answered = await step(turn)
                 if answered is not None:
-                    replies = answered
+                    replies, answered_by = answered, step.__name__.lstrip("_")
                     break
             for message in replies:
                 await self._transcripts.append(conversation, "bot", message.plain_text())
         log.debug("bot turn", extra={"conversation": conversation, "text": inbound.text})
+        if self._metrics is not None:
+            self._metrics.inbound.labels(inbound.channel).inc()
+            self._metrics.turn_seconds.labels(answered_by).observe(time.perf_counter() - started)
+            if replies:
+                self._metrics.replies.labels(inbound.channel).inc(len(replies))
         for message in replies:
             await reply(message)
 

@@ -1,0 +1,1 @@
+"""Reports over HTTP: ``GET /metrics`` and the request-counting middleware."""

@@ -70,10 +70,14 @@ def thanks(language: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def parse(text: str) -> int | None:
-    """Return the score a reply means (a level's label in either language, or 1-5), else None."""
+    """Return the score a reply means (a level's label in either language, or its number), else None.
+
+    A number is the button's place in the list a text-only channel shows ("1. 非常满意" … "5. 非常不满意"),
+    so "1" is the best level, as the customer read it, not score 1.
+    """
     cleaned = re.sub(r"[\s。.!！]+", "", text).lower()
-    for score, zh, en in LEVELS:
-        if cleaned in (zh, en.replace(" ", "").lower(), str(score)):
+    for place, (score, zh, en) in enumerate(LEVELS, start=1):
+        if cleaned in (zh, en.replace(" ", "").lower(), str(place)):
             return score
     return None
 

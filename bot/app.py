@@ -111,6 +111,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     # Platforms with their own service states hear of each change, in order with the messages.
     services.states.listen(delivery.mirror)
     services.states.listen(count_transitions(metrics))
+    services.knowledge.on_band = lambda band: metrics.kb_bands.labels(band).inc()
     app[GAUGES] = gauge_source(services, settings.handoff_team)
     app[PING] = client.ping
     yield

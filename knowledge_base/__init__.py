@@ -66,6 +66,11 @@ async def find(question: str, language: str | None) -> Found | None:
     return found
 
 
+async def note_band(band: Band) -> None:
+    """Tell the live knowledge base's observer which band the bot answered in (answer, suggest, escalate)."""
+    (await current()).on_band(band.value)
+
+
 async def record_unanswered(found: Found | None, text: str, language: str | None, source: str) -> None:
     """Count a question the bot could not answer in the content-staff inbox."""
     await (await current()).record_unanswered(found, text, language, source)
@@ -84,6 +89,7 @@ __all__ = [
     "current",
     "find",
     "locale_for",
+    "note_band",
     "one_turn",
     "parse_entry",
     "record_unanswered",

@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,8 @@ class LiveKnowledgeBase:
         self._swap_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._draft_cache: tuple[str, KnowledgeIndex] | None = None
+        # Told the band of every answer the bot gives from this KB (the engine's metrics).
+        self.on_band: Callable[[str], None] = lambda band: None
 
     @property
     def live(self) -> LiveIndex | None:

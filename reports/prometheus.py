@@ -87,6 +87,12 @@ class EngineMetrics:
         self.handoffs = Counter(
             "cs_handoffs", "Conversations handed to the human queue, by reason", ["reason"], registry=registry
         )
+        self.kb_bands = Counter(
+            "cs_kb_answers",
+            "Knowledge-base answers by band (answer, suggest, escalate)",
+            ["band"],
+            registry=registry,
+        )
         self.closes = Counter(
             "cs_conversations_closed", "Human conversations closed, by reason", ["reason"], registry=registry
         )

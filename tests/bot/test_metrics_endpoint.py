@@ -44,6 +44,12 @@ async def test_metrics_count_this_instances_work_and_read_the_queue_from_redis(
     assert seen[("cs_queue_waiting", (("team", "support"),))] == 1
     assert seen[("cs_queue_oldest_wait_seconds", (("team", "support"),))] >= 0
     assert seen[("cs_redis_up", ())] == 1
+    # "你好" is a greeting (no KB lookup); "转人工" goes to the queue without one either: ask a question.
+    await say(engine, "pm-kb-" + uuid.uuid4().hex[:6], "退款多久到账")
+    bands = {
+        labels: v for (name, labels), v in (await scrape(engine)).items() if name == "cs_kb_answers_total"
+    }
+    assert sum(bands.values()) >= 1, bands
     # Routes are counted by their template, so a case number never becomes a label of its own.
     route = (("method", "GET"), ("route", "/api/agent/complaints/{case}"), ("status", "401"))
     assert seen[("cs_http_requests_total", route)] == 1

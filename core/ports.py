@@ -110,3 +110,35 @@ class Deliver(Protocol):
         self, conversation_id: str, text: str, author: str, buttons: Sequence[tuple[str, str]] = ()
     ) -> None:
         """Deliver ``text`` and quick-reply buttons from ``author`` (empty: the system) to the customer."""
+
+
+class Observe(Protocol):
+    """Report one step of a conversation to the service events (the reports); ``key`` makes it once."""
+
+    async def __call__(
+        self,
+        kind: str,
+        conversation_id: str,
+        *,
+        key: str,
+        agent: str = "",
+        team: str = "",
+        tier: str = "",
+        detail: str = "",
+        value: float | None = None,
+    ) -> None:
+        """Record ``kind`` for the conversation (a retried call with the same ``key`` counts once)."""
+
+
+async def observe_nothing(
+    kind: str,
+    conversation_id: str,
+    *,
+    key: str,
+    agent: str = "",
+    team: str = "",
+    tier: str = "",
+    detail: str = "",
+    value: float | None = None,
+) -> None:
+    """Record nothing: where no reports are wired (the CLI, a standalone action server, unit tests)."""

@@ -9,6 +9,7 @@ Slots, for Redis Cluster:
 * the human queue's keys all share the deployment's ``{hq}`` tag (`QueueKeys`), because its scripts
   claim across tickets, agents and queues at once; the scripts build further keys from that base;
 * complaint cases share the ``{cs}`` tag (`ComplaintKeys`): opening one is a script over several;
+* service events and roll-ups share the ``{rp}`` tag (`ReportKeys`): recording one is a script;
 * quality inspection shares the ``{qa}`` tag (`QualityKeys`): a review is one MULTI over several;
 * everything else (profiles, ratings, offline messages, canned replies, staff, the knowledge base,
   channel stores) is read and written one key at a time, or in a non-transactional pipeline.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.keys.families import ComplaintKeys, KnowledgeKeys, QualityKeys, QueueKeys
+from core.keys.families import ComplaintKeys, KnowledgeKeys, QualityKeys, QueueKeys, ReportKeys
 
 # How long a transition log is kept after the conversation's last transition.
 TRANSITION_LOG_TTL_SECONDS = 90 * 24 * 3600
@@ -221,6 +222,11 @@ class Keys:
         return ComplaintKeys(f"{self.prefix}:{{cs}}")
 
     @property
+    def reports(self) -> ReportKeys:
+        """Service events' and roll-ups' keys."""
+        return ReportKeys(f"{self.prefix}:{{rp}}")
+
+    @property
     def quality(self) -> QualityKeys:
         """Quality inspection's keys."""
         return QualityKeys(f"{self.prefix}:{{qa}}")
@@ -239,4 +245,4 @@ class Keys:
         return f"{self.prefix}:*"
 
 
-__all__ = ["ComplaintKeys", "Keys", "KnowledgeKeys", "QualityKeys", "QueueKeys"]
+__all__ = ["ComplaintKeys", "Keys", "KnowledgeKeys", "QualityKeys", "QueueKeys", "ReportKeys"]

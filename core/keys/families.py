@@ -238,3 +238,40 @@ class QualityKeys:
     def by_agent(self, agent: str) -> str:
         """Sorted set of an agent's reviewed conversations, by review time."""
         return f"{self.base}:agent:{agent}"
+
+
+@dataclass(frozen=True)
+class ReportKeys:
+    """Service events and their roll-ups; one ``{rp}`` hash tag, so recording one is one script."""
+
+    base: str
+
+    def seen(self, event_key: str) -> str:
+        """An event's idempotency key, kept as long as the events are."""
+        return f"{self.base}:seen:{event_key}"
+
+    @property
+    def stream(self) -> str:
+        """Stream of every event (JSON), trimmed by age."""
+        return f"{self.base}:events"
+
+    def hour(self, name: str) -> str:
+        """Roll-up of one UTC hour (``YYYYMMDDHH``)."""
+        return f"{self.base}:h:{name}"
+
+    def day(self, name: str) -> str:
+        """Roll-up of one report day (``YYYYMMDD`` in the reports' time zone)."""
+        return f"{self.base}:d:{name}"
+
+    @property
+    def rollup_glob(self) -> str:
+        """Glob of every roll-up (the rebuild deletes them first)."""
+        return f"{self.base}:[hd]:*"
+
+    def recent(self, conversation_id: str) -> str:
+        """Present for the containment window after a conversation opened (a recontact within it)."""
+        return f"{self.base}:recent:{conversation_id}"
+
+    def active(self, conversation_id: str) -> str:
+        """Present while a conversation is active; its absence at a message starts a new one."""
+        return f"{self.base}:active:{conversation_id}"

@@ -1,0 +1,288 @@
+"""Service events: every step of a conversation recorded once, and rolled up by hour and day.
+
+An event has a kind, a time, its conversation and the dimensions reports slice by (channel, team, agent,
+tier) plus one detail (a band, a reason, a score) and, for timed kinds, a value in seconds (or the score).
+`ServiceEvents.record` is one script: it drops an event whose idempotency key it has seen (a retried
+webhook, a second instance), appends it to the events stream, and adds it to the hour and day roll-ups,
+so reports read a few hashes and never scan events. `rebuild` recomputes the roll-ups from the stream.
+
+Roll-up hashes hold, per ``kind|channel|team|agent|tier|detail``: ``#n`` (count), ``#s`` (sum of values)
+and ``#b<i>`` (how many values fell in bucket i of `BUCKETS`, for percentiles).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import enum
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from zoneinfo import ZoneInfo
+
+from redis.asyncio.client import Pipeline
+
+from core.keys import Keys
+from core.redis import AsyncRedis
+
+
+class Kind(str, enum.Enum):
+    """What happened."""
+
+    OPENED = "opened"
+    # A conversation opened by a customer whose previous one opened within the containment window.
+    RECONTACT = "recontact"
+    KB_ANSWER = "kb_answer"  # detail: the KB's band (answer / suggest / escalate)
+    CUSTOMER_MESSAGE = "customer_message"
+    BOT_REPLY = "bot_reply"  # value: seconds from the customer's message to the bot's reply
+    HANDOFF = "handoff"  # detail: the reason (asked, kb_misses, complaint, rule, takeover, ...)
+    ASSIGNED = "assigned"  # value: seconds waited in the queue
+    AGENT_FIRST_REPLY = "agent_first_reply"  # value: seconds from the handoff
+    AGENT_REPLY = "agent_reply"
+    TRANSFER = "transfer"
+    CLOSED = "closed"  # detail: the reason; value: seconds from the handoff to the close
+    RETURNED_TO_BOT = "returned_to_bot"
+    RATING = "rating"  # detail and value: the score 1-5
+    COMPLAINT_OPENED = "complaint_opened"
+    COMPLAINT_ESCALATED = "complaint_escalated"
+    COMPLAINT_RESOLVED = "complaint_resolved"
+    COMPLAINT_CONFIRMED = "complaint_confirmed"
+    COMPLAINT_CLOSED_UNCONFIRMED = "complaint_closed_unconfirmed"
+
+
+# Upper bounds (seconds) of the value buckets; the last bucket is everything above.
+BUCKETS = (
+    1,
+    2,
+    5,
+    10,
+    20,
+    30,
+    45,
+    60,
+    90,
+    120,
+    180,
+    300,
+    600,
+    900,
+    1200,
+    1800,
+    3600,
+    7200,
+    14400,
+    28800,
+    86400,
+)
+DEFAULT_RETENTION_DAYS = 90
+
+_RECORD = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[2], '*', 'e', ARGV[3])
+for i = 3, 4 do
+  redis.call('HINCRBY', KEYS[i], ARGV[4] .. '#n', 1)
+  if ARGV[5] ~= '' then
+    redis.call('HINCRBYFLOAT', KEYS[i], ARGV[4] .. '#s', ARGV[5])
+    redis.call('HINCRBY', KEYS[i], ARGV[4] .. '#b' .. ARGV[6], 1)
+  end
+  redis.call('EXPIRE', KEYS[i], ARGV[7])
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of one conversation."""
+
+    kind: Kind
+    at: float
+    conversation: str
+    key: str  # the idempotency key: the same step reported twice has the same key
+    channel: str = ""
+    team: str = ""
+    agent: str = ""
+    tier: str = ""
+    detail: str = ""
+    value: float | None = None
+
+    def field(self) -> str:
+        """Return the roll-up field this event counts under."""
+        return "|".join((self.kind.value, self.channel, self.team, self.agent, self.tier, self.detail))
+
+    def to_json(self) -> str:
+        """Serialise for the stream."""
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Event:
+        """Read what ``to_json`` wrote."""
+        data = json.loads(raw)
+        data["kind"] = Kind(data["kind"])
+        return cls(**data)
+
+
+def bucket_of(value: float) -> int:
+    """Return the index of the bucket ``value`` falls in."""
+    return bisect.bisect_left(BUCKETS, value)
+
+
+class ServiceEvents:
+    """Record events once and keep their hour and day roll-ups, under one key prefix."""
+
+    def __init__(
+        self,
+        client: AsyncRedis,
+        prefix: str,
+        *,
+        timezone: str = "Asia/Shanghai",
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Days are the reports' days in ``timezone``; events and roll-ups live ``retention_days``."""
+        self.redis = client
+        self.keys = Keys(prefix).reports
+        self.zone = ZoneInfo(timezone)
+        self.retention_seconds = retention_days * 24 * 3600
+        self.clock = clock
+        self._record = client.register_script(_RECORD)
+
+    def hour_of(self, at: float) -> str:
+        """Return the hour bucket name of a moment (UTC, so no hour is ambiguous)."""
+        return dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y%m%d%H")
+
+    def day_of(self, at: float) -> str:
+        """Return the report day of a moment, in the reports' time zone."""
+        return dt.datetime.fromtimestamp(at, self.zone).strftime("%Y%m%d")
+
+    async def record(self, event: Event) -> bool:
+        """Record an event once; False when its key was seen already."""
+        keys = self.keys
+        oldest_ms = int((self.clock() - self.retention_seconds) * 1000)
+        value = "" if event.value is None else repr(float(event.value))
+        done = await self._record(
+            keys=[
+                keys.seen(event.key),
+                keys.stream,
+                keys.hour(self.hour_of(event.at)),
+                keys.day(self.day_of(event.at)),
+            ],
+            args=[
+                self.retention_seconds,
+                max(0, oldest_ms),
+                event.to_json(),
+                event.field(),
+                value,
+                bucket_of(event.value or 0.0),
+                self.retention_seconds,
+            ],
+        )
+        return bool(done)
+
+    async def observe(
+        self,
+        kind: str,
+        conversation_id: str,
+        *,
+        key: str,
+        agent: str = "",
+        team: str = "",
+        tier: str = "",
+        detail: str = "",
+        value: float | None = None,
+    ) -> None:
+        """Record one step now (the `core.ports.Observe` the services are given)."""
+        channel = conversation_id.partition(":")[0]
+        event = Event(
+            Kind(kind),
+            self.clock(),
+            conversation_id,
+            f"{kind}:{key}",
+            channel,
+            team,
+            agent,
+            tier,
+            detail,
+            value,
+        )
+        await self.record(event)
+
+    async def customer_message(
+        self,
+        conversation_id: str,
+        message_key: str,
+        *,
+        tier: str = "",
+        idle_seconds: float = 1800,
+        window_seconds: float = 24 * 3600,
+    ) -> None:
+        """Record a customer's message, and a new conversation when none was active.
+
+        A new conversation within ``window_seconds`` of the customer's previous one is also a recontact:
+        the previous one did not settle it (containment counts it so).
+        """
+        now = self.clock()
+        if await self.session(conversation_id, idle_seconds):
+            # The previous opening's time (on the clock given, so tests need not wait for TTLs).
+            previous = await self.redis.set(
+                self.keys.recent(conversation_id), repr(now), ex=int(window_seconds), get=True
+            )
+            if previous is not None and now - float(previous) <= window_seconds:
+                await self.observe("recontact", conversation_id, key=message_key, tier=tier)
+            await self.observe("opened", conversation_id, key=message_key, tier=tier)
+        await self.observe("customer_message", conversation_id, key=message_key, tier=tier)
+
+    async def session(self, conversation: str, idle_seconds: float) -> bool:
+        """Mark the conversation active now; True when it had been idle ``idle_seconds`` (a new one)."""
+        now = self.clock()
+        last = await self.redis.set(
+            self.keys.active(conversation), repr(now), ex=int(idle_seconds) * 4, get=True
+        )
+        return last is None or now - float(last) > idle_seconds
+
+    async def events(self, count: int = 10_000) -> list[Event]:
+        """Return the newest ``count`` events, oldest first (tests and the rebuild)."""
+        entries = await self.redis.xrevrange(self.keys.stream, count=count)
+        return [Event.from_json(fields["e"]) for _, fields in reversed(entries)]
+
+    async def rebuild(self, batch: int = 5000) -> int:
+        """Recompute every roll-up from the events stream (after a fix to how they are counted)."""
+        async for key in self.redis.scan_iter(match=self.keys.rollup_glob, count=1000):
+            await self.redis.delete(key)
+        rebuilt, start = 0, "-"
+        while True:
+            entries = await self.redis.xrange(self.keys.stream, min=start, count=batch)
+            if not entries:
+                return rebuilt
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for _, fields in entries:
+                    self._roll(pipe, Event.from_json(fields["e"]))
+                await pipe.execute()
+            rebuilt += len(entries)
+            start = "(" + entries[-1][0]
+
+    def _roll(self, pipe: Pipeline[str], event: Event) -> None:
+        for key in (self.keys.hour(self.hour_of(event.at)), self.keys.day(self.day_of(event.at))):
+            pipe.hincrby(key, event.field() + "#n", 1)
+            if event.value is not None:
+                pipe.hincrbyfloat(key, event.field() + "#s", float(event.value))
+                pipe.hincrby(key, f"{event.field()}#b{bucket_of(event.value)}", 1)
+            pipe.expire(key, self.retention_seconds)
+
+    async def days(self, first: dt.date, last: dt.date) -> list[dict[str, str]]:
+        """Return the day roll-ups from ``first`` to ``last`` (inclusive), one hash per day."""
+        names = [(first + dt.timedelta(days=i)).strftime("%Y%m%d") for i in range((last - first).days + 1)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(self.keys.day(name))
+            return list(await pipe.execute())
+
+    async def hours(self, names: Iterable[str]) -> list[dict[str, str]]:
+        """Return the hour roll-ups named (``YYYYMMDDHH``, UTC)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(self.keys.hour(name))
+            return list(await pipe.execute())

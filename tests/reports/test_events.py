@@ -1,0 +1,74 @@
+"""Service events on the real test Redis: recorded once, rolled up, rebuilt, turned into metrics."""
+
+from __future__ import annotations
+
+import uuid
+
+import redis.asyncio as aioredis
+
+from reports.events import ServiceEvents
+from reports.metrics import Costs, summary, tallies
+from tests.handoff.test_complaints import Clock
+
+
+async def test_scripted_conversations_give_exactly_the_expected_metrics(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    clock = Clock()
+    events = ServiceEvents(redis_client, key_prefix + "rp" + uuid.uuid4().hex[:4], clock=clock)
+    second = ServiceEvents(redis_client, events.keys.base.removesuffix(":{rp}"), clock=clock)
+    assert second.keys == events.keys
+
+    # A: bot only, answered by the KB. B: handed over, waits 30 s, first agent reply 45 s after the
+    # handoff, closed 600 s after it, rated 5. C: bot only, but the customer is back within the window.
+    for conversation, message in (("rest:a", "a1"), ("rest:b", "b1"), ("rest:c", "c1")):
+        await events.customer_message(conversation, message)
+    await events.observe("bot_reply", "rest:a", key="a1", value=0.4)
+    await events.observe("kb_answer", "rest:a", key="a1", detail="answer")
+    await events.observe("handoff", "rest:b", key="t1", detail="asked", team="support")
+    await events.observe("assigned", "rest:b", key="t1", team="support", agent="ann", value=30)
+    await events.observe("agent_first_reply", "rest:b", key="t1", team="support", agent="ann", value=45)
+    # Retries and a second instance: the same keys count once.
+    await second.observe("agent_first_reply", "rest:b", key="t1", team="support", agent="ann", value=45)
+    await events.customer_message("rest:b", "b1")
+    await events.observe("closed", "rest:b", key="t1", team="support", agent="ann", detail="agent", value=600)
+    await events.observe("rating", "rest:b", key="t1", team="support", agent="ann", detail="5", value=5)
+    clock.now += 3 * 3600  # past the 30-minute idle time, inside the 24-hour window
+    await events.customer_message("rest:c", "c2")
+
+    figures = summary(
+        tallies(await events.days(*_days(events, clock))), Costs(agent_per_hour=60, bot_per_conversation=0.5)
+    )
+    assert figures["volume"] == {"conversations": 4, "customer_messages": 4, "bot_only": 3, "handed_over": 1}
+    assert figures["human"]["closed"] == 1
+    assert figures["human"]["first_response_seconds"]["mean"] == 45.0
+    assert figures["human"]["queue_wait_seconds"]["mean"] == 30.0
+    assert figures["containment"] == {"contained": 2, "rate": 0.5, "recontacts": 1, "escalation_rate": 0.25}
+    assert figures["csat"] == {
+        "responses": 1,
+        "satisfied_share": 1.0,
+        "response_rate": 1.0,
+        "by_score": {"5": 1},
+    }
+    assert figures["bot"]["kb_shares"] == {"answer": 1.0}
+    # 600 s of an agent at 60/h = 10; 4 conversations × 0.5 = 2.
+    assert figures["cost"]["total"] == 12.0
+    assert figures["cost"]["per_handed_over_conversation"] == 10.5
+    assert figures["cost"]["saving_from_containment"] == 20.0
+
+    # Ann's own figures: a filter on the agent dimension (bot-only conversations have none).
+    ann = summary(tallies(await events.days(*_days(events, clock)), lambda d: d["agent"] == "ann"), Costs())
+    assert ann["human"]["closed"] == 1
+    assert ann["volume"]["conversations"] == 0
+
+    before = await events.days(*_days(events, clock))
+    assert await events.rebuild() == len(await events.events())
+    assert await events.days(*_days(events, clock)) == before, "the roll-ups rebuild to the same numbers"
+
+
+def _days(events: ServiceEvents, clock: Clock) -> tuple:  # type: ignore[type-arg]
+    import datetime as dt
+
+    first = dt.datetime.strptime(events.day_of(clock.now - 4 * 3600), "%Y%m%d").date()
+    last = dt.datetime.strptime(events.day_of(clock.now), "%Y%m%d").date()
+    return first, last

@@ -102,10 +102,6 @@ def summary(t: Mapping[str, Tally], costs: Costs) -> dict[str, Any]:
     bot_only = max(0, opened - handoffs)
     contained = max(0, bot_only - recontacts)
     satisfied = sum(n for score, n in ratings.by_detail.items() if score in ("4", "5"))
-    human_hours = closed.total / 3600
-    human_cost = human_hours * costs.agent_per_hour
-    bot_cost = opened * costs.bot_per_conversation
-    per_handover = (human_cost / handoffs + costs.bot_per_conversation) if handoffs else None
     return {
         "volume": {
             "conversations": opened,
@@ -146,19 +142,26 @@ def summary(t: Mapping[str, Tally], costs: Costs) -> dict[str, Any]:
             name: get(f"complaint_{name}").count
             for name in ("opened", "escalated", "resolved", "confirmed", "closed_unconfirmed")
         },
-        "cost": {
-            "currency": costs.currency,
-            "total": round(human_cost + bot_cost, 2),
-            "human": round(human_cost, 2),
-            "bot": round(bot_cost, 2),
-            "per_conversation": round((human_cost + bot_cost) / opened, 2) if opened else None,
-            "per_handed_over_conversation": round(per_handover, 2) if per_handover is not None else None,
-            "saving_from_containment": round(contained * (per_handover - costs.bot_per_conversation), 2)
-            if per_handover is not None
-            else None,
-        },
+        "cost": _cost(costs, closed.total / 3600, opened, handoffs, contained),
     }
 
 
 def _spread(tally: Tally) -> dict[str, float | None]:
     return {"mean": tally.mean(), "p50": tally.percentile(0.5), "p90": tally.percentile(0.9)}
+
+
+def _cost(costs: Costs, human_hours: float, opened: int, handoffs: int, contained: int) -> dict[str, Any]:
+    """Cost of the period, bot and human apart, and what containment saved (at the handed-over price)."""
+    human_cost = human_hours * costs.agent_per_hour
+    bot_cost = opened * costs.bot_per_conversation
+    per_handover = (human_cost / handoffs + costs.bot_per_conversation) if handoffs else None
+    saving = contained * (per_handover - costs.bot_per_conversation) if per_handover is not None else None
+    return {
+        "currency": costs.currency,
+        "total": round(human_cost + bot_cost, 2),
+        "human": round(human_cost, 2),
+        "bot": round(bot_cost, 2),
+        "per_conversation": round((human_cost + bot_cost) / opened, 2) if opened else None,
+        "per_handed_over_conversation": round(per_handover, 2) if per_handover is not None else None,
+        "saving_from_containment": round(saving, 2) if saving is not None else None,
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bot.appkeys import (
     INBOUND,
     KEYS,
     KNOWLEDGE,
+    OBSERVE,
     OUTBOX,
     PROFILES,
     QUALITY,
@@ -47,6 +49,7 @@ from bot.engine.gauges import count_transitions, gauge_source
 from bot.engine.intake import InboundQueue
 from bot.engine.mailbox import MailboxHub
 from bot.engine.router import Router
+from bot.engine.service_events import transition_events
 from bot.engine.sweeper import Sweeper
 from bot.routes import add_routes
 from bot.settings import Settings
@@ -63,7 +66,9 @@ from core.ports import Core, Passive, Reply, SharedStore, Submitted
 from core.redis import close_sync, connect, disconnect, sync_client
 from core.tasks import stop_tasks
 from core.transcript import Transcripts
+from reports.metrics import Costs
 from reports.prometheus import EngineMetrics
+from reports.web.api import COSTS, EVENTS
 from reports.web.prometheus import GAUGES, METRICS, PING, TOKEN, count_requests
 from staff.errors import api_errors
 from staff.login import COOKIE_SECURE
@@ -107,12 +112,23 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STATES], app[TRANSCRIPTS], app[QUEUE] = services.states, services.transcripts, services.queue
     app[SERVICE], app[CLOSING], app[PROFILES] = services.handoff, services.closing, services.profiles
     app[CSAT], app[CANNED], app[ACCOUNTS] = services.csat, services.canned, services.accounts
-    app[SIGNOFF], app[QUALITY] = services.signoff, services.quality
+    app[SIGNOFF], app[QUALITY], app[OBSERVE] = services.signoff, services.quality, services.events.observe
     # Platforms with their own service states hear of each change, in order with the messages.
     services.states.listen(delivery.mirror)
     services.states.listen(count_transitions(metrics))
-    services.knowledge.on_band = lambda band: metrics.kb_bands.labels(band).inc()
+    services.states.listen(transition_events(services, services.events))
+
+    async def on_band(band: str, conversation_id: str, message_id: str) -> None:
+        metrics.kb_bands.labels(band).inc()
+        key = f"{conversation_id}:{message_id or time.time()!r}"
+        await services.events.observe("kb_answer", conversation_id, key=key, detail=band)
+
+    services.knowledge.on_band = on_band
     app[GAUGES] = gauge_source(services, settings.handoff_team)
+    app[EVENTS] = services.events
+    app[COSTS] = Costs(
+        settings.cost_agent_per_hour, settings.cost_bot_per_conversation, settings.cost_currency
+    )
     app[PING] = client.ping
     yield
     await disconnect(client, embedded)

@@ -11,6 +11,7 @@ from bot.appkeys import DIALOGUE, REDIS, SETTINGS
 from handoff.web import routes as handoff_routes
 from knowledge_base.web import api as kb_routes
 from knowledge_base.web.schemas import SCHEMAS as KB_SCHEMAS
+from reports.web import api as reports_api
 from reports.web import prometheus as prometheus_routes
 from staff import STAFF_STATIC, login
 from staff.api import add_operations, serve_openapi
@@ -52,8 +53,14 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
     app.router.add_static("/staff/", STAFF_STATIC, show_index=False)
     kb_routes.register(app)
     handoff_routes.register(app)
+    add_operations(app, reports_api.operations())
     serve_openapi(
         app,
-        [*login.operations(), *kb_routes.operations(), *handoff_routes.operations()],
+        [
+            *login.operations(),
+            *kb_routes.operations(),
+            *handoff_routes.operations(),
+            *reports_api.operations(),
+        ],
         {**login.SCHEMAS, **KB_SCHEMAS, **handoff_routes.SCHEMAS},
     )

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from channels.config import TelegramConfig, WebchatConfig, WechatConfig, WecomConfig
 from handoff.complaints import CaseError, Policy
@@ -24,6 +25,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more, got {raw!r}")
+    return value
 
 
 def _complaint_policy(path: str) -> Policy:
@@ -89,6 +103,12 @@ class Settings:
     complaint_policy: Policy = field(default_factory=Policy)
     # When set, GET /metrics needs "Authorization: Bearer <token>".
     metrics_token: str = ""
+    # Reports: their days, how long events are kept, what an agent hour and a bot conversation cost.
+    report_timezone: str = "Asia/Shanghai"
+    report_retention_days: int = 90
+    cost_agent_per_hour: float = 60.0
+    cost_bot_per_conversation: float = 0.3
+    cost_currency: str = "CNY"
     instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     # Each channel is on when its settings are present (see the README's channel table).
     telegram: TelegramConfig | None = None
@@ -114,6 +134,12 @@ class Settings:
             raise ValueError("HANDOFF_SILENCE_SECONDS must be 0 (off) or more")
         if self.handoff_kb_misses < 0:
             raise ValueError("HANDOFF_KB_MISSES must be 0 (off) or more")
+        if self.report_retention_days < 1:
+            raise ValueError("REPORT_RETENTION_DAYS must be 1 or more")
+        try:
+            ZoneInfo(self.report_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"REPORT_TIMEZONE: unknown time zone {self.report_timezone!r}") from None
         if self.log_format not in ("text", "json"):
             raise ValueError(f"LOG_FORMAT must be 'text' or 'json', got {self.log_format!r}")
 
@@ -155,6 +181,13 @@ class Settings:
             cookie_secure=(env.get("COOKIE_SECURE") or "true").lower() not in ("0", "false", "no"),
             complaint_policy=_complaint_policy(env.get("COMPLAINTS_FILE", "").strip()),
             metrics_token=env.get("METRICS_TOKEN", "").strip(),
+            report_timezone=env.get("REPORT_TIMEZONE") or defaults.report_timezone,
+            report_retention_days=_int(env, "REPORT_RETENTION_DAYS", defaults.report_retention_days),
+            cost_agent_per_hour=_float(env, "COST_AGENT_PER_HOUR", defaults.cost_agent_per_hour),
+            cost_bot_per_conversation=_float(
+                env, "COST_BOT_PER_CONVERSATION", defaults.cost_bot_per_conversation
+            ),
+            cost_currency=env.get("COST_CURRENCY") or defaults.cost_currency,
             instance_id=env.get("INSTANCE_ID") or defaults.instance_id,
             telegram=TelegramConfig.from_env(env),
             wechat=WechatConfig.from_env(env),

@@ -26,6 +26,7 @@ from handoff.quality import Quality
 from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
 from knowledge_base.live import SEED_FILE, LiveKnowledgeBase
+from reports.events import ServiceEvents
 from staff.accounts import Accounts
 
 
@@ -47,6 +48,7 @@ class Services:
     closing: Closing
     signoff: Signoff
     quality: Quality
+    events: ServiceEvents
     accounts: Accounts
     knowledge: LiveKnowledgeBase
 
@@ -54,6 +56,11 @@ class Services:
 async def no_channels(conversation_id: str, text: str, author: str, buttons: object = ()) -> None:
     """Refuse to deliver: this process (the CLI, a standalone action server) serves no channel."""
     raise RuntimeError("this process has no channels to deliver through; only the engine delivers")
+
+
+def _events(client: AsyncRedis, settings: Settings) -> ServiceEvents:
+    tz, days = settings.report_timezone, settings.report_retention_days
+    return ServiceEvents(client, settings.redis_prefix, timezone=tz, retention_days=days)
 
 
 def build_services(
@@ -76,7 +83,10 @@ def build_services(
     csat = Csat(client, prefix)
     hours = Hours(client, prefix)
     offline = OfflineMessages(client, prefix)
-    complaints = Complaints(client, prefix, settings.complaint_policy, calendar=hours.get)
+    events = _events(client, settings)
+    complaints = Complaints(
+        client, prefix, settings.complaint_policy, calendar=hours.get, observe=events.observe
+    )
     quality = Quality(client, prefix)
     handoff = HandoffService(
         client,
@@ -109,6 +119,7 @@ def build_services(
         closing=Closing(keys, states, queue, transcripts, profiles, csat, deliver, quality),
         quality=quality,
         signoff=Signoff(complaints, deliver, transcripts),
+        events=events,
         accounts=Accounts(client, prefix),
         knowledge=LiveKnowledgeBase(client, prefix, seed_file=seed_file),
     )

@@ -66,9 +66,9 @@ async def find(question: str, language: str | None) -> Found | None:
     return found
 
 
-async def note_band(band: Band) -> None:
+async def note_band(band: Band, conversation_id: str, message_id: str) -> None:
     """Tell the live knowledge base's observer which band the bot answered in (answer, suggest, escalate)."""
-    (await current()).on_band(band.value)
+    await (await current()).on_band(band.value, conversation_id, message_id)
 
 
 async def record_unanswered(found: Found | None, text: str, language: str | None, source: str) -> None:

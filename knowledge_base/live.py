@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,10 @@ def check_golden(index: KnowledgeIndex, golden: Sequence[dict[str, str]]) -> lis
     return failures
 
 
+async def _ignore_band(band: str, conversation_id: str, message_id: str) -> None:
+    """Hear of an answer's band and do nothing (where nobody counts them)."""
+
+
 class LiveKnowledgeBase:
     """Holds the current index, swaps it on publish, and follows other instances' publishes."""
 
@@ -83,8 +87,9 @@ class LiveKnowledgeBase:
         self._swap_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._draft_cache: tuple[str, KnowledgeIndex] | None = None
-        # Told the band of every answer the bot gives from this KB (the engine's metrics).
-        self.on_band: Callable[[str], None] = lambda band: None
+        # Told the band of every answer the bot gives from this KB, with its conversation and message
+        # (the engine's metrics and service events).
+        self.on_band: Callable[[str, str, str], Awaitable[None]] = _ignore_band
 
     @property
     def live(self) -> LiveIndex | None:

@@ -71,6 +71,7 @@ class Router:
     ) -> None:
         """Route with the deployment's services; ``dialogue`` returns the agent once it is loaded."""
         self._metrics = metrics
+        self._events = services.events
         self._knowledge = services.knowledge
         self._profiles = services.profiles
         self._transcripts = services.transcripts
@@ -119,6 +120,13 @@ class Router:
                 self._metrics.replies.labels(inbound.channel).inc(len(replies))
         for message in replies:
             await reply(message)
+        # Reported after the replies went out: the reports never slow the customer's answer.
+        key = f"{conversation}:{inbound.message_id or repr(inbound.received_at)}"
+        await self._events.customer_message(conversation, key)
+        if answered_by == "bot_turn" and replies:
+            await self._events.observe(
+                "bot_reply", conversation, key=key, value=time.time() - inbound.received_at
+            )
 
     async def _begin(self, inbound: Inbound, dialogue: Dialogue) -> Turn:
         """Record the message and read what every step needs, in one round trip to Redis."""
@@ -153,6 +161,16 @@ class Router:
             return None
         text, buttons = csat.thanks(turn.rating.language)
         log.info("csat recorded", extra={"conversation": turn.conversation, "score": turn.rating.score})
+        rating = turn.rating
+        await self._events.observe(
+            "rating",
+            turn.conversation,
+            key=f"{turn.conversation}:{turn.inbound.received_at!r}",
+            agent=rating.agent if rating.agent != "bot" else "",
+            tier=rating.tier,
+            detail=str(rating.score),
+            value=float(rating.score),
+        )
         case = await self._handoff.rating_complaint(turn.rating)
         if case is not None:
             text = f"{text}\n{notices.rated_low(case, turn.rating.language)}"

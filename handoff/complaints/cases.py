@@ -11,6 +11,7 @@ from typing import Any
 from redis.exceptions import WatchError
 
 from core.keys import Keys
+from core.ports import Observe, observe_nothing
 from core.redis import AsyncRedis
 from handoff.complaints.deadlines import deadlines
 from handoff.complaints.models import (
@@ -78,6 +79,7 @@ class Complaints:
         policy: Policy | None = None,
         clock: Callable[[], float] = time.time,
         calendar: Calendar | None = None,
+        observe: Observe = observe_nothing,
     ) -> None:
         """Use ``client`` for keys under ``prefix``; ``clock`` is injectable so tests need not wait.
 
@@ -88,6 +90,7 @@ class Complaints:
         self.keys = self._keys = Keys(prefix).complaints
         self.clock = self._clock = clock
         self._calendar = calendar
+        self._observe = observe
         self._reserve = client.register_script(_RESERVE)
         self._write = client.register_script(_WRITE)
 
@@ -131,6 +134,15 @@ class Complaints:
             agent=agent,
             escalate_at=clock.escalate_at,
         )
+        created = await self._keep(case, now, actor, description)
+        if created:
+            await self._observe(
+                "complaint_opened", topic, key=case.id, team=team, agent=agent, detail=severity
+            )
+        return (await self.get(case.id)) or case, created
+
+    async def _keep(self, case: Case, now: float, actor: str, description: str) -> bool:
+        """Write a new case with its first history line, or note a further complaint on it."""
         # Also when the reservation is older but its case was never written (the opener died): write it now.
         created = await self._write(
             keys=[
@@ -138,19 +150,19 @@ class Complaints:
                 self._keys.due,
                 self._keys.history(case.id),
                 self._keys.escalate,
-                self._keys.due_in(team),
+                self._keys.due_in(case.team),
             ],
             args=[
                 case.to_json(),
                 case.resolve_by,
                 case.id,
-                _line(Change(now, actor, "opened", f"{severity} · {category}")),
+                _line(Change(now, actor, "opened", f"{case.severity} · {case.category}")),
                 _line(Change(now, actor, "complained_again", description[:500])),
                 HISTORY_MAXLEN,
                 case.escalate_at[0],
             ],
         )
-        return (await self.get(case.id)) or case, bool(created)
+        return bool(created)
 
     async def get(self, case_id: str) -> Case | None:
         """Return the case, or None."""
@@ -273,7 +285,38 @@ class Complaints:
                 pipe.publish(self._keys.events(step.case.team), message)
                 pipe.publish(self._keys.all_events, message)
             await pipe.execute()
+        await self._report(step)
         return case, step.case
+
+    async def _report(self, step: Plan) -> None:
+        """Tell the service events of the moves the reports count (once: keyed by case and move)."""
+        case, at = step.case, step.change.at
+        kinds = {
+            "escalated": "complaint_escalated",
+            "resolved": "complaint_resolved",
+            "confirmed": "complaint_confirmed",
+            "closed_unconfirmed": "complaint_closed_unconfirmed",
+        }
+        for event in step.events:
+            kind = kinds.get(str(event.get("event")))
+            if kind is None:
+                continue
+            # Time to confirm (or to close unanswered) counts from the opening.
+            value = (
+                at - case.opened_at
+                if kind in ("complaint_confirmed", "complaint_closed_unconfirmed")
+                else None
+            )
+            key = f"{case.id}:{event.get('event')}:{event.get('level', '')}:{at!r}"
+            await self._observe(
+                kind,
+                case.conversations[0],
+                key=key,
+                team=case.team,
+                agent=case.owner,
+                detail=case.severity,
+                value=value,
+            )
 
     def _index(self, pipe: Any, before: Case, case: Case, asked_about_it: bool) -> None:
         """Queue the index updates that keep the sorted sets in step with the case's status and team."""

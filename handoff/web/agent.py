@@ -6,13 +6,14 @@ them, or waiting in one of their teams, unless they are a supervisor.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
 
 from core.state import IllegalTransition
 from handoff.web.access import may_read, ticket_view
-from handoff.web.appkeys import CLOSING, DELIVER, QUEUE, STATES, TRANSCRIPTS
+from handoff.web.appkeys import CLOSING, DELIVER, OBSERVE, QUEUE, STATES, TRANSCRIPTS
 from staff.api import Operation, json_object, session_of
 from staff.errors import json_error
 
@@ -127,6 +128,20 @@ async def send(request: web.Request) -> web.StreamResponse:
         return json_error(413, f"replies up to {MAX_REPLY_CHARS} characters")
     transcripts = request.app[TRANSCRIPTS]
     line_id = await transcripts.append(conversation_id, "agent", text, session.username)
+    # Human first response counts from the handoff (the ticket's time), once per ticket.
+    observe, agent = request.app[OBSERVE], session.username
+    since = max(0.0, time.time() - ticket.enqueued_ms / 1000)
+    first, key = f"{conversation_id}:{ticket.enqueued_ms}", f"{conversation_id}:{line_id}"
+    await observe(
+        "agent_first_reply",
+        conversation_id,
+        key=first,
+        agent=agent,
+        team=ticket.team,
+        tier=ticket.tier,
+        value=since,
+    )
+    await observe("agent_reply", conversation_id, key=key, agent=agent, team=ticket.team, tier=ticket.tier)
     # Channels that can push get it now; the web chat (REST) polls its outbox.
     await request.app[DELIVER](conversation_id, text, session.username)
     return web.json_response({"id": line_id})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.keys import Keys
-from core.ports import Deliver
+from core.ports import Deliver, Observe
 from core.state import ConversationStates
 from core.transcript import Transcripts
 from handoff.canned import CannedReplies
@@ -29,3 +29,4 @@ CANNED = web.AppKey("canned_replies", CannedReplies)
 DELIVER = web.AppKey("deliver", Deliver)
 SIGNOFF = web.AppKey("case_signoff", Signoff)
 QUALITY = web.AppKey("quality", Quality)
+OBSERVE = web.AppKey("observe", Observe)

@@ -1,0 +1,66 @@
+"""What the engine reports to the service events: ownership changes, read with the queue's ticket.
+
+A transition listener sees every handoff, assignment, close and return to the bot, however it came about
+(the dialogue, a rule, a take-over, the queue's claims, the silence sweep), so no service has to remember
+to report them. Keys are the conversation and the transition's time: a retried transition is not a second
+event, and a second instance reporting the same one changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.wiring import Services
+from core.state import Owner, Transition
+from reports.events import ServiceEvents
+
+
+def handoff_reason(reason: str) -> str:
+    """Group a transition's free-text reason into the reports' handoff reasons."""
+    text = reason.lower()
+    if text.startswith("rule"):
+        return "rule"
+    if "complain" in text:
+        return "complaint"
+    if "kb" in text or "miss" in text:
+        return "kb_misses"
+    if "taken over" in text:
+        return "takeover"
+    return "asked"
+
+
+def transition_events(services: Services, events: ServiceEvents) -> Callable[[Transition], Awaitable[None]]:
+    """Return the state listener that records handoffs, assignments, closes and returns to the bot."""
+
+    async def record(t: Transition) -> None:
+        conversation, key = t.conversation_id, f"{t.conversation_id}:{t.at_ms}"
+        ticket = await services.queue.ticket(conversation)
+        team, tier = (ticket.team, ticket.tier) if ticket else (services.handoff.team, "")
+        agent = ticket.agent if ticket else ""
+        if t.previous is Owner.BOT and t.current in (Owner.QUEUED, Owner.AGENT):
+            if not tier:
+                tier = (await services.profiles.for_identity(conversation)).tier
+            detail = handoff_reason(t.reason)
+            await events.observe("handoff", conversation, key=key, team=team, tier=tier, detail=detail)
+        if t.current is Owner.AGENT and ticket is not None:
+            waited = max(0.0, (t.at_ms - ticket.enqueued_ms) / 1000)
+            await events.observe(
+                "assigned", conversation, key=key, team=team, tier=tier, agent=agent, value=waited
+            )
+        elif t.current is Owner.CLOSED and t.previous is Owner.AGENT and ticket is not None:
+            handled = max(0.0, (t.at_ms - ticket.enqueued_ms) / 1000)
+            detail = "silence" if "silen" in t.reason else "agent"
+            await events.observe(
+                "closed",
+                conversation,
+                key=key,
+                team=team,
+                tier=tier,
+                agent=agent,
+                detail=detail,
+                value=handled,
+            )
+        elif t.current is Owner.BOT and t.previous in (Owner.AGENT, Owner.QUEUED):
+            await events.observe("returned_to_bot", conversation, key=key, team=team, tier=tier, agent=agent)
+
+    return record

@@ -1,0 +1,75 @@
+"""The reports API: a period's figures, filtered by channel / team / agent / tier, beside the one before."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from reports.events import ServiceEvents
+from reports.metrics import DIMENSIONS, Costs, summary, tallies
+from staff.api import Operation
+from staff.errors import json_error
+
+EVENTS = web.AppKey("service_events", ServiceEvents)
+COSTS = web.AppKey("costs", Costs)
+MAX_DAYS = 366
+
+
+def _period(request: web.Request, events: ServiceEvents) -> tuple[dt.date, dt.date]:
+    """Read ``from`` / ``to`` (YYYY-MM-DD, the reports' days; default today); ValueError says why not."""
+    today = dt.datetime.now(events.zone).date()
+    try:
+        first = dt.date.fromisoformat(request.query.get("from", today.isoformat()))
+        last = dt.date.fromisoformat(request.query.get("to", first.isoformat()))
+    except ValueError:
+        raise ValueError("from and to are dates (YYYY-MM-DD)") from None
+    if last < first or (last - first).days >= MAX_DAYS:
+        raise ValueError(f"to is on or after from, at most {MAX_DAYS} days apart")
+    return first, last
+
+
+async def report(request: web.Request) -> web.StreamResponse:
+    """The figures of one period and of the period of the same length before it."""
+    events = request.app[EVENTS]
+    try:
+        first, last = _period(request, events)
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    wanted = {d: request.query[d] for d in DIMENSIONS if request.query.get(d)}
+
+    def keep(dims: dict[str, str]) -> bool:
+        return all(dims[d] == v for d, v in wanted.items())
+
+    length = (last - first).days + 1
+    before_last = first - dt.timedelta(days=1)
+    before_first = before_last - dt.timedelta(days=length - 1)
+    costs = request.app[COSTS]
+    now = summary(tallies(await events.days(first, last), keep), costs)
+    before = summary(tallies(await events.days(before_first, before_last), keep), costs)
+    return web.json_response(
+        {
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "filters": wanted,
+            "figures": now,
+            "previous": {"from": before_first.isoformat(), "to": before_last.isoformat(), "figures": before},
+        }
+    )
+
+
+def operations() -> list[Operation]:
+    """Return the reports API's operations."""
+    return [
+        Operation(
+            "GET",
+            "/api/reports/summary",
+            report,
+            "Service figures for ?from=&to= (YYYY-MM-DD), filtered by channel, team, agent, tier.",
+            "supervisor",
+        )
+    ]
+
+
+SCHEMAS: dict[str, Any] = {}

@@ -1,0 +1,59 @@
+"""Service events through a real engine: a bot-only and a handed-over conversation, then the report."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp.test_utils import TestClient
+
+from handoff.web.appkeys import QUEUE
+from tests.bot.test_agent_api import login, mine_once_offered
+from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
+from tests.conftest import say
+
+
+async def test_the_report_counts_each_step_once_and_keeps_bot_and_human_apart(
+    desk: TestClient,  # noqa: F811
+) -> None:
+    for name in ("gus", "hal", "ivy"):
+        await desk.app[QUEUE].set_status(name, "offline")
+    asker, waiter = "rp-a-" + uuid.uuid4().hex[:6], "rp-b-" + uuid.uuid4().hex[:6]
+    await say(desk, asker, "退款多久到账")
+    await say(desk, waiter, "转人工")
+    conversation = f"rest:{waiter}"
+    gus = await login(desk, "gus")
+    await desk.post("/api/agent/status", json={"status": "online"}, headers=gus)
+    assert await mine_once_offered(desk, conversation) == [conversation]
+    assert (
+        await desk.post("/api/agent/accept", json={"conversation": conversation}, headers=gus)
+    ).status == 200
+    for text in ("您好，我是 Gus", "请问订单号是多少？"):
+        sent = await desk.post(
+            f"/api/agent/conversations/{conversation}/messages", json={"text": text}, headers=gus
+        )
+        assert sent.status == 200
+    assert (await desk.post(f"/api/agent/conversations/{conversation}/close", headers=gus)).status == 200
+    await say(desk, waiter, "满意")
+    await desk.post("/api/agent/status", json={"status": "offline"}, headers=gus)
+    assert (await desk.get("/api/reports/summary")).status == 403, "agents do not read the reports"
+
+    await login(desk, "sue")
+    report = await (await desk.get("/api/reports/summary")).json()
+    figures = report["figures"]
+    assert figures["volume"]["conversations"] == 2
+    assert figures["volume"]["handed_over"] == 1
+    assert figures["volume"]["bot_only"] == 1
+    assert figures["handoff_reasons"] == {"asked": 1}
+    assert figures["human"]["closed"] == 1
+    assert figures["human"]["first_response_seconds"]["mean"] is not None, "two replies, one first reply"
+    assert figures["human"]["queue_wait_seconds"]["mean"] is not None
+    assert figures["csat"]["by_score"] == {"4": 1}
+    assert figures["bot"]["kb_answers"] >= 1
+    assert figures["complaints"]["opened"] == 0
+    assert report["previous"]["figures"]["volume"]["conversations"] == 0
+
+    gus_only = await (await desk.get("/api/reports/summary?agent=gus")).json()
+    assert gus_only["figures"]["human"]["closed"] == 1
+    assert gus_only["figures"]["volume"]["conversations"] == 0, "opening a conversation is the bot's"
+    for bad in ("from=2026-13-01", "from=2026-12-02&to=2026-12-01", "from=2025-01-01&to=2026-12-01"):
+        assert (await desk.get(f"/api/reports/summary?{bad}")).status == 400, bad

@@ -100,6 +100,15 @@ def _kb_calibrate(settings: Settings, locale: str) -> int:
     return asyncio.run(_with_services(settings, work))
 
 
+def _reports_rebuild(settings: Settings) -> int:
+    async def work(services: Services) -> int:
+        rebuilt = await services.events.rebuild()
+        print(f"roll-ups rebuilt from {rebuilt} events")
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
 def _kb_files(settings: Settings, args: argparse.Namespace) -> int:
     from knowledge_base.formats import ImportFailed, dump_bytes, load_bytes
     from knowledge_base.live import PublishRefused
@@ -144,8 +153,7 @@ def _kb_files(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_services(settings, work))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command named in ``argv``."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the engine (trains first if the model is stale)")
@@ -180,6 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--message", default="", help="version message when publishing")
     imp.add_argument("--author", default="cli", help="version author when publishing")
     imp.add_argument("--force", action="store_true", help="publish even if golden questions break")
+    reports = sub.add_parser("reports", help="service events and their roll-ups")
+    reports_sub = reports.add_subparsers(dest="reports_command", required=True)
+    reports_sub.add_parser("rebuild", help="recompute every roll-up from the events stream")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command named in ``argv``."""
+    parser = _parser()
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -200,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         return _kb_calibrate(settings, args.locale)
     if args.command == "kb":
         return _kb_files(settings, args)
+    if args.command == "reports":
+        return _reports_rebuild(settings)
     parser.error(f"unknown command {args.command}")
     return 2
 

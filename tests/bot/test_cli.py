@@ -131,3 +131,31 @@ async def test_kb_import_publish_and_export_files(redis_url: str, key_prefix: st
     # Nothing was half-imported: the draft still exports every seeded entry.
     code, out, _ = await _run_cli(env, "kb", "export", "--draft", "--file", str(tmp_path / "draft.yml"))
     assert f"wrote {entries} entries" in out
+
+
+async def test_reports_rebuild_recomputes_the_roll_ups_from_the_events(
+    redis_url: str, key_prefix: str
+) -> None:
+    from core.redis import async_client, close_async
+    from reports.events import ServiceEvents
+
+    prefix = key_prefix + "clirp"
+    client = async_client(redis_url)
+    try:
+        events = ServiceEvents(client, prefix)
+        await events.customer_message("rest:x", "m1")
+        await events.observe("rating", "rest:x", key="r1", detail="5", value=5)
+        day = events.keys.day(events.day_of(events.clock()))
+        before = await client.hgetall(day)
+        await client.delete(day)
+        env = {**os.environ, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "reports", "rebuild", cwd=PROJECT_ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert b"rebuilt from 3 events" in out
+        assert await client.hgetall(day) == before
+    finally:
+        await close_async(client)

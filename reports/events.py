@@ -7,7 +7,9 @@ webhook, a second instance), appends it to the events stream, and adds it to the
 so reports read a few hashes and never scan events. `rebuild` recomputes the roll-ups from the stream.
 
 Roll-up hashes hold, per ``kind|channel|team|agent|tier|detail``: ``#n`` (count), ``#s`` (sum of values)
-and ``#b<i>`` (how many values fell in bucket i of `BUCKETS`, for percentiles).
+and ``#b<i>`` (how many values fell in bucket i of `BUCKETS`, for percentiles): every combination, for
+any filter. The cubes (per day and per ISO week) hold the same stats per ``kind|detail|dimension=value``,
+each event once per dimension it has and once for all: the reports of one filter (or none) read them.
 """
 
 from __future__ import annotations
@@ -80,12 +82,23 @@ DEFAULT_RETENTION_DAYS = 90
 _RECORD = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[2], '*', 'e', ARGV[3])
-for i = 3, 4 do
-  redis.call('HINCRBY', KEYS[i], ARGV[4] .. '#n', 1)
+local function add(key, field)
+  redis.call('HINCRBY', key, field .. '#n', 1)
   if ARGV[5] ~= '' then
-    redis.call('HINCRBYFLOAT', KEYS[i], ARGV[4] .. '#s', ARGV[5])
-    redis.call('HINCRBY', KEYS[i], ARGV[4] .. '#b' .. ARGV[6], 1)
+    redis.call('HINCRBYFLOAT', key, field .. '#s', ARGV[5])
+    redis.call('HINCRBY', key, field .. '#b' .. ARGV[6], 1)
   end
+end
+for i = 3, 4 do
+  add(KEYS[i], ARGV[4])
+end
+-- The cubes: the event once per dimension it has (and once for "all"), per day and per ISO week.
+for i = 5, 6 do
+  for j = 9, #ARGV do
+    add(KEYS[i], ARGV[8] .. ARGV[j])
+  end
+end
+for i = 3, 6 do
   redis.call('EXPIRE', KEYS[i], ARGV[7])
 end
 return 1
@@ -110,6 +123,12 @@ class Event:
     def field(self) -> str:
         """Return the roll-up field this event counts under."""
         return "|".join((self.kind.value, self.channel, self.team, self.agent, self.tier, self.detail))
+
+    def cube_fields(self) -> list[str]:
+        """Return the cube fields it counts under: once for all, once per dimension it has."""
+        base = f"{self.kind.value}|{self.detail}|"
+        dims = [("channel", self.channel), ("team", self.team), ("agent", self.agent), ("tier", self.tier)]
+        return [base] + [f"{base}{name}={value}" for name, value in dims if value]
 
     def to_json(self) -> str:
         """Serialise for the stream."""
@@ -158,17 +177,26 @@ class ServiceEvents:
         """Return the report day of a moment, in the reports' time zone."""
         return dt.datetime.fromtimestamp(at, self.zone).strftime("%Y%m%d")
 
+    def week_of(self, at: float) -> str:
+        """Return the report week (ISO, Monday first) of a moment, as ``YYYY-Www``."""
+        year, week, _ = dt.datetime.fromtimestamp(at, self.zone).isocalendar()
+        return f"{year}-W{week:02d}"
+
     async def record(self, event: Event) -> bool:
         """Record an event once; False when its key was seen already."""
         keys = self.keys
         oldest_ms = int((self.clock() - self.retention_seconds) * 1000)
         value = "" if event.value is None else repr(float(event.value))
+        day, week = self.day_of(event.at), self.week_of(event.at)
+        cube = event.cube_fields()
         done = await self._record(
             keys=[
                 keys.seen(event.key),
                 keys.stream,
                 keys.hour(self.hour_of(event.at)),
-                keys.day(self.day_of(event.at)),
+                keys.day(day),
+                keys.cube(day),
+                keys.cube(week),
             ],
             args=[
                 self.retention_seconds,
@@ -178,6 +206,8 @@ class ServiceEvents:
                 value,
                 bucket_of(event.value or 0.0),
                 self.retention_seconds,
+                cube[0],
+                *(field.removeprefix(cube[0]) for field in cube),
             ],
         )
         return bool(done)
@@ -265,11 +295,15 @@ class ServiceEvents:
             start = "(" + entries[-1][0]
 
     def _roll(self, pipe: Pipeline[str], event: Event) -> None:
-        for key in (self.keys.hour(self.hour_of(event.at)), self.keys.day(self.day_of(event.at))):
-            pipe.hincrby(key, event.field() + "#n", 1)
-            if event.value is not None:
-                pipe.hincrbyfloat(key, event.field() + "#s", float(event.value))
-                pipe.hincrby(key, f"{event.field()}#b{bucket_of(event.value)}", 1)
+        keys = self.keys
+        plain = (keys.hour(self.hour_of(event.at)), keys.day(self.day_of(event.at)))
+        cubes = (keys.cube(self.day_of(event.at)), keys.cube(self.week_of(event.at)))
+        for key, fields in [(k, [event.field()]) for k in plain] + [(k, event.cube_fields()) for k in cubes]:
+            for name in fields:
+                pipe.hincrby(key, name + "#n", 1)
+                if event.value is not None:
+                    pipe.hincrbyfloat(key, name + "#s", float(event.value))
+                    pipe.hincrby(key, f"{name}#b{bucket_of(event.value)}", 1)
             pipe.expire(key, self.retention_seconds)
 
     async def days(self, first: dt.date, last: dt.date) -> list[dict[str, str]]:
@@ -278,6 +312,27 @@ class ServiceEvents:
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hgetall(self.keys.day(name))
+            return list(await pipe.execute())
+
+    async def cubes(self, first: dt.date, last: dt.date) -> list[dict[str, str]]:
+        """Return the cubes covering ``first`` to ``last``: whole ISO weeks inside it, days at its edges.
+
+        A cube's size is bounded by the combinations of dimensions, not by time, so a week costs what a
+        day costs: a 30-day range reads about ten hashes instead of thirty.
+        """
+        names, day = [], first
+        while day <= last:
+            monday = day - dt.timedelta(days=day.weekday())
+            if day == monday and monday + dt.timedelta(days=6) <= last:
+                year, week, _ = day.isocalendar()
+                names.append(f"{year}-W{week:02d}")
+                day += dt.timedelta(days=7)
+            else:
+                names.append(day.strftime("%Y%m%d"))
+                day += dt.timedelta(days=1)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(self.keys.cube(name))
             return list(await pipe.execute())
 
     async def hours(self, names: Iterable[str]) -> list[dict[str, str]]:

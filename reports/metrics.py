@@ -87,6 +87,26 @@ def tallies(
     return found
 
 
+def cube_tallies(cubes: Iterable[Mapping[str, str]], dimension: str = "") -> dict[str, Tally]:
+    """Sum the cubes per kind for one dimension's value (``team=support``) or, when empty, for all."""
+    found: dict[str, Tally] = {}
+    for cube in cubes:
+        for name, raw in cube.items():
+            base, _, stat = name.rpartition("#")
+            kind, detail, dim = base.split("|", 2)
+            if dim != dimension:
+                continue
+            tally = found.setdefault(kind, Tally())
+            if stat == "n":
+                tally.count += int(raw)
+                tally.by_detail[detail] = tally.by_detail.get(detail, 0) + int(raw)
+            elif stat == "s":
+                tally.total += float(raw)
+            else:
+                tally.buckets[int(stat[1:])] += int(raw)
+    return found
+
+
 def _share(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 

@@ -263,10 +263,14 @@ class ReportKeys:
         """Roll-up of one report day (``YYYYMMDD`` in the reports' time zone)."""
         return f"{self.base}:d:{name}"
 
+    def cube(self, name: str) -> str:
+        """One-dimension cube of a report day (``YYYYMMDD``) or ISO week (``YYYY-Www``)."""
+        return f"{self.base}:c:{name}"
+
     @property
     def rollup_glob(self) -> str:
-        """Glob of every roll-up (the rebuild deletes them first)."""
-        return f"{self.base}:[hd]:*"
+        """Glob of every roll-up and cube (the rebuild deletes them first)."""
+        return f"{self.base}:[hdc]:*"
 
     def recent(self, conversation_id: str) -> str:
         """Present for the containment window after a conversation opened (a recontact within it)."""

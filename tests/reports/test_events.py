@@ -7,7 +7,7 @@ import uuid
 import redis.asyncio as aioredis
 
 from reports.events import ServiceEvents
-from reports.metrics import Costs, summary, tallies
+from reports.metrics import Costs, cube_tallies, summary, tallies
 from tests.handoff.test_complaints import Clock
 
 
@@ -36,9 +36,8 @@ async def test_scripted_conversations_give_exactly_the_expected_metrics(
     clock.now += 3 * 3600  # past the 30-minute idle time, inside the 24-hour window
     await events.customer_message("rest:c", "c2")
 
-    figures = summary(
-        tallies(await events.days(*_days(events, clock))), Costs(agent_per_hour=60, bot_per_conversation=0.5)
-    )
+    costs = Costs(agent_per_hour=60, bot_per_conversation=0.5)
+    figures = summary(tallies(await events.days(*_days(events, clock))), costs)
     assert figures["volume"] == {"conversations": 4, "customer_messages": 4, "bot_only": 3, "handed_over": 1}
     assert figures["human"]["closed"] == 1
     assert figures["human"]["first_response_seconds"]["mean"] == 45.0
@@ -60,6 +59,10 @@ async def test_scripted_conversations_give_exactly_the_expected_metrics(
     ann = summary(tallies(await events.days(*_days(events, clock)), lambda d: d["agent"] == "ann"), Costs())
     assert ann["human"]["closed"] == 1
     assert ann["volume"]["conversations"] == 0
+
+    # The cubes give the same figures for no filter and for one filter.
+    assert summary(cube_tallies(await events.cubes(*_days(events, clock))), costs) == figures
+    assert summary(cube_tallies(await events.cubes(*_days(events, clock)), "agent=ann"), Costs()) == ann
 
     before = await events.days(*_days(events, clock))
     assert await events.rebuild() == len(await events.events())

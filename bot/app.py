@@ -49,7 +49,7 @@ from bot.engine.gauges import count_transitions, gauge_source
 from bot.engine.intake import InboundQueue
 from bot.engine.mailbox import MailboxHub
 from bot.engine.router import Router
-from bot.engine.service_events import transition_events
+from bot.engine.service_events import members_of, transition_events
 from bot.engine.sweeper import Sweeper
 from bot.routes import add_routes
 from bot.settings import Settings
@@ -68,7 +68,7 @@ from core.tasks import stop_tasks
 from core.transcript import Transcripts
 from reports.metrics import Costs
 from reports.prometheus import EngineMetrics
-from reports.web.api import COSTS, EVENTS
+from reports.web.api import COSTS, EVENTS, MEMBERS, QUALITY_SCORE
 from reports.web.prometheus import GAUGES, METRICS, PING, TOKEN, count_requests
 from staff.errors import api_errors
 from staff.login import COOKIE_SECURE
@@ -126,6 +126,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     services.knowledge.on_band = on_band
     app[GAUGES] = gauge_source(services, settings.handoff_team)
     app[EVENTS] = services.events
+    app[MEMBERS] = members_of(services)
+    app[QUALITY_SCORE] = services.quality.average
     app[COSTS] = Costs(
         settings.cost_agent_per_hour, settings.cost_bot_per_conversation, settings.cost_currency
     )

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from bot.wiring import Services
 from core.state import Owner, Transition
 from reports.events import ServiceEvents
+from reports.scorecards import Member
 
 
 def handoff_reason(reason: str) -> str:
@@ -64,3 +65,12 @@ def transition_events(services: Services, events: ServiceEvents) -> Callable[[Tr
             await events.observe("returned_to_bot", conversation, key=key, team=team, tier=tier, agent=agent)
 
     return record
+
+
+def members_of(services: Services) -> Callable[[], Awaitable[list[Member]]]:
+    """Return what lists the agents for the scorecards: the queue's routing records."""
+
+    async def members() -> list[Member]:
+        return [Member(a.id, a.name, tuple(a.teams)) for a in await services.queue.agents()]
+
+    return members

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from reports.events import ServiceEvents
 from reports.metrics import DIMENSIONS, Costs, Tally, cube_tallies, summary, tallies
-from staff.api import Operation
+from reports.scorecards import FIGURES, Member, card, with_team_medians
+from staff.api import Operation, session_of
 from staff.errors import json_error
 
 EVENTS = web.AppKey("service_events", ServiceEvents)
 COSTS = web.AppKey("costs", Costs)
+# Where the agents and their quality scores come from (the handoff feature's, plugged in by bot/).
+MEMBERS: web.AppKey[Callable[[], Awaitable[list[Member]]]] = web.AppKey("report_members")
+QUALITY_SCORE: web.AppKey[Callable[[str, float], Awaitable[tuple[float | None, int]]]] = web.AppKey(
+    "report_quality_score"
+)
 MAX_DAYS = 366
 
 
@@ -66,6 +73,43 @@ async def _tallies(
     return tallies(await events.days(first, last), lambda dims: all(dims[d] == v for d, v in wanted.items()))
 
 
+async def scorecards(request: web.Request) -> web.StreamResponse:
+    """Every agent's scorecard for the period (``?team=`` narrows it), with their team's medians."""
+    return await _scorecards(request, only=None)
+
+
+async def my_scorecard(request: web.Request) -> web.StreamResponse:
+    """The signed-in agent's own scorecard, with their team's medians."""
+    return await _scorecards(request, only=session_of(request).username)
+
+
+async def _scorecards(request: web.Request, only: str | None) -> web.StreamResponse:
+    events = request.app[EVENTS]
+    try:
+        first, last = _period(request, events)
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    members = await request.app[MEMBERS]()
+    team = request.query.get("team")
+    if only is not None:
+        mine = next((m for m in members if m.id == only), None)
+        team = mine.teams[0] if mine and mine.teams else None
+    if team:
+        members = [m for m in members if m.teams[:1] == (team,)]
+    cubes = await events.cubes(first, last)
+    since = dt.datetime.combine(first, dt.time(0), events.zone).timestamp()
+    cards = {}
+    for member in members:
+        quality, _ = await request.app[QUALITY_SCORE](member.id, since)
+        cards[member.id] = card(cube_tallies(cubes, f"agent={member.id}"), quality)
+    rows = with_team_medians(members, cards)
+    if only is not None:
+        rows = [row for row in rows if row["agent"] == only]
+    return web.json_response(
+        {"from": first.isoformat(), "to": last.isoformat(), "figures": list(FIGURES), "agents": rows}
+    )
+
+
 def operations() -> list[Operation]:
     """Return the reports API's operations."""
     return [
@@ -75,7 +119,15 @@ def operations() -> list[Operation]:
             report,
             "Service figures for ?from=&to= (YYYY-MM-DD), filtered by channel, team, agent, tier.",
             "supervisor",
-        )
+        ),
+        Operation(
+            "GET",
+            "/api/reports/scorecards",
+            scorecards,
+            "Agent scorecards for ?from=&to= (?team= narrows), with each team's medians.",
+            "supervisor",
+        ),
+        Operation("GET", "/api/reports/scorecards/mine", my_scorecard, "Your own scorecard.", "agent"),
     ]
 
 

@@ -57,3 +57,16 @@ async def test_the_report_counts_each_step_once_and_keeps_bot_and_human_apart(
     assert gus_only["figures"]["volume"]["conversations"] == 0, "opening a conversation is the bot's"
     for bad in ("from=2026-13-01", "from=2026-12-02&to=2026-12-01", "from=2025-01-01&to=2026-12-01"):
         assert (await desk.get(f"/api/reports/summary?{bad}")).status == 400, bad
+
+    cards = await (await desk.get("/api/reports/scorecards?team=support")).json()
+    rows = {row["agent"]: row for row in cards["agents"]}
+    assert set(rows) == {"gus", "ivy"}, "Hal is in billing"
+    gus_card = rows["gus"]["figures"]
+    assert (gus_card["conversations"], gus_card["ratings"], gus_card["csat_satisfied_share"]) == (1, 1, 1.0)
+    assert gus_card["first_response_seconds"] is not None
+    assert rows["ivy"]["figures"]["conversations"] == 0
+    assert rows["gus"]["team_median"]["conversations"] == 0.5, "the median of Gus's 1 and Ivy's 0"
+    await login(desk, "gus")
+    mine = await (await desk.get("/api/reports/scorecards/mine")).json()
+    assert [row["agent"] for row in mine["agents"]] == ["gus"]
+    assert (await desk.get("/api/reports/scorecards")).status == 403

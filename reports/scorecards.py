@@ -1,0 +1,75 @@
+"""Agent scorecards: each agent's figures over a period, with their team's median beside each one."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reports.metrics import Tally
+
+# The scorecard's figures, in the order the table shows them.
+FIGURES = (
+    "conversations",
+    "first_response_seconds",
+    "handling_seconds",
+    "csat_satisfied_share",
+    "ratings",
+    "complaints",
+    "transfers",
+    "quality_score",
+)
+
+
+@dataclass(frozen=True)
+class Member:
+    """An agent as the scorecards see them: id, display name and teams."""
+
+    id: str
+    name: str
+    teams: tuple[str, ...]
+
+
+def card(tallied: Mapping[str, Tally], quality: float | None) -> dict[str, float | int | None]:
+    """Return one agent's figures from their tallies (the cube for ``agent=<id>``) and quality score."""
+
+    def get(kind: str) -> Tally:
+        return tallied.get(kind) or Tally()
+
+    ratings = get("rating")
+    satisfied = sum(n for score, n in ratings.by_detail.items() if score in ("4", "5"))
+    return {
+        "conversations": get("assigned").count,
+        "first_response_seconds": get("agent_first_reply").mean(),
+        "handling_seconds": get("closed").mean(),
+        "csat_satisfied_share": round(satisfied / ratings.count, 4) if ratings.count else None,
+        "ratings": ratings.count,
+        "complaints": get("complaint_opened").count,
+        "transfers": get("transfer").count,
+        "quality_score": quality,
+    }
+
+
+def with_team_medians(
+    members: Sequence[Member], cards: Mapping[str, Mapping[str, float | int | None]]
+) -> list[dict[str, Any]]:
+    """Return one row per agent: their figures and, per figure, the median of their first team's agents."""
+    rows = []
+    for member in members:
+        team = member.teams[0] if member.teams else ""
+        mates = [cards[m.id] for m in members if (m.teams[:1] or ("",))[0] == team and m.id in cards]
+        medians: dict[str, float | None] = {}
+        for figure in FIGURES:
+            values = [float(v) for c in mates if (v := c.get(figure)) is not None]
+            medians[figure] = round(statistics.median(values), 4) if values else None
+        rows.append(
+            {
+                "agent": member.id,
+                "name": member.name,
+                "team": team,
+                "figures": cards.get(member.id, {}),
+                "team_median": medians,
+            }
+        )
+    return rows

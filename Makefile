@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test lint install train browser bench bench-kb lock clean
+.PHONY: run test lint install ui train browser bench bench-kb lock clean
 
-run: install ## Serve the engine on http://localhost:$${PORT:-8080} (embedded Redis unless REDIS_URL is set)
+run: install ui ## Serve the engine on http://localhost:$${PORT:-8080} (embedded Redis unless REDIS_URL is set)
 	$(PY) -m bot serve
 
-test: install browser lint ## Run the whole test suite (trains the model once if its inputs changed)
+test: install ui browser lint ## Run the whole test suite (trains the model once if its inputs changed)
 	$(PY) -m pytest
 
 lint: install ## ruff, mypy (strict), the import-linter layer contracts, no import cycles, size limits
@@ -20,6 +20,9 @@ lint: install ## ruff, mypy (strict), the import-linter layer contracts, no impo
 
 install: ## Create .venv with Python 3.10 and install the pinned packages if needed
 	@scripts/bootstrap.sh
+
+ui: ## Install the staff pages' browser libraries (Apache ECharts) from the npm registry if needed
+	@scripts/ensure-ui.sh
 
 browser: ## Install Debian's chromium for the browser tests if it is missing
 	@scripts/ensure-chromium.sh
@@ -40,5 +43,5 @@ lock: ## Re-resolve every pin from requirements.txt in a scratch venv and rewrit
 	  .venv-lock/bin/pip freeze --exclude-editable; } > constraints.txt
 	rm -rf .venv-lock
 
-clean: ## Remove the venv and everything under var/ (models, embedded Redis data)
-	rm -rf .venv var
+clean: ## Remove the venv, node_modules and everything under var/ (models, embedded Redis data)
+	rm -rf .venv node_modules var

@@ -68,7 +68,7 @@ from core.tasks import stop_tasks
 from core.transcript import Transcripts
 from reports.metrics import Costs
 from reports.prometheus import EngineMetrics
-from reports.web.api import COSTS, EVENTS, MEMBERS, QUALITY_SCORE
+from reports.web.api import COSTS, EVENTS, LIVE, MEMBERS, QUALITY_SCORE
 from reports.web.prometheus import GAUGES, METRICS, PING, TOKEN, count_requests
 from staff.errors import api_errors
 from staff.login import COOKIE_SECURE
@@ -124,7 +124,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         await services.events.observe("kb_answer", conversation_id, key=key, detail=band)
 
     services.knowledge.on_band = on_band
-    app[GAUGES] = gauge_source(services, settings.handoff_team)
+    app[GAUGES] = app[LIVE] = gauge_source(services, settings.handoff_team)
     app[EVENTS] = services.events
     app[MEMBERS] = members_of(services)
     app[QUALITY_SCORE] = services.quality.average

@@ -8,10 +8,12 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.appkeys import DIALOGUE, REDIS, SETTINGS
+from bot.settings import PROJECT_ROOT
 from handoff.web import routes as handoff_routes
 from knowledge_base.web import api as kb_routes
 from knowledge_base.web.schemas import SCHEMAS as KB_SCHEMAS
 from reports.web import api as reports_api
+from reports.web import dashboard
 from reports.web import prometheus as prometheus_routes
 from staff import STAFF_STATIC, login
 from staff.api import add_operations, serve_openapi
@@ -54,6 +56,7 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
     kb_routes.register(app)
     handoff_routes.register(app)
     add_operations(app, reports_api.operations())
+    dashboard.register(app, PROJECT_ROOT / "node_modules" / "echarts" / "dist" / "echarts.min.js")
     serve_openapi(
         app,
         [

@@ -335,6 +335,13 @@ class ServiceEvents:
                 pipe.hgetall(self.keys.cube(name))
             return list(await pipe.execute())
 
+    async def day_cubes(self, days: Iterable[dt.date]) -> list[dict[str, str]]:
+        """Return one cube per day named (the trends)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hgetall(self.keys.cube(day.strftime("%Y%m%d")))
+            return list(await pipe.execute())
+
     async def hours(self, names: Iterable[str]) -> list[dict[str, str]]:
         """Return the hour roll-ups named (``YYYYMMDDHH``, UTC)."""
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from reports.events import ServiceEvents
 from reports.metrics import DIMENSIONS, Costs, Tally, cube_tallies, summary, tallies
+from reports.prometheus import GaugeSource
 from reports.scorecards import FIGURES, Member, card, with_team_medians
 from staff.api import Operation, session_of
 from staff.errors import json_error
@@ -18,6 +19,7 @@ EVENTS = web.AppKey("service_events", ServiceEvents)
 COSTS = web.AppKey("costs", Costs)
 # Where the agents and their quality scores come from (the handoff feature's, plugged in by bot/).
 MEMBERS: web.AppKey[Callable[[], Awaitable[list[Member]]]] = web.AppKey("report_members")
+LIVE: web.AppKey[GaugeSource] = web.AppKey("report_live")
 QUALITY_SCORE: web.AppKey[Callable[[str, float], Awaitable[tuple[float | None, int]]]] = web.AppKey(
     "report_quality_score"
 )
@@ -71,6 +73,37 @@ async def _tallies(
         dimension = "".join(f"{name}={value}" for name, value in wanted.items())
         return cube_tallies(await events.cubes(first, last), dimension)
     return tallies(await events.days(first, last), lambda dims: all(dims[d] == v for d, v in wanted.items()))
+
+
+async def series(request: web.Request) -> web.StreamResponse:
+    """Day by day figures over the period (the dashboard's trends); one filter at most."""
+    events = request.app[EVENTS]
+    try:
+        first, last = _period(request, events)
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    wanted = {d: request.query[d] for d in DIMENSIONS if request.query.get(d)}
+    if len(wanted) > 1:
+        return json_error(400, "trends take one filter at most")
+    dimension = "".join(f"{name}={value}" for name, value in wanted.items())
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    costs = request.app[COSTS]
+    cubes = await events.day_cubes(days)
+    points = [
+        {"day": day.isoformat(), "figures": summary(cube_tallies([cube], dimension), costs)}
+        for day, cube in zip(days, cubes, strict=True)
+    ]
+    return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "days": points})
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    """Right now, across the deployment: waiting per team, longest wait, agents, open and overdue cases."""
+    samples = await request.app[LIVE]()
+    rows: dict[str, dict[str, float]] = {}
+    for sample in samples:
+        label = next(iter(sample.labels.values()), "")
+        rows.setdefault(sample.name, {})[label] = sample.value
+    return web.json_response(rows)
 
 
 async def scorecards(request: web.Request) -> web.StreamResponse:
@@ -128,6 +161,16 @@ def operations() -> list[Operation]:
             "supervisor",
         ),
         Operation("GET", "/api/reports/scorecards/mine", my_scorecard, "Your own scorecard.", "agent"),
+        Operation(
+            "GET",
+            "/api/reports/series",
+            series,
+            "Day-by-day figures for ?from=&to= (one filter).",
+            "supervisor",
+        ),
+        Operation(
+            "GET", "/api/reports/live", live, "Queues, agents and complaint cases right now.", "supervisor"
+        ),
     ]
 
 

@@ -1,0 +1,61 @@
+"""The supervisor dashboard in a real browser: live cards, the period's figures, charts that draw."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient
+from playwright.async_api import expect
+
+from handoff.web.appkeys import QUEUE
+from tests.bot.test_agent_api import PASSWORD
+from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
+from tests.chromium import chromium
+from tests.conftest import say
+
+# Non-white pixels in a chart's canvas: a drawn chart has axes, bars and lines.
+INK = """(el) => {
+  const canvas = el.querySelector("canvas");
+  if (!canvas) return 0;
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let ink = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 0 && data[i] + data[i + 1] + data[i + 2] < 700) ink++;
+  }
+  return ink;
+}"""
+
+
+async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
+    desk: TestClient,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    base = str(desk.make_url("")).rstrip("/")
+    for name in ("gus", "hal", "ivy"):
+        await desk.app[QUEUE].set_status(name, "offline")
+    await say(desk, "db-a-" + uuid.uuid4().hex[:6], "退款多久到账")
+    await say(desk, "db-b-" + uuid.uuid4().hex[:6], "转人工")
+    async with chromium() as browser:
+        context = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        await page.goto(base + "/reports")
+        await page.fill("#username", "sue")
+        await page.fill("#password", PASSWORD)
+        await page.click("#login-form button[type=submit]")
+        await expect(page.locator("#who")).to_have_text("sue")
+        await expect(page.locator("#live .card", has_text="排队中")).to_contain_text("1")
+        conversations = page.locator("#summary .card", has_text="会话量")
+        await expect(conversations.locator(".value")).to_have_text("2")
+        await expect(conversations).to_contain_text("上期 0")
+        for chart in ("volume", "frt", "csat", "containment", "cost"):
+            element = page.locator(f"#chart-{chart}")
+            await expect(element.locator("canvas")).to_have_count(1)
+            assert await element.evaluate(INK) > 200, f"the {chart} chart drew nothing"
+        points = await page.evaluate(
+            "echarts.getInstanceByDom(document.getElementById('chart-volume')).getOption().series[0].data"
+        )
+        assert len(points) == 14
+        assert points[-1] == 2, "today's two conversations"
+        await expect(page.locator("#scorecards tr", has_text="Gus")).to_contain_text("团队中位数")
+        await page.screenshot(path=f"{tmp_path}/dashboard.png", full_page=True)

@@ -90,12 +90,13 @@ def tallies(
 def cube_tallies(cubes: Iterable[Mapping[str, str]], dimension: str = "") -> dict[str, Tally]:
     """Sum the cubes per kind for one dimension's value (``team=support``) or, when empty, for all."""
     found: dict[str, Tally] = {}
+    suffix = "|" + dimension
     for cube in cubes:
         for name, raw in cube.items():
             base, _, stat = name.rpartition("#")
-            kind, detail, dim = base.split("|", 2)
-            if dim != dimension:
-                continue
+            if not base.endswith(suffix):
+                continue  # most fields are other dimensions' values: skip them before splitting
+            kind, detail = base[: len(base) - len(suffix)].split("|", 1)
             tally = found.setdefault(kind, Tally())
             if stat == "n":
                 tally.count += int(raw)

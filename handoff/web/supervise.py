@@ -10,7 +10,7 @@ from aiohttp import web
 from core.state import IllegalTransition, Owner
 from handoff.service import TAKE_REFUSED, TAKEN
 from handoff.web.access import ticket_view
-from handoff.web.appkeys import CSAT, PROFILES, QUEUE, SERVICE, STATES, TRANSCRIPTS
+from handoff.web.appkeys import CSAT, OBSERVE, PROFILES, QUEUE, SERVICE, STATES, TRANSCRIPTS
 from staff.api import Operation, json_object, session_of
 from staff.errors import json_error
 
@@ -53,7 +53,17 @@ async def transfer(request: web.Request) -> web.StreamResponse:
         return json_error(409, str(exc))
     target_name = f"{to_agent} ({team})" if to_agent else team
     line = f"转接给 {target_name} / transferred to {target_name}" + (f"：{note}" if note else "")
-    await request.app[TRANSCRIPTS].append(conversation_id, "system", line, session.username)
+    line_id = await request.app[TRANSCRIPTS].append(conversation_id, "system", line, session.username)
+    # Counted for the agent who gave it away (their scorecard's transfers), in the team it left.
+    await request.app[OBSERVE](
+        "transfer",
+        conversation_id,
+        key=line_id,
+        agent=ticket.agent,
+        team=ticket.team,
+        tier=ticket.tier,
+        detail=team,
+    )
     return web.json_response(
         {"conversation": conversation_id, "team": team, "agent": to_agent, "place": position.position}
     )

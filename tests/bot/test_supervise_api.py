@@ -7,6 +7,7 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
+from bot.appkeys import SERVICES
 from core.state import Owner
 from handoff.web.appkeys import QUEUE, STATES
 from staff.accounts import Accounts
@@ -67,6 +68,11 @@ async def test_transfer_to_a_team_with_a_note_then_a_supervisor_reassigns(desk: 
         f"/api/agent/conversations/{conversation}/transfer", json={"team": "support"}, headers=gus
     )
     assert again.status == 403  # no longer his
+    # The transfer counts on Gus's scorecard, once (the refused second try is no transfer).
+    transfers = [e for e in await desk.app[SERVICES].events.events() if e.kind.value == "transfer"]
+    assert [(e.conversation, e.agent, e.team, e.detail) for e in transfers] == [
+        (conversation, "gus", "support", "billing")
+    ]
 
     hal, offered = await online(desk, "hal", conversation)
     assert offered == [conversation]

@@ -278,6 +278,21 @@ class ServiceEvents:
         entries = await self.redis.xrevrange(self.keys.stream, count=count)
         return [Event.from_json(fields["e"]) for _, fields in reversed(entries)]
 
+    async def between(self, start: float, end: float, batch: int = 5000) -> list[Event]:
+        """Return the events that happened from ``start`` to ``end`` (epoch seconds), oldest first.
+
+        The stream's ids are the server's clock when each was recorded: a day's margin either side
+        covers a late report, and each event's own time decides.
+        """
+        found: list[Event] = []
+        low, high = f"{int((start - 86400) * 1000)}-0", f"{int((end + 86400) * 1000)}-0"
+        while True:
+            entries = await self.redis.xrange(self.keys.stream, min=low, max=high, count=batch)
+            found.extend(e for e in (Event.from_json(f["e"]) for _, f in entries) if start <= e.at <= end)
+            if len(entries) < batch:
+                return sorted(found, key=lambda e: e.at)
+            low = "(" + entries[-1][0]
+
     async def rebuild(self, batch: int = 5000) -> int:
         """Recompute every roll-up from the events stream (after a fix to how they are counted)."""
         async for key in self.redis.scan_iter(match=self.keys.rollup_glob, count=1000):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from reports.events import ServiceEvents
+from reports.export import rows, to_csv, to_xlsx
 from reports.metrics import DIMENSIONS, Costs, Tally, cube_tallies, summary, tallies
 from reports.prometheus import GaugeSource
 from reports.scorecards import FIGURES, Member, card, with_team_medians
@@ -143,6 +145,31 @@ async def _scorecards(request: web.Request, only: str | None) -> web.StreamRespo
     )
 
 
+async def conversations(request: web.Request) -> web.StreamResponse:
+    """One row per conversation for the period, as CSV (default) or XLSX; user ids masked unless admin."""
+    events = request.app[EVENTS]
+    try:
+        first, last = _period(request, events)
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    kind = request.query.get("format", "csv")
+    if kind not in ("csv", "xlsx"):
+        return json_error(400, "format is csv or xlsx")
+    start = dt.datetime.combine(first, dt.time(0), events.zone).timestamp()
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), events.zone).timestamp() - 0.001
+    table = rows(await events.between(start, end), events.zone)
+    reveal = session_of(request).has("admin")
+    name = f"conversations-{first.isoformat()}-{last.isoformat()}.{kind}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if kind == "csv":
+        return web.Response(
+            body=to_csv(table, reveal), content_type="text/csv", charset="utf-8", headers=headers
+        )
+    body = await asyncio.to_thread(to_xlsx, table, reveal)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return web.Response(body=body, content_type=xlsx, headers=headers)
+
+
 def operations() -> list[Operation]:
     """Return the reports API's operations."""
     return [
@@ -166,6 +193,13 @@ def operations() -> list[Operation]:
             "/api/reports/series",
             series,
             "Day-by-day figures for ?from=&to= (one filter).",
+            "supervisor",
+        ),
+        Operation(
+            "GET",
+            "/api/reports/conversations",
+            conversations,
+            "One row per conversation for ?from=&to= (&format=csv|xlsx); user ids masked unless admin.",
             "supervisor",
         ),
         Operation(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 
+import openpyxl
 from aiohttp.test_utils import TestClient
 
 from handoff.web.appkeys import QUEUE
@@ -51,6 +53,18 @@ async def test_the_report_counts_each_step_once_and_keeps_bot_and_human_apart(
     assert figures["bot"]["kb_answers"] >= 1
     assert figures["complaints"]["opened"] == 0
     assert report["previous"]["figures"]["volume"]["conversations"] == 0
+
+    exported = await desk.get("/api/reports/conversations")
+    assert exported.status == 200
+    lines = (await exported.read()).decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("conversation,channel,opened_at")
+    assert len(lines) == 3, "one row per conversation"
+    assert all(waiter not in line and asker not in line for line in lines), "user ids are masked"
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(await (await desk.get("/api/reports/conversations?format=xlsx")).read())
+    )
+    assert workbook.active.max_row == 3
+    assert (await desk.get("/api/reports/conversations?format=pdf")).status == 400
 
     gus_only = await (await desk.get("/api/reports/summary?agent=gus")).json()
     assert gus_only["figures"]["human"]["closed"] == 1

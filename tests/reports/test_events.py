@@ -7,6 +7,7 @@ import uuid
 import redis.asyncio as aioredis
 
 from reports.events import ServiceEvents
+from reports.export import mask, rows
 from reports.metrics import Costs, cube_tallies, summary, tallies
 from tests.handoff.test_complaints import Clock
 
@@ -63,6 +64,20 @@ async def test_scripted_conversations_give_exactly_the_expected_metrics(
     # The cubes give the same figures for no filter and for one filter.
     assert summary(cube_tallies(await events.cubes(*_days(events, clock))), costs) == figures
     assert summary(cube_tallies(await events.cubes(*_days(events, clock)), "agent=ann"), Costs()) == ann
+
+    # One row per opening of a conversation, from the same events.
+    table = {(r.conversation, r.recontact): r for r in rows(await events.events(), events.zone)}
+    b = table[("rest:b", False)]
+    assert (b.handed_over, b.agent, b.queue_wait_seconds, b.first_response_seconds, b.rating) == (
+        True,
+        "ann",
+        30.0,
+        45.0,
+        5,
+    )
+    assert b.customer_messages == 1, "the retried message counts once"
+    assert table[("rest:c", True)].customer_messages == 1, "the customer's return is a row of its own"
+    assert mask("wechat:oAbcdefxyz") == "wechat:oA***yz"
 
     before = await events.days(*_days(events, clock))
     assert await events.rebuild() == len(await events.events())

@@ -18,7 +18,7 @@ const EN = {
   open_now: "open", closed_now: "closed", saved: "Saved", complaints: "Complaint cases",
   case_escalated: "escalated", case_reopened: "reopened", complaint_open: "Record complaint",
   complaint_placeholder: "Record a complaint: the customer's problem", complaint_opened: "Case opened:",
-  complaint_added: "Added to the open case", quality: "Quality",
+  complaint_added: "Added to the open case", quality: "Quality", reports: "Reports",
 };
 const ZH = {
   accept: "接入", decline: "拒绝", offered: "待接入", assigned: "处理中", waited: "已等待",
@@ -396,6 +396,7 @@ async function start() {
   if (!(await loadSession())) { showLogin(); return; }
   $("who").textContent = session.username;
   supervisor = session.roles.includes("supervisor");
+  $("reports-link").classList.toggle("hidden", !supervisor && !session.roles.includes("admin"));
   $("canned-scope").classList.toggle("hidden", !supervisor);
   $("login").classList.add("hidden"); $("app").classList.remove("hidden"); $("presence").classList.remove("hidden");
   await loadComplaintChoices();

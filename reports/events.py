@@ -14,10 +14,12 @@ each event once per dimension it has and once for all: the reports of one filter
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import datetime as dt
 import enum
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -78,6 +80,10 @@ BUCKETS = (
     86400,
 )
 DEFAULT_RETENTION_DAYS = 90
+# While Redis is away every event fails alike: log the first, then one in this many.
+LOST_LOG_EVERY = 1000
+
+log = logging.getLogger(__name__)
 
 _RECORD = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
@@ -168,6 +174,7 @@ class ServiceEvents:
         self.retention_seconds = retention_days * 24 * 3600
         self.clock = clock
         self._record = client.register_script(_RECORD)
+        self.lost = 0
 
     def hour_of(self, at: float) -> str:
         """Return the hour bucket name of a moment (UTC, so no hour is ambiguous)."""
@@ -224,7 +231,36 @@ class ServiceEvents:
         detail: str = "",
         value: float | None = None,
     ) -> None:
-        """Record one step now (the `core.ports.Observe` the services are given)."""
+        """Record one step now (the `core.ports.Observe` the services are given); never raises.
+
+        The reports must not fail the work they count: a customer's reply already sent, or an agent's
+        message already delivered, would be retried and sent twice. A lost event is logged instead.
+        """
+        try:
+            await self._observe(kind, conversation_id, key, agent, team, tier, detail, value)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._lost(kind, exc)
+
+    def _lost(self, kind: str, exc: Exception) -> None:
+        self.lost += 1
+        if self.lost == 1 or self.lost % LOST_LOG_EVERY == 0:
+            log.warning(
+                "service event not recorded", extra={"kind": kind, "lost": self.lost, "error": repr(exc)}
+            )
+
+    async def _observe(
+        self,
+        kind: str,
+        conversation_id: str,
+        key: str,
+        agent: str,
+        team: str,
+        tier: str,
+        detail: str,
+        value: float | None,
+    ) -> None:
         channel = conversation_id.partition(":")[0]
         event = Event(
             Kind(kind),
@@ -252,8 +288,18 @@ class ServiceEvents:
         """Record a customer's message, and a new conversation when none was active.
 
         A new conversation within ``window_seconds`` of the customer's previous one is also a recontact:
-        the previous one did not settle it (containment counts it so).
+        the previous one did not settle it (containment counts it so). Never raises (see `observe`).
         """
+        try:
+            await self._message(conversation_id, message_key, tier, idle_seconds, window_seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._lost("customer_message", exc)
+
+    async def _message(
+        self, conversation_id: str, message_key: str, tier: str, idle_seconds: float, window_seconds: float
+    ) -> None:
         now = self.clock()
         if await self.session(conversation_id, idle_seconds):
             # The previous opening's time (on the clock given, so tests need not wait for TTLs).

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 import uuid
 
+import pytest
 import redis.asyncio as aioredis
 
+from core.redis import async_client, close_async
 from reports.events import ServiceEvents
 from reports.export import mask, rows
 from reports.metrics import Costs, cube_tallies, summary, tallies
@@ -90,3 +94,24 @@ def _days(events: ServiceEvents, clock: Clock) -> tuple:  # type: ignore[type-ar
     first = dt.datetime.strptime(events.day_of(clock.now - 4 * 3600), "%Y%m%d").date()
     last = dt.datetime.strptime(events.day_of(clock.now), "%Y%m%d").date()
     return first, last
+
+
+async def test_with_redis_away_an_event_is_logged_as_lost_and_never_fails_the_caller(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = async_client(f"redis://127.0.0.1:{port}/0")
+    events = ServiceEvents(client, "tgone")
+    try:
+        with caplog.at_level(logging.WARNING, logger="reports.events"):
+            for i in range(3):
+                await events.customer_message("rest:x", f"m{i}")
+                await events.observe("bot_reply", "rest:x", key=f"m{i}", value=0.2)
+        assert events.lost == 6
+        assert [r.getMessage() for r in caplog.records] == ["service event not recorded"], (
+            "logged once, not six times"
+        )
+    finally:
+        await close_async(client)

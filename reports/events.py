@@ -15,70 +15,19 @@ each event once per dimension it has and once for all: the reports of one filter
 from __future__ import annotations
 
 import asyncio
-import bisect
 import datetime as dt
-import enum
-import json
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from redis.asyncio.client import Pipeline
 
 from core.keys import Keys
 from core.redis import AsyncRedis
+from reports.model import BUCKETS, Event, Kind, bucket_of
+from reports.reads import RollupReads
 
-
-class Kind(str, enum.Enum):
-    """What happened."""
-
-    OPENED = "opened"
-    # A conversation opened by a customer whose previous one opened within the containment window.
-    RECONTACT = "recontact"
-    KB_ANSWER = "kb_answer"  # detail: the KB's band (answer / suggest / escalate)
-    CUSTOMER_MESSAGE = "customer_message"
-    BOT_REPLY = "bot_reply"  # value: seconds from the customer's message to the bot's reply
-    HANDOFF = "handoff"  # detail: the reason (asked, kb_misses, complaint, rule, takeover, ...)
-    ASSIGNED = "assigned"  # value: seconds waited in the queue
-    AGENT_FIRST_REPLY = "agent_first_reply"  # value: seconds from the handoff
-    AGENT_REPLY = "agent_reply"
-    TRANSFER = "transfer"
-    CLOSED = "closed"  # detail: the reason; value: seconds from the handoff to the close
-    RETURNED_TO_BOT = "returned_to_bot"
-    RATING = "rating"  # detail and value: the score 1-5
-    COMPLAINT_OPENED = "complaint_opened"
-    COMPLAINT_ESCALATED = "complaint_escalated"
-    COMPLAINT_RESOLVED = "complaint_resolved"
-    COMPLAINT_CONFIRMED = "complaint_confirmed"
-    COMPLAINT_CLOSED_UNCONFIRMED = "complaint_closed_unconfirmed"
-
-
-# Upper bounds (seconds) of the value buckets; the last bucket is everything above.
-BUCKETS = (
-    1,
-    2,
-    5,
-    10,
-    20,
-    30,
-    45,
-    60,
-    90,
-    120,
-    180,
-    300,
-    600,
-    900,
-    1200,
-    1800,
-    3600,
-    7200,
-    14400,
-    28800,
-    86400,
-)
 DEFAULT_RETENTION_DAYS = 90
 # While Redis is away every event fails alike: log the first, then one in this many.
 LOST_LOG_EVERY = 1000
@@ -100,62 +49,20 @@ for i = 3, 4 do
 end
 -- The cubes: the event once per dimension it has (and once for "all"), per day and per ISO week.
 for i = 5, 6 do
-  for j = 9, #ARGV do
+  for j = 10, #ARGV do
     add(KEYS[i], ARGV[8] .. ARGV[j])
   end
 end
-for i = 3, 6 do
+-- The day's counts per local hour (the heat map by hour and weekday).
+redis.call('HINCRBY', KEYS[7], ARGV[9], 1)
+for i = 3, 7 do
   redis.call('EXPIRE', KEYS[i], ARGV[7])
 end
 return 1
 """
 
 
-@dataclass(frozen=True)
-class Event:
-    """One step of one conversation."""
-
-    kind: Kind
-    at: float
-    conversation: str
-    key: str  # the idempotency key: the same step reported twice has the same key
-    channel: str = ""
-    team: str = ""
-    agent: str = ""
-    tier: str = ""
-    detail: str = ""
-    value: float | None = None
-
-    def field(self) -> str:
-        """Return the roll-up field this event counts under."""
-        return "|".join((self.kind.value, self.channel, self.team, self.agent, self.tier, self.detail))
-
-    def cube_fields(self) -> list[str]:
-        """Return the cube fields it counts under: once for all, once per dimension it has."""
-        base = f"{self.kind.value}|{self.detail}|"
-        dims = [("channel", self.channel), ("team", self.team), ("agent", self.agent), ("tier", self.tier)]
-        return [base] + [f"{base}{name}={value}" for name, value in dims if value]
-
-    def to_json(self) -> str:
-        """Serialise for the stream."""
-        data = asdict(self)
-        data["kind"] = self.kind.value
-        return json.dumps(data, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, raw: str) -> Event:
-        """Read what ``to_json`` wrote."""
-        data = json.loads(raw)
-        data["kind"] = Kind(data["kind"])
-        return cls(**data)
-
-
-def bucket_of(value: float) -> int:
-    """Return the index of the bucket ``value`` falls in."""
-    return bisect.bisect_left(BUCKETS, value)
-
-
-class ServiceEvents:
+class ServiceEvents(RollupReads):
     """Record events once and keep their hour and day roll-ups, under one key prefix."""
 
     def __init__(
@@ -184,6 +91,10 @@ class ServiceEvents:
         """Return the report day of a moment, in the reports' time zone."""
         return dt.datetime.fromtimestamp(at, self.zone).strftime("%Y%m%d")
 
+    def hourly_field(self, event: Event) -> str:
+        """Return the field an event counts under in its day's per-hour hash: ``kind|HH`` (local hour)."""
+        return f"{event.kind.value}|{dt.datetime.fromtimestamp(event.at, self.zone).hour:02d}"
+
     def week_of(self, at: float) -> str:
         """Return the report week (ISO, Monday first) of a moment, as ``YYYY-Www``."""
         year, week, _ = dt.datetime.fromtimestamp(at, self.zone).isocalendar()
@@ -204,6 +115,7 @@ class ServiceEvents:
                 keys.day(day),
                 keys.cube(day),
                 keys.cube(week),
+                keys.hourly(day),
             ],
             args=[
                 self.retention_seconds,
@@ -214,6 +126,7 @@ class ServiceEvents:
                 bucket_of(event.value or 0.0),
                 self.retention_seconds,
                 cube[0],
+                self.hourly_field(event),
                 *(field.removeprefix(cube[0]) for field in cube),
             ],
         )
@@ -319,26 +232,6 @@ class ServiceEvents:
         )
         return last is None or now - float(last) > idle_seconds
 
-    async def events(self, count: int = 10_000) -> list[Event]:
-        """Return the newest ``count`` events, oldest first (tests and the rebuild)."""
-        entries = await self.redis.xrevrange(self.keys.stream, count=count)
-        return [Event.from_json(fields["e"]) for _, fields in reversed(entries)]
-
-    async def between(self, start: float, end: float, batch: int = 5000) -> list[Event]:
-        """Return the events that happened from ``start`` to ``end`` (epoch seconds), oldest first.
-
-        The stream's ids are the server's clock when each was recorded: a day's margin either side
-        covers a late report, and each event's own time decides.
-        """
-        found: list[Event] = []
-        low, high = f"{int((start - 86400) * 1000)}-0", f"{int((end + 86400) * 1000)}-0"
-        while True:
-            entries = await self.redis.xrange(self.keys.stream, min=low, max=high, count=batch)
-            found.extend(e for e in (Event.from_json(f["e"]) for _, f in entries) if start <= e.at <= end)
-            if len(entries) < batch:
-                return sorted(found, key=lambda e: e.at)
-            low = "(" + entries[-1][0]
-
     async def rebuild(self, batch: int = 5000) -> int:
         """Recompute every roll-up from the events stream (after a fix to how they are counted)."""
         async for key in self.redis.scan_iter(match=self.keys.rollup_glob, count=1000):
@@ -366,46 +259,9 @@ class ServiceEvents:
                     pipe.hincrbyfloat(key, name + "#s", float(event.value))
                     pipe.hincrby(key, f"{name}#b{bucket_of(event.value)}", 1)
             pipe.expire(key, self.retention_seconds)
+        hourly = keys.hourly(self.day_of(event.at))
+        pipe.hincrby(hourly, self.hourly_field(event), 1)
+        pipe.expire(hourly, self.retention_seconds)
 
-    async def days(self, first: dt.date, last: dt.date) -> list[dict[str, str]]:
-        """Return the day roll-ups from ``first`` to ``last`` (inclusive), one hash per day."""
-        names = [(first + dt.timedelta(days=i)).strftime("%Y%m%d") for i in range((last - first).days + 1)]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.hgetall(self.keys.day(name))
-            return list(await pipe.execute())
 
-    async def cubes(self, first: dt.date, last: dt.date) -> list[dict[str, str]]:
-        """Return the cubes covering ``first`` to ``last``: whole ISO weeks inside it, days at its edges.
-
-        A cube's size is bounded by the combinations of dimensions, not by time, so a week costs what a
-        day costs: a 30-day range reads about ten hashes instead of thirty.
-        """
-        names, day = [], first
-        while day <= last:
-            monday = day - dt.timedelta(days=day.weekday())
-            if day == monday and monday + dt.timedelta(days=6) <= last:
-                year, week, _ = day.isocalendar()
-                names.append(f"{year}-W{week:02d}")
-                day += dt.timedelta(days=7)
-            else:
-                names.append(day.strftime("%Y%m%d"))
-                day += dt.timedelta(days=1)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.hgetall(self.keys.cube(name))
-            return list(await pipe.execute())
-
-    async def day_cubes(self, days: Iterable[dt.date]) -> list[dict[str, str]]:
-        """Return one cube per day named (the trends)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for day in days:
-                pipe.hgetall(self.keys.cube(day.strftime("%Y%m%d")))
-            return list(await pipe.execute())
-
-    async def hours(self, names: Iterable[str]) -> list[dict[str, str]]:
-        """Return the hour roll-ups named (``YYYYMMDDHH``, UTC)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.hgetall(self.keys.hour(name))
-            return list(await pipe.execute())
+__all__ = ["BUCKETS", "Event", "Kind", "ServiceEvents", "bucket_of"]

@@ -267,10 +267,14 @@ class ReportKeys:
         """One-dimension cube of a report day (``YYYYMMDD``) or ISO week (``YYYY-Www``)."""
         return f"{self.base}:c:{name}"
 
+    def hourly(self, name: str) -> str:
+        """Counts per kind and local hour of one report day (the heat map)."""
+        return f"{self.base}:hh:{name}"
+
     @property
     def rollup_glob(self) -> str:
-        """Glob of every roll-up and cube (the rebuild deletes them first)."""
-        return f"{self.base}:[hdc]:*"
+        """Glob of every roll-up, cube and hourly count (the rebuild deletes them first)."""
+        return f"{self.base}:[hdc]*:*"
 
     def recent(self, conversation_id: str) -> str:
         """Present for the containment window after a conversation opened (a recontact within it)."""

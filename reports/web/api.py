@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reports.events import ServiceEvents
+from reports.events import Kind, ServiceEvents
 from reports.export import rows, to_csv, to_xlsx
 from reports.metrics import DIMENSIONS, Costs, Tally, cube_tallies, summary, tallies
 from reports.prometheus import GaugeSource
@@ -96,6 +96,20 @@ async def series(request: web.Request) -> web.StreamResponse:
         for day, cube in zip(days, cubes, strict=True)
     ]
     return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "days": points})
+
+
+async def heatmap(request: web.Request) -> web.StreamResponse:
+    """Customer messages (or ``?kind=``) per weekday (Monday first) and local hour over the period."""
+    events = request.app[EVENTS]
+    try:
+        first, last = _period(request, events)
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    kind = request.query.get("kind", "customer_message")
+    if kind not in {k.value for k in Kind}:
+        return json_error(400, f"unknown kind {kind!r}")
+    grid = await events.heat(first, last, kind)
+    return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "kind": kind, "grid": grid})
 
 
 async def live(request: web.Request) -> web.StreamResponse:
@@ -193,6 +207,13 @@ def operations() -> list[Operation]:
             "/api/reports/series",
             series,
             "Day-by-day figures for ?from=&to= (one filter).",
+            "supervisor",
+        ),
+        Operation(
+            "GET",
+            "/api/reports/heatmap",
+            heatmap,
+            "Events per weekday and local hour for ?from=&to= (&kind=, default customer_message).",
             "supervisor",
         ),
         Operation(

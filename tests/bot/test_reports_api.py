@@ -54,6 +54,10 @@ async def test_the_report_counts_each_step_once_and_keeps_bot_and_human_apart(
     assert figures["complaints"]["opened"] == 0
     assert report["previous"]["figures"]["volume"]["conversations"] == 0
 
+    heat = await (await desk.get("/api/reports/heatmap")).json()
+    assert sum(map(sum, heat["grid"])) == 3, "the three customer messages, by weekday and hour"
+    assert (await desk.get("/api/reports/heatmap?kind=nonsense")).status == 400
+
     exported = await desk.get("/api/reports/conversations")
     assert exported.status == 200
     lines = (await exported.read()).decode("utf-8-sig").splitlines()

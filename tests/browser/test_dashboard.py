@@ -48,9 +48,9 @@ async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
         conversations = page.locator("#summary .card", has_text="会话量")
         await expect(conversations.locator(".value")).to_have_text("2")
         await expect(conversations).to_contain_text("上期 0")
-        for chart in ("volume", "frt", "csat", "containment", "cost"):
+        for chart in ("volume", "frt", "csat", "containment", "cost", "heat"):
             element = page.locator(f"#chart-{chart}")
-            await expect(element.locator("canvas")).to_have_count(1)
+            await expect(element.locator("canvas").first).to_be_visible()
             assert await element.evaluate(INK) > 200, f"the {chart} chart drew nothing"
         points = await page.evaluate(
             "echarts.getInstanceByDom(document.getElementById('chart-volume')).getOption().series[0].data"
@@ -58,4 +58,7 @@ async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
         assert len(points) == 14
         assert points[-1] == 2, "today's two conversations"
         await expect(page.locator("#scorecards tr", has_text="Gus")).to_contain_text("团队中位数")
+        heat = "echarts.getInstanceByDom(document.getElementById('chart-heat'))"
+        cells = await page.evaluate(f"{heat}.getOption().series[0].data")
+        assert sum(cell[2] for cell in cells) == 2, "the two customer messages, in their weekday and hour"
         await page.screenshot(path=f"{tmp_path}/dashboard.png", full_page=True)

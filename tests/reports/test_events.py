@@ -69,6 +69,9 @@ async def test_scripted_conversations_give_exactly_the_expected_metrics(
     assert summary(cube_tallies(await events.cubes(*_days(events, clock))), costs) == figures
     assert summary(cube_tallies(await events.cubes(*_days(events, clock)), "agent=ann"), Costs()) == ann
 
+    grid = await events.heat(*_days(events, clock), "customer_message")
+    assert sum(map(sum, grid)) == 4, "every message once in the heat map"
+
     # One row per opening of a conversation, from the same events.
     table = {(r.conversation, r.recontact): r for r in rows(await events.events(), events.zone)}
     b = table[("rest:b", False)]

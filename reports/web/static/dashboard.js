@@ -13,6 +13,7 @@ const EN = {
   team_median: "team median", seconds: "s", volume: "Volume", frt: "First response (s)", f_conversations: "Conversations",
   f_first_response_seconds: "First response (s)", f_handling_seconds: "Handling (s)", f_csat_satisfied_share: "CSAT",
   f_ratings: "Ratings", f_complaints: "Complaints", f_transfers: "Transfers", f_quality_score: "Quality",
+  heat: "Messages by weekday and hour", weekdays: "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
 };
 const ZH = {
   waiting: "排队中", longest: "最长等待", online: "在线客服", paused: "暂停", open_cases: "未结投诉", overdue_cases: "超时投诉",
@@ -21,6 +22,7 @@ const ZH = {
   team_median: "团队中位数", seconds: "秒", volume: "会话量", frt: "首次响应（秒）", f_conversations: "接待量",
   f_first_response_seconds: "首响（秒）", f_handling_seconds: "处理时长（秒）", f_csat_satisfied_share: "满意度",
   f_ratings: "评价数", f_complaints: "投诉", f_transfers: "转接", f_quality_score: "质检分",
+  heat: "咨询量（星期 × 时段）", weekdays: "周一,周二,周三,周四,周五,周六,周日",
 };
 const texts = i18n("reports-lang", EN, ZH);
 const t = texts.t;
@@ -102,8 +104,27 @@ async function loadPeriod() {
     chart("chart-containment", t("containment"), days, [[t("containment"), (f) => f.containment.rate]], share);
     chart("chart-cost", `${t("cost")} (${r.data.figures.cost.currency})`, days, [[t("cost"), (f) => f.cost.total, "bar"]]);
   }
+  const h = await api("GET", `/api/reports/heatmap?${query}`);
+  if (h.ok) heat(h.data.grid);
   const c = await api("GET", `/api/reports/scorecards?${query}`);
   if (c.ok) renderScorecards(c.data);
+}
+
+// Traffic by weekday (rows, Monday first) and local hour (columns): when customers write.
+function heat(grid) {
+  const el = $("chart-heat");
+  charts["chart-heat"] = charts["chart-heat"] || window.echarts.init(el);
+  const cells = grid.flatMap((hours, day) => hours.map((n, hour) => [hour, day, n]));
+  charts["chart-heat"].setOption({
+    animation: false,
+    title: { text: t("heat"), textStyle: { fontSize: 14 } },
+    tooltip: { position: "top" },
+    grid: { left: 48, right: 16, top: 40, bottom: 80 },
+    xAxis: { type: "category", data: [...Array(24).keys()].map(String), splitArea: { show: true } },
+    yAxis: { type: "category", data: t("weekdays").split(","), splitArea: { show: true } },
+    visualMap: { min: 0, max: Math.max(1, ...cells.map((c) => c[2])), calculable: true, orient: "horizontal", left: "center", bottom: 0, itemHeight: 120 },
+    series: [{ name: t("heat"), type: "heatmap", data: cells, label: { show: false } }],
+  }, true);
 }
 
 function renderScorecards(data) {

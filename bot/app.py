@@ -28,6 +28,7 @@ from bot.appkeys import (
     KNOWLEDGE,
     OBSERVE,
     OUTBOX,
+    PRESENCE,
     PROFILES,
     QUALITY,
     QUEUE,
@@ -113,6 +114,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SERVICE], app[CLOSING], app[PROFILES] = services.handoff, services.closing, services.profiles
     app[CSAT], app[CANNED], app[ACCOUNTS] = services.csat, services.canned, services.accounts
     app[SIGNOFF], app[QUALITY], app[OBSERVE] = services.signoff, services.quality, services.events.observe
+    app[PRESENCE] = services.events.presence
     # Platforms with their own service states hear of each change, in order with the messages.
     services.states.listen(delivery.mirror)
     services.states.listen(count_transitions(metrics))

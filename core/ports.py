@@ -142,3 +142,11 @@ async def observe_nothing(
     value: float | None = None,
 ) -> None:
     """Record nothing: where no reports are wired (the CLI, a standalone action server, unit tests)."""
+
+
+# An agent's status changed (online, paused, offline): the reports count presence time from it.
+PresenceChanged = Callable[[str, str, str], Awaitable[None]]
+
+
+async def presence_ignored(agent: str, status: str, team: str) -> None:
+    """Count nothing (where no reports are wired)."""

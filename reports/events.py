@@ -31,6 +31,7 @@ from reports.reads import RollupReads
 DEFAULT_RETENTION_DAYS = 90
 # While Redis is away every event fails alike: log the first, then one in this many.
 LOST_LOG_EVERY = 1000
+MAX_PRESENCE_STRETCH_SECONDS = 12 * 3600
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,29 @@ class ServiceEvents(RollupReads):
                 await self.observe("recontact", conversation_id, key=message_key, tier=tier)
             await self.observe("opened", conversation_id, key=message_key, tier=tier)
         await self.observe("customer_message", conversation_id, key=message_key, tier=tier)
+
+    async def presence(self, agent: str, status: str, team: str = "") -> None:
+        """Note an agent's new status; the stretch in the one before counts as its presence time.
+
+        A stretch is capped at `MAX_PRESENCE_STRETCH_SECONDS`: an agent whose console died without going
+        offline would otherwise count as online until their next change. Never raises (see `observe`).
+        """
+        try:
+            now = self.clock()
+            previous = await self.redis.set(
+                self.keys.presence(agent), f"{status}|{now!r}", ex=self.retention_seconds, get=True
+            )
+            if previous is None:
+                return
+            was, _, since = str(previous).partition("|")
+            seconds = min(max(0.0, now - float(since)), MAX_PRESENCE_STRETCH_SECONDS)
+            if was in ("online", "paused") and seconds > 0:
+                key = f"{agent}:{since}"
+                await self.observe(f"presence_{was}", "", key=key, agent=agent, team=team, value=seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._lost("presence", exc)
 
     async def session(self, conversation: str, idle_seconds: float) -> bool:
         """Mark the conversation active now; True when it had been idle ``idle_seconds`` (a new one)."""

@@ -59,6 +59,8 @@ def rows(events: Iterable[Event], zone: ZoneInfo) -> list[ConversationRow]:
     current: dict[str, ConversationRow] = {}
     done: list[ConversationRow] = []
     for e in events:
+        if not e.conversation:
+            continue  # an agent's presence: no conversation's row
         row = current.get(e.conversation)
         # The router reports a message (and the opening) after its turn, so a handoff in that turn is
         # recorded first: events before a row's opening belong to it; a second opening starts a new row.

@@ -30,6 +30,9 @@ class Kind(str, enum.Enum):
     COMPLAINT_RESOLVED = "complaint_resolved"
     COMPLAINT_CONFIRMED = "complaint_confirmed"
     COMPLAINT_CLOSED_UNCONFIRMED = "complaint_closed_unconfirmed"
+    # An agent's stretch online or paused, reported when their status changes; value: its seconds.
+    PRESENCE_ONLINE = "presence_online"
+    PRESENCE_PAUSED = "presence_paused"
 
 
 # Upper bounds (seconds) of the value buckets; the last bucket is everything above.

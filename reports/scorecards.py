@@ -19,6 +19,9 @@ FIGURES = (
     "complaints",
     "transfers",
     "quality_score",
+    "online_seconds",
+    "paused_seconds",
+    "utilisation",
 )
 
 
@@ -29,10 +32,17 @@ class Member:
     id: str
     name: str
     teams: tuple[str, ...]
+    capacity: int = 1
 
 
-def card(tallied: Mapping[str, Tally], quality: float | None) -> dict[str, float | int | None]:
-    """Return one agent's figures from their tallies (the cube for ``agent=<id>``) and quality score."""
+def card(
+    tallied: Mapping[str, Tally], quality: float | None, capacity: int = 1
+) -> dict[str, float | int | None]:
+    """Return one agent's figures from their tallies (the cube for ``agent=<id>``) and quality score.
+
+    Utilisation is the handling time over the time online times the capacity: 1.0 is every slot busy
+    for every online second (handling counts from the handoff, so it can pass 1 slightly).
+    """
 
     def get(kind: str) -> Tally:
         return tallied.get(kind) or Tally()
@@ -48,6 +58,9 @@ def card(tallied: Mapping[str, Tally], quality: float | None) -> dict[str, float
         "complaints": get("complaint_opened").count,
         "transfers": get("transfer").count,
         "quality_score": quality,
+        "online_seconds": round(online, 1) if (online := get("presence_online").total) else None,
+        "paused_seconds": round(paused, 1) if (paused := get("presence_paused").total) else None,
+        "utilisation": round(get("closed").total / (online * max(1, capacity)), 4) if online else None,
     }
 
 

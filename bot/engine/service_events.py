@@ -71,6 +71,6 @@ def members_of(services: Services) -> Callable[[], Awaitable[list[Member]]]:
     """Return what lists the agents for the scorecards: the queue's routing records."""
 
     async def members() -> list[Member]:
-        return [Member(a.id, a.name, tuple(a.teams)) for a in await services.queue.agents()]
+        return [Member(a.id, a.name, tuple(a.teams), a.capacity) for a in await services.queue.agents()]
 
     return members

@@ -276,6 +276,10 @@ class ReportKeys:
         """Glob of every roll-up, cube and hourly count (the rebuild deletes them first)."""
         return f"{self.base}:[hdc]*:*"
 
+    def presence(self, agent: str) -> str:
+        """An agent's current status and since when (``status|epoch``), for their presence time."""
+        return f"{self.base}:presence:{agent}"
+
     def recent(self, conversation_id: str) -> str:
         """Present for the containment window after a conversation opened (a recontact within it)."""
         return f"{self.base}:recent:{conversation_id}"

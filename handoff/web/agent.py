@@ -13,7 +13,7 @@ from aiohttp import web
 
 from core.state import IllegalTransition
 from handoff.web.access import may_read, ticket_view
-from handoff.web.appkeys import CLOSING, DELIVER, OBSERVE, QUEUE, STATES, TRANSCRIPTS
+from handoff.web.appkeys import CLOSING, DELIVER, OBSERVE, PRESENCE, QUEUE, STATES, TRANSCRIPTS
 from staff.api import Operation, json_object, session_of
 from staff.errors import json_error
 
@@ -55,6 +55,9 @@ async def set_status(request: web.Request) -> web.StreamResponse:
         )
     except ValueError as exc:
         return json_error(400, str(exc))
+    agent = await request.app[QUEUE].agent(session_of(request).username)
+    team = agent.teams[0] if agent and agent.teams else ""
+    await request.app[PRESENCE](session_of(request).username, str(body.get("status")), team)
     mine = [p.conversation_id for p in placements if p.agent_id == session_of(request).username]
     return web.json_response({"status": body.get("status"), "offered": mine})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.keys import Keys
-from core.ports import Deliver, Observe
+from core.ports import Deliver, Observe, PresenceChanged
 from core.state import ConversationStates
 from core.transcript import Transcripts
 from handoff.canned import CannedReplies
@@ -30,3 +30,4 @@ DELIVER = web.AppKey("deliver", Deliver)
 SIGNOFF = web.AppKey("case_signoff", Signoff)
 QUALITY = web.AppKey("quality", Quality)
 OBSERVE = web.AppKey("observe", Observe)
+PRESENCE: web.AppKey[PresenceChanged] = web.AppKey("presence_changed")

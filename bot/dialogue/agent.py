@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,6 +30,7 @@ from core.messages import Inbound, Outbound
 from core.redis import SyncRedis
 
 log = logging.getLogger(__name__)
+_LOADING = threading.Lock()
 
 ACTIONS_PACKAGE = "bot.actions"
 # Rasa polls its ticket lock; its default of 1 s would add up to a second to every queued message.
@@ -147,14 +149,20 @@ class Dialogue:
 
     @classmethod
     def load(cls, model: Path, client: SyncRedis, prefix: str, tracker_ttl: int) -> Dialogue:
-        """Load the model (blocking: call it in a thread) with Redis stores and in-process actions."""
+        """Load the model (blocking: call it in a thread) with Redis stores and in-process actions.
+
+        One load at a time per process: TensorFlow's graph building races when two models load at once
+        ("Operation 'Square_25' has no attr named '_read_only_resource_inputs'", seen in CI), and a load
+        whose engine stopped meanwhile carries on in its thread, beside the next engine's.
+        """
         locks = AtomicRedisLockStore(client, prefix)
-        agent = Agent.load(
-            model,
-            tracker_store=tracker_store(client, prefix, None, tracker_ttl),
-            lock_store=locks,
-            action_endpoint=InProcessActionEndpoint(),
-        )
+        with _LOADING:
+            agent = Agent.load(
+                model,
+                tracker_store=tracker_store(client, prefix, None, tracker_ttl),
+                lock_store=locks,
+                action_endpoint=InProcessActionEndpoint(),
+            )
         return cls(agent, locks)
 
     @asynccontextmanager

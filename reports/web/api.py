@@ -15,7 +15,7 @@ from reports.metrics import DIMENSIONS, Costs, Tally, cube_tallies, summary, tal
 from reports.prometheus import GaugeSource
 from reports.scorecards import FIGURES, Member, card, with_team_medians
 from staff.api import Operation, session_of
-from staff.errors import json_error
+from staff.errors import ApiError, json_error
 
 EVENTS = web.AppKey("service_events", ServiceEvents)
 COSTS = web.AppKey("costs", Costs)
@@ -30,25 +30,22 @@ MAX_JSON_ROWS = 500
 
 
 def _period(request: web.Request, events: ServiceEvents) -> tuple[dt.date, dt.date]:
-    """Read ``from`` / ``to`` (YYYY-MM-DD, the reports' days; default today); ValueError says why not."""
+    """Read ``from`` / ``to`` (YYYY-MM-DD, the reports' days; default today); a 400 says why not."""
     today = dt.datetime.now(events.zone).date()
     try:
         first = dt.date.fromisoformat(request.query.get("from", today.isoformat()))
         last = dt.date.fromisoformat(request.query.get("to", first.isoformat()))
     except ValueError:
-        raise ValueError("from and to are dates (YYYY-MM-DD)") from None
+        raise ApiError(400, "from and to are dates (YYYY-MM-DD)") from None
     if last < first or (last - first).days >= MAX_DAYS:
-        raise ValueError(f"to is on or after from, at most {MAX_DAYS} days apart")
+        raise ApiError(400, f"to is on or after from, at most {MAX_DAYS} days apart")
     return first, last
 
 
 async def report(request: web.Request) -> web.StreamResponse:
     """The figures of one period and of the period of the same length before it."""
     events = request.app[EVENTS]
-    try:
-        first, last = _period(request, events)
-    except ValueError as exc:
-        return json_error(400, str(exc))
+    first, last = _period(request, events)
     wanted = {d: request.query[d] for d in DIMENSIONS if request.query.get(d)}
 
     length = (last - first).days + 1
@@ -81,10 +78,7 @@ async def _tallies(
 async def series(request: web.Request) -> web.StreamResponse:
     """Day by day figures over the period (the dashboard's trends); one filter at most."""
     events = request.app[EVENTS]
-    try:
-        first, last = _period(request, events)
-    except ValueError as exc:
-        return json_error(400, str(exc))
+    first, last = _period(request, events)
     wanted = {d: request.query[d] for d in DIMENSIONS if request.query.get(d)}
     if len(wanted) > 1:
         return json_error(400, "trends take one filter at most")
@@ -102,10 +96,7 @@ async def series(request: web.Request) -> web.StreamResponse:
 async def heatmap(request: web.Request) -> web.StreamResponse:
     """Customer messages (or ``?kind=``) per weekday (Monday first) and local hour over the period."""
     events = request.app[EVENTS]
-    try:
-        first, last = _period(request, events)
-    except ValueError as exc:
-        return json_error(400, str(exc))
+    first, last = _period(request, events)
     kind = request.query.get("kind", "customer_message")
     if kind not in {k.value for k in Kind}:
         return json_error(400, f"unknown kind {kind!r}")
@@ -135,10 +126,7 @@ async def my_scorecard(request: web.Request) -> web.StreamResponse:
 
 async def _scorecards(request: web.Request, only: str | None) -> web.StreamResponse:
     events = request.app[EVENTS]
-    try:
-        first, last = _period(request, events)
-    except ValueError as exc:
-        return json_error(400, str(exc))
+    first, last = _period(request, events)
     members = await request.app[MEMBERS]()
     team = request.query.get("team")
     if only is not None:
@@ -163,10 +151,7 @@ async def _scorecards(request: web.Request, only: str | None) -> web.StreamRespo
 async def conversations(request: web.Request) -> web.StreamResponse:
     """One row per conversation for the period, as CSV (default) or XLSX; user ids masked unless admin."""
     events = request.app[EVENTS]
-    try:
-        first, last = _period(request, events)
-    except ValueError as exc:
-        return json_error(400, str(exc))
+    first, last = _period(request, events)
     kind = request.query.get("format", "csv")
     if kind not in ("csv", "xlsx", "json"):
         return json_error(400, "format is csv, xlsx or json")

@@ -87,8 +87,8 @@ class Complaints:
         """
         self.redis = client
         self.policy = policy or Policy()
-        self.keys = self._keys = Keys(prefix).complaints
-        self.clock = self._clock = clock
+        self.keys = Keys(prefix).complaints
+        self.clock = clock
         self._calendar = calendar
         self._observe = observe
         self._reserve = client.register_script(_RESERVE)
@@ -111,11 +111,11 @@ class Complaints:
         """Open a case, or add to the customer's open case about ``topic``; True when it is new."""
         category = category or self.policy.default_category
         severity = severity or self.policy.default_severity
-        now = self._clock()
+        now = self.clock()
         calendar = await self._calendar(team) if self._calendar and self.policy.business_hours else None
         # Refuses unknown values before anything is kept.
         clock = deadlines(self.policy, severity, category, now, calendar)
-        case_id, _ = await self._reserve(keys=[self._keys.open_for(customer, topic), self._keys.seq])
+        case_id, _ = await self._reserve(keys=[self.keys.open_for(customer, topic), self.keys.seq])
         case = Case(
             id=str(case_id),
             customer=customer,
@@ -146,11 +146,11 @@ class Complaints:
         # Also when the reservation is older but its case was never written (the opener died): write it now.
         created = await self._write(
             keys=[
-                self._keys.case(case.id),
-                self._keys.due,
-                self._keys.history(case.id),
-                self._keys.escalate,
-                self._keys.due_in(case.team),
+                self.keys.case(case.id),
+                self.keys.due,
+                self.keys.history(case.id),
+                self.keys.escalate,
+                self.keys.due_in(case.team),
             ],
             args=[
                 case.to_json(),
@@ -166,7 +166,7 @@ class Complaints:
 
     async def get(self, case_id: str) -> Case | None:
         """Return the case, or None."""
-        raw = await self.redis.get(self._keys.case(case_id))
+        raw = await self.redis.get(self.keys.case(case_id))
         return Case.from_json(raw) if raw else None
 
     async def unfinished(
@@ -181,7 +181,7 @@ class Complaints:
         ``teams`` (None: every team) reads the teams' own indexes; ``due_before`` stops at that deadline.
         Cases are read in chunks until enough are found, so a filter never hides a match past the first page.
         """
-        keys = [self._keys.due] if teams is None else [self._keys.due_in(team) for team in sorted(teams)]
+        keys = [self.keys.due] if teams is None else [self.keys.due_in(team) for team in sorted(teams)]
         found: list[Case] = []
         for key in keys:
             found.extend(await self._scan(key, limit, keep, due_before))
@@ -197,7 +197,7 @@ class Complaints:
             if not ids:
                 break
             start += len(ids)
-            for raw in await self.redis.mget([self._keys.case(case_id) for case_id in ids]):
+            for raw in await self.redis.mget([self.keys.case(case_id) for case_id in ids]):
                 case = Case.from_json(raw) if raw else None
                 if case is not None and keep(case):
                     found.append(case)
@@ -208,7 +208,7 @@ class Complaints:
     async def history(self, case_id: str) -> list[Change]:
         """Return the case's changes, oldest first."""
         return [
-            Change(**json.loads(raw)) for raw in await self.redis.lrange(self._keys.history(case_id), 0, -1)
+            Change(**json.loads(raw)) for raw in await self.redis.lrange(self.keys.history(case_id), 0, -1)
         ]
 
     async def note(self, case_id: str, actor: str, text: str) -> None:
@@ -217,7 +217,7 @@ class Complaints:
             raise KeyError(case_id)
         if not text.strip():
             raise CaseError("a note needs text")
-        await self._append(case_id, Change(self._clock(), actor, "note", text[:2000]))
+        await self._append(case_id, Change(self.clock(), actor, "note", text[:2000]))
 
     async def move(
         self, case_id: str, to: Status, actor: str, detail: str = "", owner: str | None = None
@@ -227,7 +227,7 @@ class Complaints:
         def plan(case: Case) -> Plan:
             if to not in MOVES[case.status]:
                 raise MoveRefused(f"a case that is {case.status.value} cannot become {to.value}")
-            now = self._clock()
+            now = self.clock()
             moved = replace(case, status=to, owner=case.owner if owner is None else owner)
             if to is Status.RESOLVED:
                 confirm_by = now + self.policy.confirm_hours * 3600
@@ -249,7 +249,7 @@ class Complaints:
             moved = replace(case, owner=owner, team=team or case.team)
             detail = f"{case.owner or case.team} → {owner or 'team ' + moved.team}"
             event = {"event": "reassigned", "case": case.id, "team": moved.team, "owner": owner}
-            return Plan(moved, Change(self._clock(), actor, "reassigned", detail), [event])
+            return Plan(moved, Change(self.clock(), actor, "reassigned", detail), [event])
 
         try:
             return (await self.transact(case_id, plan))[1]
@@ -262,7 +262,7 @@ class Complaints:
         Optimistic: a concurrent change makes the write fail, so two instances never apply one step twice.
         When ``plan`` returns None nothing is written and the case is returned unchanged (twice).
         """
-        key, asked = self._keys.case(case_id), None
+        key, asked = self.keys.case(case_id), None
         async with self.redis.pipeline(transaction=True) as pipe:
             await pipe.watch(key)
             raw = await pipe.get(key)
@@ -272,18 +272,18 @@ class Complaints:
             step = plan(case)
             if step is None:
                 return case, case
-            asked_key = self._keys.asked(case.conversations[0])
+            asked_key = self.keys.asked(case.conversations[0])
             await pipe.watch(asked_key)
             asked = await pipe.get(asked_key)
             pipe.multi()
             pipe.set(key, step.case.to_json())
-            pipe.rpush(self._keys.history(case_id), _line(step.change))
-            pipe.ltrim(self._keys.history(case_id), -HISTORY_MAXLEN, -1)
+            pipe.rpush(self.keys.history(case_id), _line(step.change))
+            pipe.ltrim(self.keys.history(case_id), -HISTORY_MAXLEN, -1)
             self._index(pipe, case, step.case, asked == case_id)
             for event in step.events:
                 message = json.dumps({"type": "case", **event}, ensure_ascii=False)
-                pipe.publish(self._keys.events(step.case.team), message)
-                pipe.publish(self._keys.all_events, message)
+                pipe.publish(self.keys.events(step.case.team), message)
+                pipe.publish(self.keys.all_events, message)
             await pipe.execute()
         await self._report(step)
         return case, step.case
@@ -320,7 +320,7 @@ class Complaints:
 
     def _index(self, pipe: Any, before: Case, case: Case, asked_about_it: bool) -> None:
         """Queue the index updates that keep the sorted sets in step with the case's status and team."""
-        keys, status = self._keys, case.status
+        keys, status = self.keys, case.status
         asked_key = keys.asked(case.conversations[0])
         if before.team != case.team or status not in OPEN_STATUSES:
             pipe.zrem(keys.due_in(before.team), case.id)
@@ -338,7 +338,7 @@ class Complaints:
             # The clock stops while the customer is asked; only their answer or silence moves it on.
             pipe.zrem(keys.escalate, case.id)
             pipe.zadd(keys.awaiting, {case.id: case.confirm_by})
-            ttl = int(case.confirm_by - self._clock()) + ASKED_GRACE_SECONDS
+            ttl = int(case.confirm_by - self.clock()) + ASKED_GRACE_SECONDS
             pipe.set(asked_key, case.id, ex=max(ttl, 60))
             return
         pipe.zrem(keys.awaiting, case.id)
@@ -351,8 +351,8 @@ class Complaints:
 
     async def _append(self, case_id: str, change: Change) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(self._keys.history(case_id), _line(change))
-            pipe.ltrim(self._keys.history(case_id), -HISTORY_MAXLEN, -1)
+            pipe.rpush(self.keys.history(case_id), _line(change))
+            pipe.ltrim(self.keys.history(case_id), -HISTORY_MAXLEN, -1)
             await pipe.execute()
 
 

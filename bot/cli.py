@@ -67,6 +67,7 @@ def _user_add(settings: Settings, args: argparse.Namespace) -> int:
     async def work(services: Services) -> int:
         try:
             await services.accounts.set_user(name, password, roles)
+            await services.audit.record("cli", "user_saved", name, {"roles": list(roles)})
             if {"agent", "supervisor"} & set(roles):
                 # Agents also get a routing record: their teams and how many conversations at once.
                 await services.queue.upsert_agent(
@@ -76,6 +77,20 @@ def _user_add(settings: Settings, args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"user {name} saved with roles {', '.join(roles)}")
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
+def _user_remove(settings: Settings, name: str) -> int:
+    async def work(services: Services) -> int:
+        if not await services.accounts.remove_user(name):
+            print(f"error: no user {name}", file=sys.stderr)
+            return 1
+        await services.audit.record("cli", "user_removed", name)
+        if await services.queue.agent(name) is not None:
+            await services.queue.set_status(name, "offline")  # offered no more conversations
+        print(f"user {name} removed; their sessions have ended")
         return 0
 
     return asyncio.run(_with_services(settings, work))
@@ -174,6 +189,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--capacity", type=int, default=3, help="agent's concurrent conversations (default 3)")
     add.add_argument("--display-name", default="", help="name customers and colleagues see")
+    remove = user_sub.add_parser("remove", help="delete a user; their sessions end at once")
+    remove.add_argument("name")
     kb = sub.add_parser("kb", help="knowledge-base maintenance")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     cal = kb_sub.add_parser("calibrate", help="choose thresholds on the golden questions")
@@ -211,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(ensure_model(settings.model_dir, force=args.force))
         return 0
+    if args.command == "user" and args.user_command == "remove":
+        return _user_remove(settings, args.name)
     if args.command == "user":
         return _user_add(settings, args)
     if args.command == "kb" and args.kb_command == "calibrate":

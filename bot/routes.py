@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.appkeys import DIALOGUE, REDIS, SETTINGS
+from bot.appkeys import CHANNELS, DIALOGUE, REDIS, SETTINGS
 from bot.settings import PROJECT_ROOT
 from handoff.web import routes as handoff_routes
 from knowledge_base.web import api as kb_routes
@@ -15,7 +15,7 @@ from knowledge_base.web.schemas import SCHEMAS as KB_SCHEMAS
 from reports.web import api as reports_api
 from reports.web import dashboard
 from reports.web import prometheus as prometheus_routes
-from staff import STAFF_STATIC, login
+from staff import STAFF_STATIC, audit_api, login
 from staff.api import add_operations, serve_openapi
 
 
@@ -35,8 +35,13 @@ async def healthz(request: web.Request) -> web.Response:
         body["model"] = "failed" if slot.error else "loading"
         if slot.error:
             body["model_error"] = slot.error
+    # A channel that cannot start leaves the others serving: the instance stays in the load balancer
+    # (200) and says "degraded", with each channel's state and reason, for monitoring to read.
+    channels = {c.name: dict(zip(("state", "reason"), c.health(), strict=True)) for c in app[CHANNELS]}
+    body["channels"] = channels
     healthy = body["redis"] == "ok" and slot.dialogue is not None
-    body["status"] = "ok" if healthy else "unavailable"
+    degraded = any(c["state"] != "ok" for c in channels.values())
+    body["status"] = ("degraded" if degraded else "ok") if healthy else "unavailable"
     return web.json_response(body, status=200 if healthy else 503)
 
 
@@ -51,6 +56,7 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
     app.router.add_get("/", index)
     app.router.add_static("/static/", web_dir, show_index=False)
     add_operations(app, login.operations())
+    add_operations(app, audit_api.operations())
     # The staff pages' shared script (api, login, texts), imported as an ES module.
     app.router.add_static("/staff/", STAFF_STATIC, show_index=False)
     kb_routes.register(app)
@@ -61,6 +67,7 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
         app,
         [
             *login.operations(),
+            *audit_api.operations(),
             *kb_routes.operations(),
             *handoff_routes.operations(),
             *reports_api.operations(),

@@ -103,9 +103,12 @@ class Settings:
     complaint_policy: Policy = field(default_factory=Policy)
     # When set, GET /metrics needs "Authorization: Bearer <token>".
     metrics_token: str = ""
+    # When set, the REST channel's webhook takes only messages carrying it (?token= or Bearer).
+    rest_token: str = ""
     # Reports: their days, how long events are kept, what an agent hour and a bot conversation cost.
     report_timezone: str = "Asia/Shanghai"
     report_retention_days: int = 90
+    audit_retention_days: int = 365
     cost_agent_per_hour: float = 60.0
     cost_bot_per_conversation: float = 0.3
     cost_currency: str = "CNY"
@@ -134,6 +137,8 @@ class Settings:
             raise ValueError("HANDOFF_SILENCE_SECONDS must be 0 (off) or more")
         if self.handoff_kb_misses < 0:
             raise ValueError("HANDOFF_KB_MISSES must be 0 (off) or more")
+        if self.audit_retention_days < 1:
+            raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
         if self.report_retention_days < 1:
             raise ValueError("REPORT_RETENTION_DAYS must be 1 or more")
         try:
@@ -181,8 +186,10 @@ class Settings:
             cookie_secure=(env.get("COOKIE_SECURE") or "true").lower() not in ("0", "false", "no"),
             complaint_policy=_complaint_policy(env.get("COMPLAINTS_FILE", "").strip()),
             metrics_token=env.get("METRICS_TOKEN", "").strip(),
+            rest_token=env.get("REST_TOKEN", "").strip(),
             report_timezone=env.get("REPORT_TIMEZONE") or defaults.report_timezone,
             report_retention_days=_int(env, "REPORT_RETENTION_DAYS", defaults.report_retention_days),
+            audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", defaults.audit_retention_days),
             cost_agent_per_hour=_float(env, "COST_AGENT_PER_HOUR", defaults.cost_agent_per_hour),
             cost_bot_per_conversation=_float(
                 env, "COST_BOT_PER_CONVERSATION", defaults.cost_bot_per_conversation

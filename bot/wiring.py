@@ -28,6 +28,7 @@ from handoff.service import HandoffService
 from knowledge_base.live import SEED_FILE, LiveKnowledgeBase
 from reports.events import ServiceEvents
 from staff.accounts import Accounts
+from staff.audit import AuditLog
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Services:
     quality: Quality
     events: ServiceEvents
     accounts: Accounts
+    audit: AuditLog
     knowledge: LiveKnowledgeBase
 
 
@@ -121,5 +123,6 @@ def build_services(
         signoff=Signoff(complaints, deliver, transcripts),
         events=events,
         accounts=Accounts(client, prefix),
+        audit=AuditLog(client, keys, settings.audit_retention_days),
         knowledge=LiveKnowledgeBase(client, prefix, seed_file=seed_file),
     )

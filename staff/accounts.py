@@ -6,6 +6,8 @@ also carry the session's CSRF token in ``X-CSRF-Token``.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from core.keys import SESSION_TTL_SECONDS, Keys
+from staff.throttle import LoginThrottle
 
 ROLES = ("editor", "agent", "supervisor", "quality", "admin")
 COOKIE = "cs_session"
@@ -30,6 +33,12 @@ def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return f"scrypt${_N}${_R}${_P}${salt.hex()}${digest.hex()}"
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """A hash to check unknown names against: the same work as for a real account, made once."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -68,9 +77,14 @@ class Accounts:
         """Keep users in ``{prefix}:users`` and sessions in ``{prefix}:session:{token}``."""
         self.redis = client
         self._keys = Keys(prefix)
+        self.throttle = LoginThrottle(client, self._keys)
 
     async def set_user(self, username: str, password: str, roles: Iterable[str]) -> None:
-        """Create or replace a user; refuses unknown roles, bad names and short passwords."""
+        """Create or replace a user; refuses unknown roles, bad names and short passwords.
+
+        Replacing a user (new password or roles) ends their sessions: each session carries the user's
+        epoch, and a new record has a new one.
+        """
         if not _USERNAME.match(username):
             raise ValueError("user names are 1-64 letters, digits or _ . @ -")
         if len(password) < 8:
@@ -79,8 +93,13 @@ class Accounts:
         unknown = [r for r in wanted if r not in ROLES]
         if unknown or not wanted:
             raise ValueError(f"roles must be some of {', '.join(ROLES)}")
-        record = {"password": hash_password(password), "roles": list(wanted)}
+        hashed = await asyncio.to_thread(hash_password, password)
+        record = {"password": hashed, "roles": list(wanted), "epoch": secrets.token_hex(8)}
         await self.redis.hset(self._keys.users, username, json.dumps(record))
+
+    async def remove_user(self, username: str) -> bool:
+        """Delete a user (their sessions end with the record); False when there was none."""
+        return bool(await self.redis.hdel(self._keys.users, username))
 
     async def exists(self, username: str) -> bool:
         """Return True when ``username`` is a staff account."""
@@ -90,30 +109,44 @@ class Accounts:
         """Return True when at least one staff account exists."""
         return bool(await self.redis.hlen(self._keys.users))
 
-    async def login(self, username: str, password: str) -> Session | None:
-        """Return a new session for valid credentials, else None (same work either way)."""
+    async def login(self, username: str, password: str, previous: str = "") -> Session | None:
+        """Return a new session for valid credentials, else None (same work either way).
+
+        The password check runs off the event loop (scrypt takes tens of milliseconds). The session
+        the browser held before (``previous``) ends: a token set before login never survives it.
+        """
         raw = await self.redis.hget(self._keys.users, username) if _USERNAME.match(username) else None
         record = json.loads(raw) if raw else None
-        # Hash even for unknown users so response time does not reveal which names exist.
-        stored = record["password"] if record else hash_password("unknown-user-placeholder")
-        if not verify_password(password, stored) or record is None:
+        # Check unknown names too, so response time does not reveal which names exist.
+        stored = record["password"] if record else _unknown_user_hash()
+        if not await asyncio.to_thread(verify_password, password, stored) or record is None:
             return None
+        if previous:
+            await self.logout(previous)
         session = Session(
             secrets.token_urlsafe(32), username, tuple(record["roles"]), secrets.token_urlsafe(16)
         )
-        payload = json.dumps({"username": username, "roles": list(session.roles), "csrf": session.csrf})
+        payload = json.dumps({"username": username, "csrf": session.csrf, "epoch": record.get("epoch", "")})
         await self.redis.set(self._keys.session(session.token), payload, ex=SESSION_TTL_SECONDS)
         return session
 
     async def session(self, token: str) -> Session | None:
-        """Return the session for a cookie token, or None."""
+        """Return the session for a cookie token, or None (also once its user was replaced or removed).
+
+        The roles are the user's current ones, read from their record after the session.
+        """
         if not token or len(token) > 100:
             return None
         raw = await self.redis.get(self._keys.session(token))
         if not raw:
             return None
         data = json.loads(raw)
-        return Session(token, data["username"], tuple(data["roles"]), data["csrf"])
+        user = await self.redis.hget(self._keys.users, data["username"])
+        record = json.loads(user) if user else None
+        if record is None or record.get("epoch", "") != data.get("epoch", ""):
+            await self.logout(token)
+            return None
+        return Session(token, data["username"], tuple(record["roles"]), data["csrf"])
 
     async def logout(self, token: str) -> None:
         """End a session."""

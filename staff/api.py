@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from staff.accounts import COOKIE, Session
+from staff.audit import AUDIT
 from staff.auth import Handler, require
 from staff.errors import ApiError
 
@@ -60,12 +61,53 @@ class Operation:
     summary: str
     role: str | None = "editor"
     body: str | None = None
+    # The audit log's action for a successful call (reads of personal data, exports, changes).
+    audit: str | None = None
+
+
+# Query parameters never written to the audit log (secrets), and how long a value may be there.
+_UNLOGGED_QUERY = frozenset({"token", "password"})
+_MAX_LOGGED_VALUE = 200
+
+
+def audited(action: str, handler: Handler) -> Handler:
+    """Wrap a handler so that each call it answers below 400 leaves an audit entry.
+
+    The entry names the signed-in user, the route's parameters and query, and whatever the handler
+    added under ``request["audit"]`` (say, whether a phone number was shown). Writing it comes before
+    the answer: a read that cannot be audited is not answered.
+    """
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        response = await handler(request)
+        if response.status < 400:
+            session: Session | None = request.get("session")
+            detail: dict[str, Any] = {
+                key: value[:_MAX_LOGGED_VALUE]
+                for key, value in request.query.items()
+                if key not in _UNLOGGED_QUERY
+            }
+            detail.update(request.get("audit", {}))
+            target = "/".join(request.match_info.values())
+            await request.config_dict[AUDIT].record(
+                session.username if session else "anonymous",
+                action,
+                target,
+                detail,
+                request.remote or "",
+            )
+        return response
+
+    wrapped.__doc__ = handler.__doc__
+    wrapped.__name__ = handler.__name__
+    return wrapped
 
 
 def add_operations(app: web.Application, operations: Iterable[Operation]) -> None:
-    """Add each operation's route, behind `require` when it names a role."""
+    """Add each operation's route, behind `require` when it names a role, audited when it says so."""
     for o in operations:
-        handler = require(o.role)(o.handler) if o.role else o.handler
+        handler = audited(o.audit, o.handler) if o.audit else o.handler
+        handler = require(o.role)(handler) if o.role else handler
         app.router.add_route(o.method, o.path, handler)
 
 
@@ -82,6 +124,8 @@ def _describe(o: Operation) -> dict[str, Any]:
             "400": {"description": "Bad input", "content": _error_body()},
         },
     }
+    if o.audit:
+        item["x-audit-action"] = o.audit  # each successful call is written to the audit log
     if o.role:
         item["security"] = [{"session": []}]
         item["responses"]["401"] = {"description": "Not logged in"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from aiohttp import web
@@ -9,7 +10,7 @@ from aiohttp import web
 from core.keys import SESSION_TTL_SECONDS
 from staff.accounts import COOKIE
 from staff.api import Operation, read_json
-from staff.auth import ACCOUNTS
+from staff.auth import ACCOUNTS, session_token
 from staff.errors import json_error
 
 # Whether the session cookie carries `Secure` (settings.cookie_secure; browsers accept it on localhost).
@@ -21,11 +22,21 @@ async def login(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     if not isinstance(body, dict):
         return json_error(400, 'send {"username": ..., "password": ...}')
-    session = await request.config_dict[ACCOUNTS].login(
-        str(body.get("username", "")), str(body.get("password", ""))
-    )
+    accounts = request.config_dict[ACCOUNTS]
+    username, address = str(body.get("username", "")), request.remote or ""
+    wait = await accounts.throttle.wait_seconds(username, address)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        return web.json_response(
+            {"error": f"too many wrong passwords; try again in {seconds} s", "retry_after": seconds},
+            status=429,
+            headers={"Retry-After": str(seconds)},
+        )
+    session = await accounts.login(username, str(body.get("password", "")), session_token(request))
     if session is None:
+        await accounts.throttle.failed(username, address)
         return json_error(401, "wrong user name or password")
+    await accounts.throttle.succeeded(username)
     response = web.json_response(
         {"username": session.username, "roles": list(session.roles), "csrf": session.csrf}
     )
@@ -44,7 +55,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the session."""
-    await request.config_dict[ACCOUNTS].logout(request.cookies.get(COOKIE, ""))
+    await request.config_dict[ACCOUNTS].logout(session_token(request))
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")
     return response
@@ -52,7 +63,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def whoami(request: web.Request) -> web.StreamResponse:
     """Return the logged-in user, roles and CSRF token (401 when not logged in)."""
-    session = await request.config_dict[ACCOUNTS].session(request.cookies.get(COOKIE, ""))
+    session = await request.config_dict[ACCOUNTS].session(session_token(request))
     if session is None:
         return json_error(401, "log in first")
     return web.json_response(

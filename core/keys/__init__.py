@@ -207,6 +207,15 @@ class Keys:
         return f"{self.prefix}:session:{token}"
 
     @property
+    def audit(self) -> str:
+        """Stream of audit entries: who read or changed what (append-only, trimmed by age)."""
+        return f"{self.prefix}:audit"
+
+    def login_failures(self, scope: str) -> str:
+        """Hash of recent failed logins for one account or address (count, locked-until; expires)."""
+        return f"{self.prefix}:login:fail:{scope}"
+
+    @property
     def queue(self) -> QueueKeys:
         """The human queue's keys."""
         return QueueKeys(f"{self.prefix}:{{hq}}")

@@ -96,7 +96,14 @@ def operations() -> list[Operation]:
     """Return the operations (the agent API's table shape)."""
     op = Operation
     return [
-        op("GET", "/api/agent/left-messages", list_left, "Open messages customers left (留言).", "agent"),
+        op(
+            "GET",
+            "/api/agent/left-messages",
+            list_left,
+            "Open messages customers left (留言).",
+            "agent",
+            audit="left_messages_viewed",
+        ),
         op(
             "POST",
             "/api/agent/left-messages/{message}/claim",
@@ -112,6 +119,7 @@ def operations() -> list[Operation]:
             "Set a team's hours and holidays.",
             "supervisor",
             "Hours",
+            audit="hours_changed",
         ),
         op(
             "DELETE",
@@ -119,6 +127,7 @@ def operations() -> list[Operation]:
             delete_hours,
             "Remove a team's hours (always open).",
             "supervisor",
+            audit="hours_removed",
         ),
     ]
 

@@ -31,6 +31,7 @@ async def conversation_profile(request: web.Request) -> web.StreamResponse:
     profiles = request.app[PROFILES]
     profile = await profiles.for_identity(conversation)
     supervisor = session_of(request).has("supervisor")
+    request["audit"] = {"profile": profile.id, "phone_shown": supervisor and bool(profile.phone)}
     body: dict[str, Any] = {
         "profile": profile.public(reveal_phone=supervisor),
         "notes": await profiles.notes(profile.id),
@@ -90,13 +91,22 @@ def operations() -> list[Operation]:
     op = Operation
     # The fixed path first: aiohttp tries routes in order and {profile} would also match "merge".
     return [
-        op("POST", "/api/agent/profiles/merge", merge, "Merge two profiles of one person.", "agent", "Merge"),
+        op(
+            "POST",
+            "/api/agent/profiles/merge",
+            merge,
+            "Merge two profiles of one person.",
+            "agent",
+            "Merge",
+            audit="profiles_merged",
+        ),
         op(
             "GET",
             "/api/agent/conversations/{conversation}/profile",
             conversation_profile,
             "The customer behind a conversation.",
             "agent",
+            audit="profile_viewed",
         ),
         op(
             "POST",
@@ -105,6 +115,7 @@ def operations() -> list[Operation]:
             "Edit a customer profile.",
             "agent",
             "ProfileEdit",
+            audit="profile_changed",
         ),
         op("POST", "/api/agent/profiles/{profile}/notes", add_note, "Add an internal note.", "agent", "Note"),
     ]

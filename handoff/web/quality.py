@@ -103,6 +103,7 @@ def operations() -> list[Operation]:
             "Replace the quality checklist.",
             "quality",
             "Checklist",
+            audit="quality_checklist_changed",
         ),
         op("GET", base + "/samples", list_samples, "Conversations waiting for review.", "quality"),
         op(

@@ -190,6 +190,7 @@ def operations() -> list[Operation]:
             satisfaction,
             "CSAT per agent and recent comments.",
             "supervisor",
+            audit="satisfaction_viewed",
         ),
         op(
             "GET",
@@ -197,6 +198,7 @@ def operations() -> list[Operation]:
             bot_conversations,
             "Conversations the bot is handling.",
             "agent",
+            audit="bot_conversations_viewed",
         ),
         op(
             "POST",
@@ -204,6 +206,7 @@ def operations() -> list[Operation]:
             take_over,
             "Take a conversation over from the bot.",
             "agent",
+            audit="conversation_taken_over",
         ),
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
@@ -116,23 +116,22 @@ def cells(row: ConversationRow, reveal: bool) -> list[object]:
     return ["" if v is None else v for v in values]
 
 
-def to_csv(table: list[ConversationRow], reveal: bool) -> bytes:
-    """Return the rows as CSV (UTF-8 with a BOM, so Excel opens Chinese text correctly)."""
+def to_csv(header: Sequence[str], table: Iterable[Sequence[object]]) -> bytes:
+    """Return a header and rows as CSV (UTF-8 with a BOM, so Excel opens Chinese text correctly)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    for row in table:
-        writer.writerow(cells(row, reveal))
+    writer.writerow(header)
+    writer.writerows(table)
     return ("\ufeff" + out.getvalue()).encode()
 
 
-def to_xlsx(table: list[ConversationRow], reveal: bool) -> bytes:
-    """Return the rows as an .xlsx workbook (one sheet)."""
+def to_xlsx(sheet_name: str, header: Sequence[str], table: Iterable[Sequence[object]]) -> bytes:
+    """Return a header and rows as an .xlsx workbook of one sheet."""
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("conversations")
-    sheet.append(COLUMNS)
+    sheet = book.create_sheet(sheet_name)
+    sheet.append(list(header))
     for row in table:
-        sheet.append(cells(row, reveal))
+        sheet.append(list(row))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

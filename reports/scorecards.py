@@ -86,3 +86,17 @@ def with_team_medians(
             }
         )
     return rows
+
+
+def sheet(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[object]]]:
+    """Return the scorecard rows as a spreadsheet: agent, name, team, then each figure and its team median."""
+    header = ["agent", "name", "team"]
+    for figure in FIGURES:
+        header += [figure, f"{figure}_team_median"]
+    table: list[list[object]] = []
+    for row in rows:
+        line: list[object] = [row["agent"], row["name"], row["team"]]
+        for figure in FIGURES:
+            line += [row["figures"].get(figure), row["team_median"].get(figure)]
+        table.append(["" if v is None else v for v in line])
+    return header, table

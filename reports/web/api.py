@@ -13,7 +13,7 @@ from reports.events import Kind, ServiceEvents
 from reports.export import COLUMNS, cells, rows, to_csv, to_xlsx
 from reports.metrics import DIMENSIONS, Costs, Tally, cube_tallies, summary, tallies
 from reports.prometheus import GaugeSource
-from reports.scorecards import FIGURES, Member, card, with_team_medians
+from reports.scorecards import FIGURES, Member, card, sheet, with_team_medians
 from staff.api import Operation, session_of
 from staff.errors import ApiError, json_error
 
@@ -27,6 +27,7 @@ QUALITY_SCORE: web.AppKey[Callable[[str, float], Awaitable[tuple[float | None, i
 )
 MAX_DAYS = 366
 MAX_JSON_ROWS = 500
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _period(request: web.Request, events: ServiceEvents) -> tuple[dt.date, dt.date]:
@@ -127,6 +128,7 @@ async def my_scorecard(request: web.Request) -> web.StreamResponse:
 async def _scorecards(request: web.Request, only: str | None) -> web.StreamResponse:
     events = request.app[EVENTS]
     first, last = _period(request, events)
+    kind = _format(request, "json")
     members = await request.app[MEMBERS]()
     team = request.query.get("team")
     if only is not None:
@@ -143,35 +145,52 @@ async def _scorecards(request: web.Request, only: str | None) -> web.StreamRespo
     rows = with_team_medians(members, cards)
     if only is not None:
         rows = [row for row in rows if row["agent"] == only]
-    return web.json_response(
-        {"from": first.isoformat(), "to": last.isoformat(), "figures": list(FIGURES), "agents": rows}
-    )
+    if kind == "json":
+        return web.json_response(
+            {"from": first.isoformat(), "to": last.isoformat(), "figures": list(FIGURES), "agents": rows}
+        )
+    header, table = sheet(rows)
+    return await _download("scorecards", (first, last), kind, header, table)
+
+
+async def _download(
+    what: str, period: tuple[dt.date, dt.date], kind: str, header: list[str], table: list[list[object]]
+) -> web.StreamResponse:
+    """Answer a table as a CSV or XLSX attachment (the workbook is built off the event loop)."""
+    name = f"{what}-{period[0].isoformat()}-{period[1].isoformat()}.{kind}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if kind == "csv":
+        return web.Response(
+            body=to_csv(header, table), content_type="text/csv", charset="utf-8", headers=headers
+        )
+    body = await asyncio.to_thread(to_xlsx, what, header, table)
+    return web.Response(body=body, content_type=XLSX, headers=headers)
+
+
+def _format(request: web.Request, default: str) -> str:
+    """Read ``format`` (json, csv or xlsx); a 400 says which are known."""
+    kind = request.query.get("format", default)
+    if kind not in ("csv", "xlsx", "json"):
+        raise ApiError(400, "format is json, csv or xlsx")
+    return kind
 
 
 async def conversations(request: web.Request) -> web.StreamResponse:
     """One row per conversation for the period, as CSV (default) or XLSX; user ids masked unless admin."""
     events = request.app[EVENTS]
     first, last = _period(request, events)
-    kind = request.query.get("format", "csv")
-    if kind not in ("csv", "xlsx", "json"):
-        return json_error(400, "format is csv, xlsx or json")
+    kind = _format(request, "csv")
     start = dt.datetime.combine(first, dt.time(0), events.zone).timestamp()
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), events.zone).timestamp() - 0.001
     table = rows(await events.between(start, end), events.zone)
     reveal = session_of(request).has("admin")
-    name = f"conversations-{first.isoformat()}-{last.isoformat()}.{kind}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    request["audit"] = {"rows": len(table), "ids_shown": reveal}
     if kind == "json":  # the dashboard's drill-down: the conversations behind a day's figures
         return web.json_response(
             {"columns": COLUMNS, "rows": [cells(row, reveal) for row in table[:MAX_JSON_ROWS]]}
         )
-    if kind == "csv":
-        return web.Response(
-            body=to_csv(table, reveal), content_type="text/csv", charset="utf-8", headers=headers
-        )
-    body = await asyncio.to_thread(to_xlsx, table, reveal)
-    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return web.Response(body=body, content_type=xlsx, headers=headers)
+    table_cells = [cells(row, reveal) for row in table]
+    return await _download("conversations", (first, last), kind, COLUMNS, table_cells)
 
 
 def operations() -> list[Operation]:
@@ -188,8 +207,9 @@ def operations() -> list[Operation]:
             "GET",
             "/api/reports/scorecards",
             scorecards,
-            "Agent scorecards for ?from=&to= (?team= narrows), with each team's medians.",
+            "Agent scorecards for ?from=&to= (?team= narrows; &format=json|csv|xlsx), with team medians.",
             "supervisor",
+            audit="scorecards_viewed",
         ),
         Operation("GET", "/api/reports/scorecards/mine", my_scorecard, "Your own scorecard.", "agent"),
         Operation(
@@ -212,6 +232,7 @@ def operations() -> list[Operation]:
             conversations,
             "One row per conversation for ?from=&to= (&format=csv|xlsx); user ids masked unless admin.",
             "supervisor",
+            audit="conversations_exported",
         ),
         Operation(
             "GET", "/api/reports/live", live, "Queues, agents and complaint cases right now.", "supervisor"

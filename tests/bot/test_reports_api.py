@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import uuid
 
@@ -86,6 +87,20 @@ async def test_the_report_counts_each_step_once_and_keeps_bot_and_human_apart(
     assert gus_card["utilisation"] is not None
     assert rows["ivy"]["figures"]["conversations"] == 0
     assert rows["gus"]["team_median"]["conversations"] == 0.5, "the median of Gus's 1 and Ivy's 0"
+    sheet = await desk.get("/api/reports/scorecards?team=support&format=csv")
+    assert 'filename="scorecards-' in sheet.headers["Content-Disposition"]
+    header, *agents = list(csv.reader((await sheet.read()).decode("utf-8-sig").splitlines()))
+    assert header[:5] == ["agent", "name", "team", "conversations", "conversations_team_median"]
+    by_agent = {line[0]: dict(zip(header, line, strict=True)) for line in agents}
+    assert set(by_agent) == {"gus", "ivy"}
+    assert (by_agent["gus"]["conversations"], by_agent["gus"]["conversations_team_median"]) == ("1", "0.5")
+    book = openpyxl.load_workbook(
+        io.BytesIO(await (await desk.get("/api/reports/scorecards?team=support&format=xlsx")).read())
+    )
+    assert book.sheetnames == ["scorecards"]
+    assert [c.value for c in book.active[1]] == header
+    assert book.active.max_row == 3
+    assert (await desk.get("/api/reports/scorecards?format=pdf")).status == 400
     await login(desk, "gus")
     mine = await (await desk.get("/api/reports/scorecards/mine")).json()
     assert [row["agent"] for row in mine["agents"]] == ["gus"]

@@ -68,4 +68,17 @@ async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
         await expect(page.locator("#drill-title")).to_contain_text("· 2")
         await expect(page.locator("#drill-rows tr")).to_have_count(2)
         assert "db-a-" not in await page.locator("#drill-rows").inner_text()
+        # The exports are plain links for the chosen period: what the browser saves is the API's file.
+        async with page.expect_download() as caught:
+            await page.click("#export-conversations-csv")
+        download = await caught.value
+        assert download.suggested_filename.startswith("conversations-")
+        assert download.suggested_filename.endswith(".csv")
+        saved = tmp_path / "conversations.csv"
+        await download.save_as(saved)
+        lines = saved.read_bytes().decode("utf-8-sig").splitlines()
+        assert len(lines) == 3, "a header and today's two conversations"
+        async with page.expect_download() as caught:
+            await page.click("#export-scorecards-xlsx")
+        assert (await caught.value).suggested_filename.startswith("scorecards-")
         await page.screenshot(path=f"{tmp_path}/dashboard.png", full_page=True)

@@ -15,6 +15,7 @@ const EN = {
   f_ratings: "Ratings", f_complaints: "Complaints", f_transfers: "Transfers", f_quality_score: "Quality",
   f_online_seconds: "Online (s)", f_paused_seconds: "Paused (s)", f_utilisation: "Utilisation",
   heat: "Messages by weekday and hour", weekdays: "Mon,Tue,Wed,Thu,Fri,Sat,Sun", drill: "Conversations on",
+  export: "Export", export_conversations: "Conversations",
 };
 const ZH = {
   waiting: "排队中", longest: "最长等待", online: "在线客服", paused: "暂停", open_cases: "未结投诉", overdue_cases: "超时投诉",
@@ -94,6 +95,9 @@ async function loadPeriod() {
   const r = await api("GET", `/api/reports/summary?${query}`);
   if (!r.ok) { $("range-error").textContent = r.data.error || ""; return; }
   $("range-error").textContent = "";
+  for (const what of ["conversations", "scorecards"]) {
+    for (const format of ["csv", "xlsx"]) $(`export-${what}-${format}`).href = `/api/reports/${what}?${query}&format=${format}`;
+  }
   const now = keyFigures(r.data.figures), before = keyFigures(r.data.previous.figures);
   $("summary").replaceChildren(...now.map(([label, value], i) => cardEl(label, value, before[i][1])));
   const s = await api("GET", `/api/reports/series?${query}`);

@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+from core.privacy import mask_personal
+
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and belongs in the output.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
@@ -31,7 +33,8 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # Whatever a message, an extra or a traceback quotes, no phone or card number reaches the log.
+        return mask_personal(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -41,7 +44,7 @@ class TextFormatter(logging.Formatter):
         """Return the record as ``time level logger: message key=value ...``."""
         line = super().format(record)
         extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        return f"{line} {extras}" if extras else line
+        return mask_personal(f"{line} {extras}" if extras else line)
 
 
 def configure(log_format: str, level: str) -> None:

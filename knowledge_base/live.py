@@ -118,12 +118,18 @@ class LiveKnowledgeBase:
         await self.store.commit(entries, {}, Thresholds(), "system", f"seeded from {self.seed_file.name}")
 
     async def reload(self, version: int | None = None) -> LiveIndex | None:
-        """Make ``version`` (default: the stored live one) the answering index, if it is newer."""
+        """Make ``version`` (default: the stored live one) the answering index.
+
+        A version heard of (``version`` given) is taken only when newer than the one answering: a late
+        message about an older publish never moves an instance back. The stored pointer, which only
+        moves forward, is taken whenever it differs (it is the truth, even after a restore).
+        """
         target = version if version is not None else await self.store.live_version()
         if target is None:
             return self._live
         async with self._swap_lock:
-            if self._live is not None and self._live.version == target:
+            current = self._live.version if self._live is not None else None
+            if current is not None and (current == target or (version is not None and target < current)):
                 return self._live
             snapshot = await self.store.snapshot(target)
             if snapshot is None:
@@ -239,8 +245,7 @@ class LiveKnowledgeBase:
         snapshot = await self.store.commit(
             entries, synonyms, thresholds, author, message, built=index.states()
         )
-        async with self._swap_lock:
-            self._live = LiveIndex(snapshot.version, index, 0.0)
+        await self._adopt(snapshot.version, index)
         log.info(
             "kb: published",
             extra={"version": snapshot.version, "author": author, "forced_failures": len(failures)},
@@ -265,9 +270,14 @@ class LiveKnowledgeBase:
         await self.store.replace_drafts(old.entries)
         await self.store.set_synonyms(old.synonyms)
         await self.store.set_thresholds(old.thresholds)
-        async with self._swap_lock:
-            self._live = LiveIndex(snapshot.version, index, 0.0)
+        await self._adopt(snapshot.version, index)
         return snapshot
+
+    async def _adopt(self, version: int, index: KnowledgeIndex) -> None:
+        """Answer from the index this instance just published, unless a newer version got here first."""
+        async with self._swap_lock:
+            if self._live is None or self._live.version < version:
+                self._live = LiveIndex(version, index, 0.0)
 
     async def diff(self, old_version: int, new_version: int | None) -> dict[str, Any]:
         """Diff two versions (``new_version`` None means the current draft)."""

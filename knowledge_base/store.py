@@ -13,9 +13,7 @@ Layout under the deployment prefix (``{p}``):
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import io
 import json
 import re
 import time
@@ -23,16 +21,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import redis.asyncio as aioredis
-from scipy import sparse
+from redis.exceptions import WatchError
 
 from core.keys import KB_BUILT_TTL_SECONDS, Keys
+from core.privacy import mask_personal
 from knowledge_base.calibrate import Labelled
 from knowledge_base.entries import EntryError, FaqEntry, parse_entry
 from knowledge_base.matcher import Thresholds
-from knowledge_base.state import MatcherState
+from knowledge_base.state import MatcherState, state_from_json, state_to_json
 
 INBOX_MAX = 5000
 # Phone, card and order numbers do not belong in a list content staff browse: runs of 7+ digits
@@ -41,7 +38,8 @@ _LONG_DIGITS = re.compile(r"\d{7,}")
 
 
 def mask_numbers(text: str) -> str:
-    """Mask long digit runs, keeping the first three and last two digits."""
+    """Mask personal data (e-mail too), then any long digit run, keeping its first three and last two."""
+    text = mask_personal(text)
     return _LONG_DIGITS.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5) + m.group(0)[-2:], text)
 
 
@@ -278,27 +276,42 @@ class KnowledgeStore:
         message: str,
         built: Mapping[str, MatcherState] | None = None,
     ) -> Snapshot:
-        """Store a new version, make it live and tell every instance (the caller checked it)."""
+        """Store a new version, make it live and tell every instance (the caller checked it).
+
+        The live pointer only moves forward: when two publishes race, the higher version number wins
+        wherever they land, and the other stays in the history (never live over a newer one).
+        """
         version = int(await self.redis.incr(self.keys.version_seq))
         snap = Snapshot(version, author, message, time.time(), tuple(entries), synonyms, thresholds)
-        previous = await self.redis.get(self.keys.live)
         # What was built goes first, so an instance told about the version finds it.
         await self.save_built(version, built or {})
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys.version(version), _snapshot_json(snap))
-            pipe.zadd(self.keys.versions, {str(version): version})
-            pipe.set(self.keys.live, version)
-            pipe.publish(self.keys.published, str(version))
-            if previous is not None:
-                pipe.delete(self.keys.built(previous))  # tens of MB a version: keep the live one's only
-            await pipe.execute()
-        return snap
+            while True:
+                try:
+                    await pipe.watch(self.keys.live)
+                    raw = await pipe.get(self.keys.live)
+                    previous = int(raw) if raw else None
+                    pipe.multi()
+                    pipe.set(self.keys.version(version), _snapshot_json(snap))
+                    pipe.zadd(self.keys.versions, {str(version): version})
+                    # Tens of MB a version: only the live one keeps its built state.
+                    if previous is None or previous < version:
+                        pipe.set(self.keys.live, version)
+                        pipe.publish(self.keys.published, str(version))
+                        if previous is not None:
+                            pipe.delete(self.keys.built(previous))
+                    else:
+                        pipe.delete(self.keys.built(version))
+                    await pipe.execute()
+                    return snap
+                except WatchError:
+                    continue  # another publish moved the pointer meanwhile: decide again
 
     async def save_built(self, version: int, states: Mapping[str, MatcherState]) -> None:
         """Store what a version's publish built (arrays as .npy in base64: the client speaks text)."""
         if not states:
             return
-        payload = [_state_json(state) for state in states.values()]
+        payload = [state_to_json(state) for state in states.values()]
         await self.redis.set(self.keys.built(version), json.dumps(payload), ex=KB_BUILT_TTL_SECONDS)
 
     async def load_built(self, version: int) -> dict[str, MatcherState]:
@@ -307,7 +320,7 @@ class KnowledgeStore:
         if not raw:
             return {}
         try:
-            loaded = (_state_from_json(item) for item in json.loads(raw))
+            loaded = (state_from_json(item) for item in json.loads(raw))
             return {state.key: state for state in loaded}
         except (ValueError, KeyError, TypeError):
             return {}  # unreadable: the instance builds the index itself
@@ -350,49 +363,6 @@ class KnowledgeStore:
         """Remove one question from the inbox (turned into an entry, or not worth one)."""
         await self.redis.zrem(self.keys.inbox, key)
         await self.redis.hdel(self.keys.inbox_meta, key)
-
-
-def _npy(array: np.ndarray[Any, Any]) -> str:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _from_npy(text: str) -> npt.NDArray[Any]:
-    loaded: npt.NDArray[Any] = np.load(io.BytesIO(base64.b64decode(text)), allow_pickle=False)
-    return loaded
-
-
-def _state_json(state: MatcherState) -> dict[str, Any]:
-    vectors = state.vectors
-    return {
-        "key": state.key,
-        "vocabularies": [list(units) for units in state.vocabularies],
-        "idf": [_npy(idf) for idf in state.idf],
-        "vectors": {
-            "shape": list(vectors.shape),
-            "data": _npy(vectors.data),
-            "indices": _npy(vectors.indices),
-            "indptr": _npy(vectors.indptr),
-        },
-        "coef": _npy(state.coef) if state.coef is not None else None,
-        "intercept": _npy(state.intercept) if state.intercept is not None else None,
-    }
-
-
-def _state_from_json(item: dict[str, Any]) -> MatcherState:
-    vectors = item["vectors"]
-    matrix = sparse.csr_matrix(
-        (_from_npy(vectors["data"]), _from_npy(vectors["indices"]), _from_npy(vectors["indptr"])),
-        shape=tuple(vectors["shape"]),
-    )
-    vocabularies = tuple(tuple(str(unit) for unit in units) for units in item["vocabularies"])
-    idf = tuple(_from_npy(text) for text in item["idf"])
-    if len(idf) != len(vocabularies) or any(len(i) != len(v) for i, v in zip(idf, vocabularies, strict=True)):
-        raise ValueError("vocabularies and idf disagree")
-    coef = _from_npy(item["coef"]) if item["coef"] is not None else None
-    intercept = _from_npy(item["intercept"]) if item["intercept"] is not None else None
-    return MatcherState(item["key"], vocabularies, idf, matrix, coef, intercept)
 
 
 def utc_now() -> dt.datetime:

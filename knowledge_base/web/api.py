@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -260,7 +261,8 @@ async def import_entries(request: web.Request) -> web.StreamResponse:
     if len(data) > MAX_IMPORT_BYTES:
         return json_error(413, f"files up to {MAX_IMPORT_BYTES} bytes")
     try:
-        entries = load_bytes(data, fmt)
+        # Parsing up to 10 MB (an xlsx above all) takes long enough to stall every webhook: off the loop.
+        entries = await asyncio.to_thread(load_bytes, data, fmt)
     except ImportFailed as exc:
         return json_error(400, "nothing was imported", errors=exc.errors)
     store = _kb(request).store
@@ -278,14 +280,18 @@ async def export_entries(request: web.Request) -> web.StreamResponse:
         return json_error(400, f"format must be one of {', '.join(FORMATS)}")
     kb = _kb(request)
     if request.query.get("version"):
-        snapshot = await kb.store.snapshot(int(request.query["version"]))
+        try:
+            number = int(request.query["version"])
+        except ValueError:
+            return json_error(400, "version is a published version number")
+        snapshot = await kb.store.snapshot(number)
         if snapshot is None:
             return json_error(404, "no such version")
         entries = list(snapshot.entries)
     else:
         entries = await kb.store.draft_entries()
     return web.Response(
-        body=dump_bytes(entries, fmt),
+        body=await asyncio.to_thread(dump_bytes, entries, fmt),
         content_type=_CONTENT_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="faq.{fmt}"'},
     )
@@ -308,12 +314,24 @@ def operations() -> list[Operation]:
             body="Test",
         ),
         op(
-            "POST", "/api/kb/publish", publish, "Publish the draft (checks golden questions).", body="Publish"
+            "POST",
+            "/api/kb/publish",
+            publish,
+            "Publish the draft (checks golden questions).",
+            body="Publish",
+            audit="kb_published",
         ),
         op("GET", "/api/kb/versions", versions, "Published versions."),
         op("GET", "/api/kb/versions/{version}", version_detail, "One published version."),
         op("GET", "/api/kb/diff", diff, "Diff two versions (or a version and the draft)."),
-        op("POST", "/api/kb/rollback", rollback, "Roll back to a version.", body="Rollback"),
+        op(
+            "POST",
+            "/api/kb/rollback",
+            rollback,
+            "Roll back to a version.",
+            body="Rollback",
+            audit="kb_rolled_back",
+        ),
         op("GET", "/api/kb/golden", get_golden, "Golden questions."),
         op("PUT", "/api/kb/golden", put_golden, "Replace golden questions.", body="Golden"),
         op(
@@ -323,13 +341,27 @@ def operations() -> list[Operation]:
             "Calibrate thresholds on golden questions.",
             body="Calibrate",
         ),
-        op("PUT", "/api/kb/thresholds", put_thresholds, "Set thresholds by hand.", body="Thresholds"),
+        op(
+            "PUT",
+            "/api/kb/thresholds",
+            put_thresholds,
+            "Set thresholds by hand.",
+            body="Thresholds",
+            audit="kb_thresholds_changed",
+        ),
         op("GET", "/api/kb/synonyms", get_synonyms, "Synonym groups."),
         op("PUT", "/api/kb/synonyms", put_synonyms, "Replace synonym groups.", body="Synonyms"),
-        op("GET", "/api/kb/inbox", inbox, "Unanswered questions."),
+        op("GET", "/api/kb/inbox", inbox, "Unanswered questions.", audit="kb_inbox_viewed"),
         op("POST", "/api/kb/inbox/dismiss", dismiss, "Dismiss an inbox question.", body="Dismiss"),
-        op("POST", "/api/kb/import", import_entries, "Import a file into the draft.", body="File"),
-        op("GET", "/api/kb/export", export_entries, "Export the draft or a version."),
+        op(
+            "POST",
+            "/api/kb/import",
+            import_entries,
+            "Import a file into the draft.",
+            body="File",
+            audit="kb_imported",
+        ),
+        op("GET", "/api/kb/export", export_entries, "Export the draft or a version.", audit="kb_exported"),
     ]
 
 

@@ -137,3 +137,28 @@ async def test_other_instances_load_what_the_publisher_built(
     assert state.key not in rebuilt
     assert len(rebuilt) == 1
     assert await publisher.store.load_built(snapshot.version) == {}, "only the live version's is kept"
+
+
+async def test_the_live_version_only_moves_forward_when_publishes_race(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    kb = LiveKnowledgeBase(redis_client, prefix)
+    await kb.start()
+    try:
+        assert kb.live is not None
+        # A slow publish takes its number, then waits; a later one overtakes it and lands first.
+        seq = kb.store.keys.version_seq
+        reserved = int(await redis_client.incr(seq))
+        later = await kb.publish("bea", "later")
+        assert later.version == reserved + 1
+        await redis_client.set(seq, reserved - 1)  # so the slow one's commit lands on its own number
+        slow = await kb.store.commit(later.entries, {}, later.thresholds, "al", "slow")
+        assert slow.version == reserved
+        await redis_client.set(seq, later.version)
+        assert await kb.store.live_version() == later.version, "the pointer did not move back"
+        assert kb.live.version == later.version
+        # A late message about the older version does not move an instance back either.
+        assert (await kb.reload(slow.version)) is kb.live
+        assert kb.live.version == later.version
+    finally:
+        await kb.stop()

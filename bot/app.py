@@ -28,6 +28,7 @@ from bot.appkeys import (
     KNOWLEDGE,
     OBSERVE,
     OUTBOX,
+    OUTBOX_TOKEN,
     PRESENCE,
     PROFILES,
     QUALITY,
@@ -54,6 +55,7 @@ from bot.engine.service_events import members_of, transition_events
 from bot.engine.sweeper import Sweeper
 from bot.routes import add_routes
 from bot.settings import Settings
+from bot.unavailable import as_unavailable, storage_unavailable
 from bot.wiring import build_services
 from channels.base import Channel
 from channels.rest import RestChannel
@@ -71,7 +73,9 @@ from reports.metrics import Costs
 from reports.prometheus import EngineMetrics
 from reports.web.api import COSTS, EVENTS, LIVE, MEMBERS, QUALITY_SCORE
 from reports.web.prometheus import GAUGES, METRICS, PING, TOKEN, count_requests
+from staff.audit import AUDIT
 from staff.errors import api_errors
+from staff.headers import security_headers
 from staff.login import COOKIE_SECURE
 
 log = logging.getLogger(__name__)
@@ -113,6 +117,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STATES], app[TRANSCRIPTS], app[QUEUE] = services.states, services.transcripts, services.queue
     app[SERVICE], app[CLOSING], app[PROFILES] = services.handoff, services.closing, services.profiles
     app[CSAT], app[CANNED], app[ACCOUNTS] = services.csat, services.canned, services.accounts
+    app[AUDIT] = services.audit
     app[SIGNOFF], app[QUALITY], app[OBSERVE] = services.signoff, services.quality, services.events.observe
     app[PRESENCE] = services.events.presence
     # Platforms with their own service states hear of each change, in order with the messages.
@@ -211,7 +216,7 @@ async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def enabled_channels(settings: Settings) -> list[Channel]:
     """Return the channels the settings switch on: REST always, the others when configured."""
-    channels: list[Channel] = [RestChannel(settings.max_message_chars)]
+    channels: list[Channel] = [RestChannel(settings.max_message_chars, settings.rest_token)]
     if settings.telegram is not None:
         channels.append(TelegramChannel(settings.telegram, settings.max_message_chars))
     if settings.wechat is not None:
@@ -228,12 +233,14 @@ def _core_for_channels(app: web.Application) -> Core:
 
     async def on_message(inbound: Inbound, reply: Reply) -> None:
         # Channels are registered before start-up; the router exists only once Redis is connected.
-        await app[ROUTER].on_message(inbound, reply)
+        with as_unavailable(inbound.channel):
+            await app[ROUTER].on_message(inbound, reply)
 
     async def submit(
         inbound: Inbound, *, wait_reply: float = 0.0, passive: Passive | None = None
     ) -> Submitted:
-        return await app[INBOUND].submit(inbound, wait_reply=wait_reply, passive=passive)
+        with as_unavailable(inbound.channel):
+            return await app[INBOUND].submit(inbound, wait_reply=wait_reply, passive=passive)
 
     mailboxes = MailboxHub(lambda: app[REDIS], app[KEYS])
 
@@ -254,8 +261,10 @@ def _core_for_channels(app: web.Application) -> Core:
 def create_app(settings: Settings) -> web.Application:
     """Build the engine: services on Redis, the dialogue, the router, intake, channels and staff pages."""
     # Counting outermost, so a request's status is the one the client got.
-    middlewares = [count_requests, api_errors]
+    middlewares = [count_requests, storage_unavailable, api_errors]
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
+    # aiohttp 3.9 annotates this signal's callbacks wrongly (it wraps the type twice); the call is right.
+    app.on_response_prepare.append(security_headers)  # type: ignore[arg-type]
     app[SETTINGS] = settings
     app[METRICS], app[TOKEN] = EngineMetrics(), settings.metrics_token
     app[KEYS] = Keys(settings.redis_prefix)
@@ -264,6 +273,8 @@ def create_app(settings: Settings) -> web.Application:
     for ctx in (_services_ctx, _knowledge_ctx, _dialogue_ctx, _router_ctx, _intake_ctx):
         app.cleanup_ctx.append(ctx)
     app[CHANNELS] = enabled_channels(settings)
+    rest = next(c for c in app[CHANNELS] if isinstance(c, RestChannel))
+    app[OUTBOX_TOKEN] = rest.outbox_token
     core = _core_for_channels(app)
     for channel in app[CHANNELS]:
         channel.register(app, core)

@@ -24,6 +24,10 @@ class Channel(abc.ABC):
     # Whether the platform keeps its own idea of who serves the customer (WeCom's service states).
     follows_owner: ClassVar[bool] = False
 
+    def health(self) -> tuple[str, str]:
+        """Return the channel's state (``ok``, ``starting`` or ``failed``) and why, for ``/healthz``."""
+        return "ok", ""
+
     @abc.abstractmethod
     def register(self, app: web.Application, core: Core) -> None:
         """Add the channel's routes (and its clients' cleanup contexts) to ``app``."""

@@ -1,11 +1,15 @@
 """REST channel in Rasa's wire format, so Rasa users' tools and load generators work unchanged.
 
 ``POST /webhooks/rest/webhook`` with ``{"sender": "...", "message": "...", "metadata": {...}}`` answers
-``[{"recipient_id": ..., "text": ..., "buttons": [{"title", "payload"}], "image": ...}]``.
+``[{"recipient_id": ..., "text": ..., "buttons": [{"title", "payload"}], "image": ...}]``. The answer's
+``X-Outbox-Token`` header is what the sender shows to read its outbox (agents' later replies): only the
+client that talks as a sender hears what is said to it. With an auth token configured, every message must
+carry it (``?token=`` or ``Authorization: Bearer``), as with Rasa's own ``--auth-token``.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from typing import Any
@@ -13,12 +17,14 @@ from typing import Any
 from aiohttp import web
 
 from channels.base import Channel, register_channel
+from channels.signing import IdSigner
 from core.messages import EngineNotReady, Inbound, Outbound
-from core.ports import ChannelCannotPush, Core
+from core.ports import ChannelCannotPush, Core, SharedStore
 
 log = logging.getLogger(__name__)
 
 MAX_SENDER_CHARS = 128
+OUTBOX_TOKEN_HEADER = "X-Outbox-Token"
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -43,15 +49,34 @@ class RestChannel(Channel):
     name = "rest"
     can_push = False
 
-    def __init__(self, max_message_chars: int = 4000) -> None:
-        """Refuse messages longer than ``max_message_chars``."""
+    def __init__(self, max_message_chars: int = 4000, auth_token: str = "") -> None:
+        """Refuse messages longer than ``max_message_chars``; with ``auth_token``, those without it."""
         self._max_chars = max_message_chars
+        self._auth_token = auth_token
+        self._store: SharedStore | None = None
+        self._signer = IdSigner(lambda: self._store, "outbox_key")
+
+    async def outbox_token(self, sender: str) -> str:
+        """Return the token that lets the client talking as ``sender`` read its outbox."""
+        return await self._signer.token(sender)
+
+    def _authorised(self, request: web.Request) -> bool:
+        if not self._auth_token:
+            return True
+        given = request.query.get("token", "")
+        bearer = request.headers.get("Authorization", "")
+        if bearer.startswith("Bearer "):
+            given = bearer.removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), self._auth_token.encode())
 
     def register(self, app: web.Application, core: Core) -> None:
         """Add ``POST /webhooks/rest/webhook``."""
         on_message = core.on_message
+        self._store = core.store(self.name)
 
         async def webhook(request: web.Request) -> web.Response:
+            if not self._authorised(request):
+                return _error(401, "a valid token is required (?token= or Authorization: Bearer)")
             parsed = await self._parse(request)
             if isinstance(parsed, web.Response):
                 return parsed
@@ -68,7 +93,12 @@ class RestChannel(Channel):
                 # The client may retry: nothing was answered, and Rasa saves a tracker only at the end.
                 log.exception("message handling failed", extra={"sender_chars": len(parsed.sender_id)})
                 return _error(500, "the message could not be processed; please retry")
-            return web.json_response(replies, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+            token = await self.outbox_token(parsed.sender_id)
+            return web.json_response(
+                replies,
+                dumps=lambda o: json.dumps(o, ensure_ascii=False),
+                headers={OUTBOX_TOKEN_HEADER: token},
+            )
 
         app.router.add_post("/webhooks/rest/webhook", webhook)
 

@@ -25,7 +25,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from channels.base import Channel, register_channel
 from channels.config import TelegramConfig
-from core.messages import Inbound, Outbound
+from core.messages import EngineNotReady, Inbound, Outbound
 from core.ports import Core, SendFailed, SharedStore
 from core.tasks import stop_tasks
 
@@ -42,7 +42,8 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_BYTES = 64
 BUTTON_KEY_PREFIX = "#"
 BUTTON_TTL_SECONDS = 30 * 24 * 3600
-START_RETRY_SECONDS = 30.0
+START_RETRY_SECONDS = 2.0
+MAX_START_RETRY_SECONDS = 60.0
 ALLOWED_UPDATES = ["message", "callback_query"]
 # What the core understands as "say hello": Rasa's intent shorthand for the greeting.
 WELCOME_TEXT = "/greet"
@@ -73,6 +74,7 @@ class TelegramChannel(Channel):
         self._background: set[asyncio.Task[None]] = set()
         # Set once the bot has introduced itself to the Bot API and the webhook takes updates.
         self.ready = asyncio.Event()
+        self._state = ("starting", "introducing the bot to the Bot API")
 
     def register(self, app: web.Application, core: Core) -> None:
         """Add ``POST /webhooks/telegram`` and the PTB application's lifecycle."""
@@ -100,9 +102,14 @@ class TelegramChannel(Channel):
                 await application.stop()
             await application.shutdown()
 
+    def health(self) -> tuple[str, str]:
+        """Return ``ok`` once started, else ``starting`` (retrying) or ``failed`` (the token was refused)."""
+        return self._state
+
     async def _start(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         # The engine keeps serving other channels while Telegram is unreachable; the webhook says
-        # 503 (Telegram retries) until the bot has introduced itself.
+        # 503 (Telegram retries) until the bot has introduced itself. Each failed try waits longer.
+        delay = START_RETRY_SECONDS
         while True:
             try:
                 await application.initialize()
@@ -116,15 +123,22 @@ class TelegramChannel(Channel):
                     await application.start()
                     await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
                 self._application = application
+                self._state = ("ok", "")
                 self.ready.set()
                 log.info("telegram channel ready", extra={"mode": self._config.mode})
                 return
             except InvalidToken:
+                self._state = ("failed", "the bot token was refused")
                 log.error("telegram: the bot token was refused; the channel stays off")
                 return
             except TelegramError as exc:
+                self._state = ("starting", f"cannot reach the Bot API ({type(exc).__name__})")
                 log.warning("telegram: cannot reach the Bot API yet (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(START_RETRY_SECONDS)
+            except Exception as exc:  # e.g. an answer PTB cannot parse: said once, with its traceback
+                self._state = ("starting", f"unexpected failure ({type(exc).__name__}); retrying")
+                log.exception("telegram: the channel failed to start; retrying in %.0f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_START_RETRY_SECONDS)
 
     async def _webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -148,6 +162,9 @@ class TelegramChannel(Channel):
             return web.json_response({"error": "malformed update"}, status=400)
         try:
             await self._accept(update, application.bot)
+        except EngineNotReady:
+            # Nothing stored (Redis unreachable): Telegram delivers the update again later.
+            return web.json_response({"error": "try again"}, status=503, headers={"Retry-After": "5"})
         except Exception:
             # Nothing was stored: Telegram delivers the update again, and the dedup makes that safe.
             log.exception("telegram update could not be taken in", extra={"update_id": update.update_id})

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -27,7 +25,8 @@ from aiohttp import WSMsgType, web
 
 from channels.base import Channel, register_channel
 from channels.config import WebchatConfig
-from core.messages import Inbound, Outbound
+from channels.signing import IdSigner
+from core.messages import EngineNotReady, Inbound, Outbound
 from core.ports import Core, Mailboxes, SharedStore
 from core.tasks import stop_tasks
 
@@ -59,7 +58,7 @@ class WebchatChannel(Channel):
         self._core: Core | None = None
         self._store: SharedStore | None = None
         self._mailboxes: Mailboxes | None = None
-        self._key: bytes | None = None
+        self._signer = IdSigner(lambda: self._store, "visitor_key")
         self._sockets: set[web.WebSocketResponse] = set()
 
     def register(self, app: web.Application, core: Core) -> None:
@@ -93,30 +92,17 @@ class WebchatChannel(Channel):
         # Otherwise only the engine's own pages (same host and port).
         return bool(origin) and urlsplit(origin).netloc == request.host
 
-    async def _signing_key(self) -> bytes:
-        if self._key is None:
-            assert self._store is not None
-            # One key per deployment, made by whichever instance gets there first.
-            await self._store.add("visitor_key", secrets.token_hex(32), 10 * 365 * 24 * 3600)
-            stored = await self._store.get("visitor_key")
-            assert stored is not None
-            self._key = bytes.fromhex(stored)
-        return self._key
-
-    async def _token(self, visitor: str) -> str:
-        return hmac.new(await self._signing_key(), visitor.encode(), hashlib.sha256).hexdigest()
-
     async def _session(self, hello: dict[str, Any]) -> tuple[str, str]:
         visitor, token = hello.get("visitor"), hello.get("token")
         if (
             isinstance(visitor, str)
             and isinstance(token, str)
             and len(visitor) == VISITOR_CHARS
-            and hmac.compare_digest(token.encode(), (await self._token(visitor)).encode())
+            and await self._signer.valid(visitor, token)
         ):
             return visitor, token
         visitor = secrets.token_hex(VISITOR_CHARS // 2)
-        return visitor, await self._token(visitor)
+        return visitor, await self._signer.token(visitor)
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         if not self._origin_ok(request):
@@ -206,8 +192,9 @@ class WebchatChannel(Channel):
         inbound = Inbound(self.name, visitor, text, client_id, {"language": language, "client_id": client_id})
         try:
             submitted = await self._core.submit(inbound)
-        except Exception:
-            log.exception("webchat message could not be taken in")
+        except Exception as exc:
+            if not isinstance(exc, EngineNotReady):  # an outage is logged once where it is seen
+                log.exception("webchat message could not be taken in")
             await ws.send_json(
                 {"type": "error", "id": client_id, "error": "not received; it will be sent again"}
             )

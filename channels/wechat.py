@@ -29,7 +29,7 @@ from wechatpy.utils import to_text
 from channels.base import Channel, register_channel
 from channels.config import WechatConfig
 from channels.wechat_api import ApiError, WechatApi, fresh, send_failure, signature, signature_ok
-from core.messages import Inbound, Outbound
+from core.messages import EngineNotReady, Inbound, Outbound
 from core.ports import Core, SharedStore
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,9 @@ class WechatChannel(Channel):
         assert self._core is not None
         try:
             submitted = await self._core.submit(inbound, wait_reply=PASSIVE_WAIT_SECONDS, passive=_passive_ok)
+        except EngineNotReady:
+            # Nothing stored (Redis unreachable): WeChat retries, and the dedup keeps the message single.
+            return web.Response(status=503, text="try again", headers={"Retry-After": "5"})
         except Exception:
             # Nothing stored: WeChat's retry brings the message again, and the dedup keeps it single.
             log.exception("wechat message could not be taken in")

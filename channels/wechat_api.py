@@ -125,11 +125,13 @@ class WechatApi:
             if cached:
                 return cached
             # One instance fetches (each fetch may invalidate the token the others hold).
-            if await self._store.add("access_token_lock", uuid.uuid4().hex, TOKEN_LOCK_SECONDS):
+            holder = uuid.uuid4().hex
+            if await self._store.add("access_token_lock", holder, TOKEN_LOCK_SECONDS):
                 try:
                     return await self._fetch_token()
                 finally:
-                    await self._store.delete("access_token_lock")
+                    # A fetch slower than the lock lets another instance take it; that lock is theirs.
+                    await self._store.release("access_token_lock", holder)
             if time.monotonic() > deadline:
                 raise SendFailed(
                     "timed out waiting for another instance to fetch the access token", retryable=True
@@ -151,8 +153,8 @@ class WechatApi:
         return token
 
     async def _drop_token(self, stale: str) -> None:
-        if await self._store.get("access_token") == stale:
-            await self._store.delete("access_token")
+        # Only the token that failed: another instance may already have stored a fresh one.
+        await self._store.release("access_token", stale)
 
     async def call(self, path: str, body: Any) -> dict[str, Any]:
         """POST ``body`` to ``path`` with the access token; raise `ApiError` on a non-zero errcode."""

@@ -153,8 +153,7 @@ class WecomChannel(Channel):
                 await self._store.delete(f"sync_again:{kf}")
                 await self._sync_all(callback_token)
             finally:
-                if await self._store.get(f"sync_lock:{kf}") == holder:
-                    await self._store.delete(f"sync_lock:{kf}")
+                await self._store.release(f"sync_lock:{kf}", holder)  # still ours, or left alone
             if not await self._store.get(f"sync_again:{kf}"):
                 return
 

@@ -12,6 +12,10 @@ class EngineNotReady(Exception):
     """The engine cannot take messages yet (the model is still loading): the sender should retry."""
 
 
+class StorageUnavailable(EngineNotReady):
+    """The shared store (Redis) cannot be reached: nothing was taken in, and the sender should retry."""
+
+
 @dataclass(frozen=True)
 class Inbound:
     """A customer's message as the core sees it, whatever channel brought it."""

@@ -72,6 +72,9 @@ class SharedStore(Protocol):
     async def delete(self, key: str) -> None:
         """Remove ``key``."""
 
+    async def release(self, key: str, value: str) -> bool:
+        """Remove ``key`` only while it still holds ``value`` (a lock its owner lets go); True if removed."""
+
 
 class Mailboxes(Protocol):
     """Per-customer message streams shared by every instance (a socket channel's history and resume)."""

@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 if TYPE_CHECKING:
     # The stubs make clients generic over what commands return; ours decode (async) or not (sync).
@@ -25,6 +29,9 @@ else:
 log = logging.getLogger(__name__)
 
 START_ATTEMPTS = 4
+# Retries of a command whose connection broke (each on a fresh connection), and the connect timeout.
+RETRIES = 2
+CONNECT_TIMEOUT_SECONDS = 2.0
 STOP_GRACE_SECONDS = 10.0  # generous: on a saturated machine the server reaps closed clients late
 
 
@@ -107,14 +114,37 @@ def close_sync(client: SyncRedis) -> None:
     client.connection_pool.disconnect()
 
 
+# A pooled connection that Redis dropped (a restart, a failover) fails on first use: retry it on a new
+# connection, briefly. Only connection errors: a command that timed out may have reached the server.
+def _retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES)
+
+
+def _async_retry() -> AsyncRetry:
+    return AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES)
+
+
 def async_client(url: str) -> AsyncRedis:
     """Return an asyncio Redis client for ``url`` (redis://, rediss:// or unix://)."""
-    return aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    return aioredis.Redis.from_url(
+        url,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        retry=_async_retry(),
+        retry_on_error=[RedisConnectionError],
+    )
 
 
 def sync_client(url: str) -> SyncRedis:
     """Return a blocking client, for Rasa's stores, which are written against one."""
-    return redis.Redis.from_url(url, socket_timeout=10)
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=10,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        retry=_retry(),
+        retry_on_error=[RedisConnectionError],
+    )
 
 
 async def connect(url: str | None, var_dir: Path) -> tuple[AsyncRedis, str, EmbeddedRedis | None]:

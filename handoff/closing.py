@@ -74,16 +74,20 @@ class Closing:
         reason: str,
         notice: dict[str, str] | None = None,
         expected: Owner | None = None,
-    ) -> None:
+    ) -> bool:
         """Close a held conversation: free the slot, remember the agent, ask the customer for a rating.
 
         ``notice`` (by language) is told to the customer before the rating prompt. Raises IllegalTransition
         when the conversation is not in ``expected`` (when given) or cannot close from where it is.
+        Returns False, doing nothing more, when another close got there first (a double click, or two
+        instances' silence sweeps): the customer hears the notice and the rating prompt once.
         """
         conversation_id = ticket.conversation_id
-        await self._states.transition(
+        moved = await self._states.transition(
             conversation_id, Owner.CLOSED, actor=actor, reason=reason, expected=expected
         )
+        if not moved.changed:
+            return False
         handled = max(0.0, time.time() - ticket.enqueued_ms / 1000)
         await self._queue.finish(conversation_id, ticket.agent, handled_seconds=handled)
         if ticket.customer_id:
@@ -103,6 +107,7 @@ class Closing:
         text, buttons = prompt(language)
         await self._deliver(conversation_id, text, "", buttons)
         await transcripts.append(conversation_id, "system", text)
+        return True
 
     async def close_silent(self, timeout_seconds: float, now_ms: int | None = None) -> int:
         """Warn or close every held conversation silent past its time; return how many were closed."""
@@ -123,9 +128,11 @@ class Closing:
                 silent_ms = now - lines[-1].at_ms
                 if silent_ms >= timeout_seconds * 1000:
                     with contextlib.suppress(IllegalTransition):
-                        await self.close(ticket, "system", "customer silent", CLOSED, expected=Owner.AGENT)
-                        closed += 1
-                        log.info("closed for silence", extra={"conversation": conversation_id})
+                        if await self.close(
+                            ticket, "system", "customer silent", CLOSED, expected=Owner.AGENT
+                        ):
+                            closed += 1
+                            log.info("closed for silence", extra={"conversation": conversation_id})
                 elif silent_ms >= (timeout_seconds - warn_before(timeout_seconds)) * 1000:
                     await self._warn(conversation_id, lines, timeout_seconds * 1000 - silent_ms)
         return closed

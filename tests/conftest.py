@@ -178,13 +178,30 @@ def sender() -> str:
     return "cust-" + uuid.uuid4().hex[:10]
 
 
+# The outbox token each sender's last webhook answer carried, as a REST client keeps it.
+OUTBOX_TOKENS: dict[str, str] = {}
+
+
 async def say(client: TestClient, sender: str, text: str) -> list[dict[str, object]]:
     """Send one message through the REST channel and return the bot's replies."""
     response = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
     assert response.status == 200, await response.text()
+    OUTBOX_TOKENS[sender] = response.headers["X-Outbox-Token"]
     body = await response.json()
     assert isinstance(body, list)
     return body
+
+
+async def read_outbox(client: TestClient, sender: str, after: str = "0") -> list[dict[str, object]]:
+    """Return the sender's outbox after ``after``, shown the token its webhook answers carried."""
+    response = await client.get(
+        "/webhooks/rest/outbox",
+        params={"sender": sender, "after": after},
+        headers={"X-Outbox-Token": OUTBOX_TOKENS[sender]},
+    )
+    assert response.status == 200, await response.text()
+    messages: list[dict[str, object]] = (await response.json())["messages"]
+    return messages
 
 
 def texts(replies: list[dict[str, object]]) -> str:

@@ -7,6 +7,12 @@ from collections.abc import Callable
 from core.keys import Keys
 from core.redis import AsyncRedis
 
+# Compare and delete in one step: a lock that expired and was taken by another instance stays theirs.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 class RedisChannelStore:
     """One channel's namespace of shared values; implements `channels.base.SharedStore`."""
@@ -39,3 +45,8 @@ class RedisChannelStore:
     async def delete(self, key: str) -> None:
         """Remove ``key``."""
         await self._client().delete(self._key(key))
+
+    async def release(self, key: str, value: str) -> bool:
+        """Remove ``key`` only while it still holds ``value``; True when it was removed."""
+        script = self._client().register_script(_RELEASE)
+        return bool(await script(keys=[self._key(key)], args=[value]))

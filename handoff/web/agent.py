@@ -6,6 +6,7 @@ them, or waiting in one of their teams, unless they are a supervisor.
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
@@ -13,7 +14,16 @@ from aiohttp import web
 
 from core.state import IllegalTransition
 from handoff.web.access import may_read, ticket_view
-from handoff.web.appkeys import CLOSING, DELIVER, OBSERVE, PRESENCE, QUEUE, STATES, TRANSCRIPTS
+from handoff.web.appkeys import (
+    CLOSING,
+    DELIVER,
+    OBSERVE,
+    OUTBOX_TOKEN,
+    PRESENCE,
+    QUEUE,
+    STATES,
+    TRANSCRIPTS,
+)
 from staff.api import Operation, json_object, session_of
 from staff.errors import json_error
 
@@ -170,6 +180,11 @@ async def outbox(request: web.Request) -> web.StreamResponse:
     sender = request.query.get("sender", "")
     if not sender or len(sender) > 200:
         return json_error(400, "give ?sender=")
+    # Only the client talking as this sender: it holds the token its webhook answers carried.
+    given = request.query.get("token") or request.headers.get("X-Outbox-Token", "")
+    expected = await request.app[OUTBOX_TOKEN](sender)
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return json_error(403, "give the outbox token the webhook answered with (X-Outbox-Token)")
     lines = await request.app[TRANSCRIPTS].read_outbox(f"rest:{sender}", request.query.get("after", "0"))
     return web.json_response({"messages": [x.to_dict() for x in lines]})
 
@@ -192,6 +207,7 @@ def operations() -> list[Operation]:
             transcript,
             "A conversation's transcript.",
             "agent",
+            audit="transcript_viewed",
         ),
         op(
             "POST",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from core.keys import Keys
@@ -31,3 +33,5 @@ SIGNOFF = web.AppKey("case_signoff", Signoff)
 QUALITY = web.AppKey("quality", Quality)
 OBSERVE = web.AppKey("observe", Observe)
 PRESENCE: web.AppKey[PresenceChanged] = web.AppKey("presence_changed")
+# The REST channel's outbox token for a sender (what its webhook answered with in X-Outbox-Token).
+OUTBOX_TOKEN: web.AppKey[Callable[[str], Awaitable[str]]] = web.AppKey("outbox_token")

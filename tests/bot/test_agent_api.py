@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from handoff.web.appkeys import CSAT, QUEUE
 from staff.accounts import Accounts
 from staff.auth import ACCOUNTS
-from tests.conftest import EngineFactory, say, texts
+from tests.conftest import EngineFactory, read_outbox, say, texts
 
 PASSWORD = "agent password 1"
 
@@ -98,21 +98,21 @@ async def test_customer_agent_round_trip_and_back_to_the_bot(support_engine: Tes
         f"/api/agent/conversations/{conversation}/messages", json={"text": reply}, headers=headers
     )
     assert sent.status == 200
-    outbox = await (await engine.get(f"/webhooks/rest/outbox?sender={sender}")).json()
-    assert [(m["role"], m["text"], m["author"]) for m in outbox["messages"]] == [("agent", reply, "ann")]
-    after = outbox["messages"][-1]["id"]
-    assert (await (await engine.get(f"/webhooks/rest/outbox?sender={sender}&after={after}")).json())[
-        "messages"
-    ] == []
+    outbox = await read_outbox(engine, sender)
+    assert [(m["role"], m["text"], m["author"]) for m in outbox] == [("agent", reply, "ann")]
+    after = str(outbox[-1]["id"])
+    assert await read_outbox(engine, sender, after) == []
+    # Someone who only knows (or guesses) the sender id hears nothing.
+    for snooping in ({}, {"X-Outbox-Token": "0" * 64}):
+        snooped = await engine.get(f"/webhooks/rest/outbox?sender={sender}", headers=snooping)
+        assert snooped.status == 403
 
     closed = await engine.post(f"/api/agent/conversations/{conversation}/close", headers=headers)
     assert closed.status == 200
     me = await (await engine.get("/api/agent/me")).json()
     assert me["load"] == 0
     # The customer is asked to rate the conversation with the five levels as buttons.
-    prompt = (await (await engine.get(f"/webhooks/rest/outbox?sender={sender}&after={after}")).json())[
-        "messages"
-    ]
+    prompt = await read_outbox(engine, sender, after)
     assert "打分" in prompt[-1]["text"]
     assert [b["title"] for b in prompt[-1]["buttons"]] == ["非常满意", "满意", "一般", "不满意", "非常不满意"]
     assert "感谢您的评价" in texts(await say(engine, sender, "满意"))

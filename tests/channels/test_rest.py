@@ -72,3 +72,18 @@ async def test_messages_are_refused_with_503_while_the_model_is_unavailable(
 def test_plain_text_fallback_numbers_buttons() -> None:
     message = Outbound("u", "需要转人工吗？", (Button("转人工", "/request_human"), Button("不用了", "/deny")))
     assert message.plain_text() == "需要转人工吗？\n1. 转人工\n2. 不用了"
+
+
+async def test_with_an_auth_token_only_messages_carrying_it_are_taken(
+    trained_model: object, start_engine: EngineFactory
+) -> None:
+    client = await start_engine(rest_token="s3cret-token", instance_id="rest-token")
+    body = {"sender": "tok-1", "message": "你好"}
+    assert (await client.post(URL, json=body)).status == 401
+    assert (await client.post(URL + "?token=wrong", json=body)).status == 401
+    assert (await client.post(URL, json=body, headers={"Authorization": "Bearer wrong"})).status == 401
+    assert (await client.post(URL + "?token=s3cret-token", json=body)).status == 200
+    bearer = {"Authorization": "Bearer s3cret-token"}
+    answered = await client.post(URL, json=body, headers=bearer)
+    assert answered.status == 200
+    assert answered.headers["X-Outbox-Token"], "the sender's key to its outbox"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -218,6 +219,27 @@ async def test_rate_limits_wait_for_retry_after(
     assert record["attempts"] == 2
 
 
+class NoStore:
+    async def get(self, key: str) -> str | None:
+        return None
+
+    async def put(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
+        return None
+
+    async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
+        return True
+
+    async def delete(self, key: str) -> None:
+        return None
+
+    async def release(self, key: str, value: str) -> bool:
+        return True
+
+
+def no_mailboxes(name: str) -> Mailboxes:
+    raise AssertionError("Telegram keeps no mailboxes")
+
+
 async def test_polling_mode_feeds_updates_through_ptb(fake_telegram: FakeTelegram) -> None:
     received: list[Inbound] = []
     got = asyncio.Event()
@@ -231,22 +253,6 @@ async def test_polling_mode_feeds_updates_through_ptb(fake_telegram: FakeTelegra
 
     async def on_message(inbound: Inbound, reply: object) -> None:
         raise AssertionError("polling hands messages to submit, never to on_message")
-
-    class NoStore:
-        async def get(self, key: str) -> str | None:
-            return None
-
-        async def put(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
-            return None
-
-        async def add(self, key: str, value: str, ttl_seconds: float) -> bool:
-            return True
-
-        async def delete(self, key: str) -> None:
-            return None
-
-    def no_mailboxes(name: str) -> Mailboxes:
-        raise AssertionError("Telegram keeps no mailboxes")
 
     config = TelegramConfig(token=TELEGRAM_TOKEN, api_base_url=fake_telegram.url, mode="polling")  # type: ignore[attr-defined]
     channel = TelegramChannel(config)
@@ -313,3 +319,40 @@ async def test_a_resolved_complaint_is_signed_off_with_the_inline_keyboard(
     assert "无需再次确认" in replies[2].params["text"]
     history = [change.action for change in await cases.history(case.id)]
     assert history == ["opened", "resolved", "confirmed"]
+
+
+async def test_a_start_that_fails_unexpectedly_is_logged_shown_in_health_and_retried(
+    fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="channels.telegram")
+    # A getMe answer PTB cannot parse: no Bot API error, so no TelegramError either.
+    fake_telegram.fail_next("getMe", 200, {"ok": True, "result": {"unexpected": "shape"}})
+    config = TelegramConfig(token=TELEGRAM_TOKEN, api_base_url=fake_telegram.url, mode="polling")  # type: ignore[attr-defined]
+    channel = TelegramChannel(config)
+
+    async def refuse(*args: object, **kwargs: object) -> Submitted:
+        raise AssertionError("no updates in this test")
+
+    app = web.Application()
+    channel.register(
+        app,
+        Core(on_message=refuse, submit=refuse, store=lambda name: NoStore(), mailboxes=no_mailboxes),  # type: ignore[arg-type]
+    )
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        await fake_telegram.wait_for("getMe")
+        for _ in range(100):
+            if any("failed to start" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.02)
+        state, reason = channel.health()
+        assert state == "starting"
+        assert "unexpected failure" in reason
+        failures = [r for r in caplog.records if "failed to start" in r.getMessage()]
+        assert len(failures) == 1
+        assert failures[0].exc_info, "with its traceback"
+        await asyncio.wait_for(channel.ready.wait(), 20)  # the retry, 2 s later, gets a good answer
+        assert channel.health() == ("ok", "")
+    finally:
+        await server.close()

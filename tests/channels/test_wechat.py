@@ -212,3 +212,17 @@ async def test_instances_share_one_access_token(channels_engine: TestClient, fak
             await api.close()
     assert len(set(tokens)) == 1
     assert len(fake_wechat.of("token")) == before + 1
+
+
+async def test_a_lock_taken_over_after_it_expired_stays_with_its_new_holder(
+    channels_engine: TestClient,
+) -> None:
+    app = channels_engine.app
+    store = RedisChannelStore(lambda: app[REDIS], app[KEYS], f"wechat{uuid.uuid4().hex[:8]}")
+    assert await store.add("access_token_lock", "slow-instance", 0.05)
+    await asyncio.sleep(0.1)  # the slow instance's fetch outlived its lock ...
+    assert await store.add("access_token_lock", "other-instance", 5)  # ... and another took it
+    assert not await store.release("access_token_lock", "slow-instance")
+    assert await store.get("access_token_lock") == "other-instance"
+    assert await store.release("access_token_lock", "other-instance")
+    assert await store.get("access_token_lock") is None

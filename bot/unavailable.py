@@ -1,0 +1,64 @@
+"""While Redis cannot be reached, every request is answered 503 with Retry-After, never a 500.
+
+Platforms retry a webhook that answers 503 (Telegram and WeChat both do), so a customer's message
+waits at the platform instead of being lost, and a load balancer reads 503 as "try another instance".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+
+from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from core.messages import StorageUnavailable
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
+# One line for the first failure of an outage, then one per this many (an outage floods nothing).
+LOG_EVERY = 500
+
+
+class _Outage:
+    """How many requests found Redis unreachable (for the throttled log line)."""
+
+    failed = 0
+
+
+def _note(path: str, exc: Exception) -> None:
+    _Outage.failed += 1
+    if _Outage.failed % LOG_EVERY == 1:
+        log.warning(
+            "redis unreachable: answering 503",
+            extra={"path": path, "error": type(exc).__name__, "seen": _Outage.failed},
+        )
+
+
+@contextlib.contextmanager
+def as_unavailable(what: str) -> Iterator[None]:
+    """Turn a Redis connection failure into `StorageUnavailable`, which channels answer with a retry."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        _note(what, exc)
+        raise StorageUnavailable("the shared store cannot be reached; retry shortly") from exc
+
+
+@web.middleware
+async def storage_unavailable(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Answer 503 + Retry-After when the handler could not reach Redis (BusyLoadingError included)."""
+    try:
+        return await handler(request)
+    except (RedisConnectionError, RedisTimeoutError, StorageUnavailable) as exc:
+        if not isinstance(exc, StorageUnavailable):
+            _note(request.path, exc)
+        return web.json_response(
+            {"error": "storage unavailable; retry later", "retry_after": RETRY_AFTER_SECONDS},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )

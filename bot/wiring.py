@@ -77,8 +77,7 @@ def build_services(
     ``transcripts`` shares the instance the caller's ``deliver`` already writes failures to.
     """
     keys = Keys(settings.redis_prefix)
-    prefix = keys.prefix
-    states = ConversationStates(client, keys)
+    prefix, states = keys.prefix, ConversationStates(client, keys)
     transcripts = transcripts or Transcripts(client, keys)
     queue = HandoffQueue(client, prefix, states, settings.queue_settings())
     profiles = Profiles(client, prefix)

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from core.keys import Keys
 from core.redis import AsyncRedis
@@ -61,6 +63,8 @@ for i = 3, 7 do
 end
 return 1
 """
+# Redis names scripts by their SHA-1: the pipeline calls the script by it.
+_RECORD_SHA = hashlib.sha1(_RECORD.encode()).hexdigest()
 
 
 class ServiceEvents(RollupReads):
@@ -101,37 +105,55 @@ class ServiceEvents(RollupReads):
         year, week, _ = dt.datetime.fromtimestamp(at, self.zone).isocalendar()
         return f"{year}-W{week:02d}"
 
-    async def record(self, event: Event) -> bool:
-        """Record an event once; False when its key was seen already."""
+    def _script_call(self, event: Event) -> tuple[list[str], list[str | int | float]]:
+        """Return the record script's keys and arguments for ``event``."""
         keys = self.keys
         oldest_ms = int((self.clock() - self.retention_seconds) * 1000)
         value = "" if event.value is None else repr(float(event.value))
         day, week = self.day_of(event.at), self.week_of(event.at)
         cube = event.cube_fields()
-        done = await self._record(
-            keys=[
-                keys.seen(event.key),
-                keys.stream,
-                keys.hour(self.hour_of(event.at)),
-                keys.day(day),
-                keys.cube(day),
-                keys.cube(week),
-                keys.hourly(day),
-            ],
-            args=[
-                self.retention_seconds,
-                max(0, oldest_ms),
-                event.to_json(),
-                event.field(),
-                value,
-                bucket_of(event.value or 0.0),
-                self.retention_seconds,
-                cube[0],
-                self.hourly_field(event),
-                *(field.removeprefix(cube[0]) for field in cube),
-            ],
-        )
-        return bool(done)
+        script_keys = [
+            keys.seen(event.key),
+            keys.stream,
+            keys.hour(self.hour_of(event.at)),
+            keys.day(day),
+            keys.cube(day),
+            keys.cube(week),
+            keys.hourly(day),
+        ]
+        args: list[str | int | float] = [
+            self.retention_seconds,
+            max(0, oldest_ms),
+            event.to_json(),
+            event.field(),
+            value,
+            bucket_of(event.value or 0.0),
+            self.retention_seconds,
+            cube[0],
+            self.hourly_field(event),
+            *(field.removeprefix(cube[0]) for field in cube),
+        ]
+        return script_keys, args
+
+    async def record(self, event: Event) -> bool:
+        """Record an event once; False when its key was seen already."""
+        script_keys, args = self._script_call(event)
+        return bool(await self._record(keys=script_keys, args=args))
+
+    async def record_all(self, events: list[Event]) -> list[bool]:
+        """Record several events in one round trip (each once, in order); see `record`."""
+        for _ in range(2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for event in events:
+                    script_keys, args = self._script_call(event)
+                    pipe.evalsha(_RECORD_SHA, len(script_keys), *script_keys, *args)
+                try:
+                    return [bool(done) for done in await pipe.execute()]
+                except NoScriptError:
+                    # Redis restarted or was flushed: the first event on its own loads the script,
+                    # then all go again (deduplicated on their keys, so none counts twice).
+                    await self.record(events[0])
+        raise RuntimeError("the record script could not be loaded")
 
     async def observe(
         self,
@@ -164,19 +186,19 @@ class ServiceEvents(RollupReads):
                 "service event not recorded", extra={"kind": kind, "lost": self.lost, "error": repr(exc)}
             )
 
-    async def _observe(
+    def _event(
         self,
         kind: str,
         conversation_id: str,
         key: str,
-        agent: str,
-        team: str,
-        tier: str,
-        detail: str,
-        value: float | None,
-    ) -> None:
+        agent: str = "",
+        team: str = "",
+        tier: str = "",
+        detail: str = "",
+        value: float | None = None,
+    ) -> Event:
         channel = conversation_id.partition(":")[0]
-        event = Event(
+        return Event(
             Kind(kind),
             self.clock(),
             conversation_id,
@@ -188,7 +210,19 @@ class ServiceEvents(RollupReads):
             detail,
             value,
         )
-        await self.record(event)
+
+    async def _observe(
+        self,
+        kind: str,
+        conversation_id: str,
+        key: str,
+        agent: str,
+        team: str,
+        tier: str,
+        detail: str,
+        value: float | None,
+    ) -> None:
+        await self.record(self._event(kind, conversation_id, key, agent, team, tier, detail, value))
 
     async def customer_message(
         self,
@@ -198,32 +232,48 @@ class ServiceEvents(RollupReads):
         tier: str = "",
         idle_seconds: float = 1800,
         window_seconds: float = 24 * 3600,
+        bot_reply_seconds: float | None = None,
     ) -> None:
-        """Record a customer's message, and a new conversation when none was active.
+        """Record a customer's message, a new conversation when none was active, and the bot's reply.
 
         A new conversation within ``window_seconds`` of the customer's previous one is also a recontact:
-        the previous one did not settle it (containment counts it so). Never raises (see `observe`).
+        the previous one did not settle it (containment counts it so). ``bot_reply_seconds``, when the bot
+        answered, records its reply with the time it took. Two round trips for an ongoing conversation
+        (the activity check, then every event at once). Never raises (see `observe`).
         """
         try:
-            await self._message(conversation_id, message_key, tier, idle_seconds, window_seconds)
+            await self._message(
+                conversation_id, message_key, tier, idle_seconds, window_seconds, bot_reply_seconds
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self._lost("customer_message", exc)
 
     async def _message(
-        self, conversation_id: str, message_key: str, tier: str, idle_seconds: float, window_seconds: float
+        self,
+        conversation_id: str,
+        message_key: str,
+        tier: str,
+        idle_seconds: float,
+        window_seconds: float,
+        bot_reply_seconds: float | None,
     ) -> None:
         now = self.clock()
+        events: list[Event] = []
         if await self.session(conversation_id, idle_seconds):
             # The previous opening's time (on the clock given, so tests need not wait for TTLs).
             previous = await self.redis.set(
                 self.keys.recent(conversation_id), repr(now), ex=int(window_seconds), get=True
             )
             if previous is not None and now - float(previous) <= window_seconds:
-                await self.observe("recontact", conversation_id, key=message_key, tier=tier)
-            await self.observe("opened", conversation_id, key=message_key, tier=tier)
-        await self.observe("customer_message", conversation_id, key=message_key, tier=tier)
+                events.append(self._event("recontact", conversation_id, message_key, tier=tier))
+            events.append(self._event("opened", conversation_id, message_key, tier=tier))
+        events.append(self._event("customer_message", conversation_id, message_key, tier=tier))
+        if bot_reply_seconds is not None:
+            reply = self._event("bot_reply", conversation_id, message_key, value=bot_reply_seconds)
+            events.append(reply)
+        await self.record_all(events)
 
     async def presence(self, agent: str, status: str, team: str = "") -> None:
         """Note an agent's new status; the stretch in the one before counts as its presence time.

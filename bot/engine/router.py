@@ -122,11 +122,9 @@ class Router:
             await reply(message)
         # Reported after the replies went out: the reports never slow the customer's answer.
         key = f"{conversation}:{inbound.message_id or repr(inbound.received_at)}"
-        await self._events.customer_message(conversation, key)
-        if answered_by == "bot_turn" and replies:
-            await self._events.observe(
-                "bot_reply", conversation, key=key, value=time.time() - inbound.received_at
-            )
+        by_bot = answered_by == "bot_turn" and bool(replies)
+        reply_seconds = time.time() - inbound.received_at if by_bot else None
+        await self._events.customer_message(conversation, key, bot_reply_seconds=reply_seconds)
 
     async def _begin(self, inbound: Inbound, dialogue: Dialogue) -> Turn:
         """Record the message and read what every step needs, in one round trip to Redis."""

@@ -36,7 +36,8 @@ async def test_reading_a_transcript_or_profile_and_exporting_are_audited_for_adm
 
     exported = await (await desk.get("/api/audit", params={"action": "conversations_exported"})).json()
     (export,) = exported["entries"]
-    assert (export["actor"], export["detail"]["format"], export["detail"]["ids_shown"]) == ("ada", "csv", True)
+    detail = export["detail"]
+    assert (export["actor"], detail["format"], detail["ids_shown"]) == ("ada", "csv", True)
     only_this = await (await desk.get("/api/audit", params={"target": sender, "limit": "1"})).json()
     assert len(only_this["entries"]) == 1
     assert only_this["entries"][0]["target"] == conversation

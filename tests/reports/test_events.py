@@ -143,3 +143,19 @@ async def test_presence_time_comes_from_status_changes_and_feeds_utilisation(
     assert (ann["online_seconds"], ann["paused_seconds"]) == (5400.0, 600.0)
     # 5,400 s of handling over 5,400 s online with 2 slots: half the slots busy.
     assert ann["utilisation"] == 0.5
+
+
+async def test_a_message_and_the_bot_reply_are_recorded_together_even_after_redis_lost_its_scripts(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    clock = Clock()
+    events = ServiceEvents(redis_client, key_prefix + "rp" + uuid.uuid4().hex[:4], clock=clock)
+    await events.customer_message("rest:s", "s1", bot_reply_seconds=0.25)
+    await redis_client.script_flush()  # what a restarted Redis without persistence forgets
+    await events.customer_message("rest:s", "s2", bot_reply_seconds=0.5)
+    await events.customer_message("rest:s", "s2", bot_reply_seconds=0.5)  # a retried webhook
+    figures = summary(tallies(await events.days(*_days(events, clock))), Costs())
+    assert figures["volume"]["conversations"] == 1
+    assert figures["volume"]["customer_messages"] == 2
+    assert figures["bot"]["first_response_seconds"]["mean"] == 0.38, "(0.25 + 0.5) / 2, rounded"
+    assert events.lost == 0

@@ -39,7 +39,7 @@ async def test_entries_older_than_the_retention_fall_off_at_the_next_write(
     keys = Keys(key_prefix + "au" + uuid.uuid4().hex[:6])
     log = AuditLog(redis_client, keys, retention_days=30)
     old_ms = int((time.time() - 31 * 86400) * 1000)
-    fields = {"actor": "ann", "action": "transcript_viewed", "target": "rest:x", "detail": "{}", "address": ""}
+    fields = {"actor": "ann", "action": "transcript_viewed", "target": "rest:x", "detail": "{}"}
     await redis_client.xadd(keys.audit, fields, id=f"{old_ms}-0")  # written 31 days ago
     await log.record("bob", "profile_viewed", "rest:y")
     assert [e.actor for e in await log.search()] == ["bob"]

@@ -110,7 +110,9 @@ class ServiceEvents(RollupReads):
         keys = self.keys
         oldest_ms = int((self.clock() - self.retention_seconds) * 1000)
         value = "" if event.value is None else repr(float(event.value))
-        day, week = self.day_of(event.at), self.week_of(event.at)
+        local = dt.datetime.fromtimestamp(event.at, self.zone)  # once: zone conversions cost
+        year, week_number, _ = local.isocalendar()
+        day, week = local.strftime("%Y%m%d"), f"{year}-W{week_number:02d}"
         cube = event.cube_fields()
         script_keys = [
             keys.seen(event.key),
@@ -130,7 +132,7 @@ class ServiceEvents(RollupReads):
             bucket_of(event.value or 0.0),
             self.retention_seconds,
             cube[0],
-            self.hourly_field(event),
+            f"{event.kind.value}|{local.hour:02d}",
             *(field.removeprefix(cube[0]) for field in cube),
         ]
         return script_keys, args

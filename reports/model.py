@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import enum
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 
 class Kind(str, enum.Enum):
@@ -87,8 +87,8 @@ class Event:
         return [base] + [f"{base}{name}={value}" for name, value in dims if value]
 
     def to_json(self) -> str:
-        """Serialise for the stream."""
-        data = asdict(self)
+        """Serialise for the stream (by hand: `dataclasses.asdict` was a quarter of recording's CPU)."""
+        data = {name: getattr(self, name) for name in _FIELDS}
         data["kind"] = self.kind.value
         return json.dumps(data, ensure_ascii=False)
 
@@ -98,6 +98,9 @@ class Event:
         data = json.loads(raw)
         data["kind"] = Kind(data["kind"])
         return cls(**data)
+
+
+_FIELDS = tuple(f.name for f in fields(Event))
 
 
 def bucket_of(value: float) -> int:

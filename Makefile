@@ -7,7 +7,7 @@ PY := .venv/bin/python
 run: install ui ## Serve the engine on http://localhost:$${PORT:-8080} (embedded Redis unless REDIS_URL is set)
 	$(PY) -m bot serve
 
-test: install ui browser lint ## Run the whole test suite (trains the model once if its inputs changed)
+test: install ui browser lint train ## Run the whole test suite (the model is trained first, if its inputs changed)
 	$(PY) -m pytest
 
 lint: install ## ruff, mypy (strict), the import-linter layer contracts, no import cycles, size limits

@@ -56,7 +56,7 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
     app.router.add_get("/", index)
     app.router.add_static("/static/", web_dir, show_index=False)
     add_operations(app, login.operations())
-    add_operations(app, audit_api.operations())
+    audit_api.register(app)
     # The staff pages' shared script (api, login, texts), imported as an ES module.
     app.router.add_static("/staff/", STAFF_STATIC, show_index=False)
     kb_routes.register(app)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from aiohttp import web
 
-from staff.api import Operation
+from staff.api import Operation, add_operations
 from staff.audit import AUDIT
 from staff.errors import ApiError
 
 MAX_LIMIT = 1000
+PAGE = Path(__file__).parent / "audit.html"
 
 
 def _instant(value: str, end_of_day: bool) -> float | None:
@@ -53,3 +55,13 @@ def operations() -> list[Operation]:
             "GET", "/api/audit", search, "Search the audit log (admins).", "admin", audit="audit_searched"
         )
     ]
+
+
+def register(app: web.Application) -> None:
+    """Add the admins' audit page (``/admin/audit``) and its API."""
+
+    async def page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(PAGE)
+
+    app.router.add_get("/admin/audit", page)
+    add_operations(app, operations())

@@ -20,7 +20,7 @@ STAFF_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
-STAFF_PREFIXES = ("/agent", "/kb", "/reports", "/api/", "/staff/", "/vendor/")
+STAFF_PREFIXES = ("/agent", "/admin", "/kb", "/reports", "/api/", "/staff/", "/vendor/")
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

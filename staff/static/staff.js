@@ -28,6 +28,17 @@ export async function loadSession() {
   return true;
 }
 
+/** Show the page's #login section instead of its #app. */
+export function showLogin() { $("login").classList.remove("hidden"); $("app").classList.add("hidden"); }
+
+/** Read the session and show #app (with the user's name in #who), or the login form; true when signed in. */
+export async function signedIn() {
+  if (!(await loadSession())) { showLogin(); return false; }
+  $("who").textContent = session.username;
+  $("login").classList.add("hidden"); $("app").classList.remove("hidden");
+  return true;
+}
+
 /** Wire the page's #login-form: on success call ``start``; ``showLogin`` runs whenever the session ends. */
 export function bindLogin(start, showLogin) {
   whenLoggedOut = showLogin;

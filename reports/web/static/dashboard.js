@@ -1,6 +1,6 @@
 // The supervisor dashboard (/reports): live queues and cases, the period's figures beside the previous
 // period, day-by-day trends as Apache ECharts charts (installed by `make ui`, never a CDN), scorecards.
-import { $, api, bindLogin, i18n, loadSession, session } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, showLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Service dashboard", console: "Agent console", complaints: "Complaint cases", login: "Log in",
@@ -15,7 +15,7 @@ const EN = {
   f_ratings: "Ratings", f_complaints: "Complaints", f_transfers: "Transfers", f_quality_score: "Quality",
   f_online_seconds: "Online (s)", f_paused_seconds: "Paused (s)", f_utilisation: "Utilisation",
   heat: "Messages by weekday and hour", weekdays: "Mon,Tue,Wed,Thu,Fri,Sat,Sun", drill: "Conversations on",
-  export: "Export", export_conversations: "Conversations",
+  export: "Export", export_conversations: "Conversations", audit: "Audit log",
 };
 const ZH = {
   waiting: "排队中", longest: "最长等待", online: "在线客服", paused: "暂停", open_cases: "未结投诉", overdue_cases: "超时投诉",
@@ -177,12 +177,8 @@ function renderScorecards(data) {
   }));
 }
 
-function showLogin() { $("login").classList.remove("hidden"); $("app").classList.add("hidden"); }
-
 async function start() {
-  if (!(await loadSession())) { showLogin(); return; }
-  $("who").textContent = session.username;
-  $("login").classList.add("hidden"); $("app").classList.remove("hidden");
+  if (!(await signedIn())) return;
   if (!$("to").value) {
     // "Today" is the reports' day (their time zone), which the server knows, not the browser's.
     const today = await api("GET", "/api/reports/summary");

@@ -1,0 +1,50 @@
+"""The admins' audit page in a real browser: who read a customer's transcript, filtered by action."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient
+from playwright.async_api import expect
+
+from staff.accounts import Accounts
+from staff.auth import ACCOUNTS
+from tests.bot.test_agent_api import PASSWORD
+from tests.bot.test_closing import desk, with_ann  # noqa: F401  (fixture: a staffed instance of its own)
+from tests.chromium import chromium
+
+
+async def test_an_admin_sees_who_read_a_transcript_and_narrows_the_list(
+    desk: TestClient,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    sender = "ap-" + uuid.uuid4().hex[:6]
+    conversation = f"rest:{sender}"
+    ann = await with_ann(desk, sender)
+    assert (await desk.get(f"/api/agent/conversations/{conversation}", headers=ann)).status == 200
+    accounts: Accounts = desk.app[ACCOUNTS]
+    await accounts.set_user("ada", PASSWORD, ["admin"])
+    base = str(desk.make_url("")).rstrip("/")
+    async with chromium() as browser:
+        context = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
+        await page.goto(base + "/admin/audit")
+        await page.fill("#username", "ada")
+        await page.fill("#password", PASSWORD)
+        await page.click("#login-form button[type=submit]")
+        await expect(page.locator("#who")).to_have_text("ada")
+        row = page.locator("#entries tr", has_text="transcript_viewed").filter(has_text=conversation)
+        await expect(row).to_have_count(1)
+        await expect(row).to_contain_text("ann")
+        await page.fill("#f-action", "profile_viewed")
+        await page.fill("#f-target", sender)
+        await page.click("#filters button[type=submit]")
+        await expect(page.locator("#count")).to_contain_text("0 条记录")
+        await page.fill("#f-action", "")
+        await page.click("#filters button[type=submit]")
+        await expect(page.locator("#entries tr", has_text=conversation).first).to_be_visible()
+        await page.screenshot(path=f"{tmp_path}/audit.png", full_page=True)
+        await page.click("#lang-switch")
+        await expect(page.locator("h1")).to_have_text("Audit log")
+        await context.close()

@@ -205,6 +205,7 @@ async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
     sweeper = Sweeper(
         app[SERVICES],
         app[INBOUND],
+        app[OUTBOX],
         app[DELIVER],
         max_wait_seconds=settings.handoff_max_wait_seconds,
         silence_seconds=settings.handoff_silence_seconds,

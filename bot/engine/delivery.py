@@ -1,9 +1,15 @@
-"""Delivery to customers: the push outbox (recorded, in order, retried) and the owner mirror.
+"""Delivery to customers: the durable push outbox (in Redis, in order, retried) and the owner mirror.
 
-Each message gets a delivery record in Redis (pending → delivered | failed, with attempts and the
-platform's reason). A conversation's messages leave one at a time, in the order they were queued, so a
-retry never lets a later answer overtake an earlier one. A failure that retrying cannot fix (or that
-outlives the retries) is written into the transcript, where the agent sees it.
+Each push (a message, or a service-state change on a platform that has them) is written to the
+conversation's push stream in Redis together with its delivery record (pending → sending → delivered |
+failed, with attempts and the platform's reason) before anything is sent. One worker across all
+instances holds the conversation's lease and sends its pushes one at a time, in the order they were
+queued, so a retry never lets a later answer overtake an earlier one. When an instance dies its lease
+lapses and the sweep of another instance sends what is left. A push whose record says "sending" when it
+is taken over may or may not have reached the platform (none of ours has an idempotency key): it is
+sent again once and its record says ``maybe_duplicated``; one recorded as delivered or failed is never
+sent again. A failure that retrying cannot fix (or that outlives the retries) is written into the
+transcript, where the agent sees it.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from channels.base import Channel
 from core.keys import DELIVERIES_TTL_SECONDS, Keys
+from core.lease import Lease
 from core.messages import Button, Outbound
 from core.ports import SendFailed
 from core.redis import AsyncRedis
@@ -32,19 +40,54 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 MAX_RETRY_AFTER_SECONDS = 30.0
 SHUTDOWN_GRACE_SECONDS = 5.0
+# A conversation with pushes listed this long is looked at by the sweep (its worker may have died).
+RECOVER_AFTER_SECONDS = 5.0
+# Records whose outcome is settled; anything else is still to be sent (or resent).
+SETTLED = frozenset({"delivered", "failed"})
 
 
 @dataclass(frozen=True)
-class _Job:
+class _Push:
+    """One queued push: a message, or an owner change for a platform with service states."""
+
     delivery_id: str
     conversation_id: str
     message: Outbound
-    # A platform call other than a message (a service-state change), kept in the same order.
-    action: Callable[[], Awaitable[None]] | None = None
+    # Set for a service-state change ("BOT", "QUEUED", "AGENT", "CLOSED"); the message is then its label.
+    owner: str | None = None
+    agent: str | None = None
+
+    def encode(self) -> str:
+        """Return the push as the JSON kept in the stream."""
+        m = self.message
+        data: dict[str, Any] = {
+            "d": self.delivery_id,
+            "to": m.recipient_id,
+            "text": m.text,
+            "buttons": [[b.title, b.payload] for b in m.buttons],
+            "image": m.image_url,
+            "author": m.author,
+        }
+        if self.owner is not None:
+            data.update(owner=self.owner, agent=self.agent)
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def decode(cls, conversation_id: str, raw: str) -> _Push:
+        """Rebuild a push from its stream entry."""
+        data = json.loads(raw)
+        message = Outbound(
+            recipient_id=str(data["to"]),
+            text=str(data.get("text") or ""),
+            buttons=tuple(Button(str(t), str(p)) for t, p in data.get("buttons") or ()),
+            image_url=data.get("image") or None,
+            author=str(data.get("author") or ""),
+        )
+        return cls(str(data["d"]), conversation_id, message, data.get("owner"), data.get("agent"))
 
 
 class Outbox:
-    """Queue, send, retry and record outbound messages for channels that push."""
+    """Queue durably, send, retry and record outbound pushes for channels that push."""
 
     def __init__(
         self,
@@ -57,7 +100,7 @@ class Outbox:
     ) -> None:
         """Look channels up by name with ``channel_for``; wait ``delays`` between attempts.
 
-        ``on_outcome(channel, "delivered" | "failed")`` hears of each message's end (the metrics).
+        ``on_outcome(channel, "delivered" | "failed")`` hears of each push's end (the metrics).
         """
         self._on_outcome = on_outcome
         self._redis = client
@@ -65,120 +108,182 @@ class Outbox:
         self._transcripts = transcripts
         self._channel_for = channel_for
         self.delays = tuple(delays)
-        self._queues: dict[str, asyncio.Queue[_Job]] = {}
         self._senders: dict[str, asyncio.Task[None]] = {}
 
     async def send(self, conversation_id: str, message: Outbound) -> str:
         """Record ``message`` as pending, queue it behind the conversation's earlier ones; return its id."""
         # The conversation id decides the addressee (Rasa addresses replies to the conversation id).
         message = replace(message, recipient_id=conversation_id.partition(":")[2])
-        return await self._queue(conversation_id, message, None)
+        return await self._queue(_Push(uuid.uuid4().hex[:16], conversation_id, message))
 
-    async def run(self, conversation_id: str, label: str, action: Callable[[], Awaitable[None]]) -> str:
-        """Queue a platform call (not a message) behind the conversation's messages, retried alike."""
-        return await self._queue(conversation_id, Outbound(conversation_id.partition(":")[2], label), action)
+    async def owner_changed(self, conversation_id: str, owner: str, agent: str | None) -> str:
+        """Queue a service-state change behind the conversation's messages, retried alike."""
+        label = Outbound(conversation_id.partition(":")[2], f"service state → {owner}")
+        return await self._queue(_Push(uuid.uuid4().hex[:16], conversation_id, label, owner, agent))
 
-    async def _queue(
-        self, conversation_id: str, message: Outbound, action: Callable[[], Awaitable[None]] | None
-    ) -> str:
-        delivery_id = uuid.uuid4().hex[:16]
-        await self._record(conversation_id, delivery_id, "pending", 0, "", message)
-        queue = self._queues.setdefault(conversation_id, asyncio.Queue())
-        queue.put_nowait(_Job(delivery_id, conversation_id, message, action))
-        sender = self._senders.get(conversation_id)
-        if sender is None or sender.done():
-            self._senders[conversation_id] = asyncio.create_task(self._drain(conversation_id, queue))
-        return delivery_id
+    async def _queue(self, push: _Push) -> str:
+        conversation = push.conversation_id
+        # Listed before it is stored, so a crash in between leaves at worst an empty entry to sweep.
+        await self._redis.zadd(self._keys.push_active, {conversation: time.time()}, nx=True)
+        record = {
+            "text": push.message.plain_text()[:200],
+            "at": int(time.time() * 1000),
+            # Orders records queued within one millisecond (the record list is shown in queue order).
+            "ns": time.time_ns(),
+            "status": "pending",
+            "attempts": 0,
+            "reason": "",
+        }
+        # The record and the stream entry share the conversation's slot: one transaction writes both.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            self._write_record(pipe, conversation, push.delivery_id, record)
+            pipe.xadd(self._keys.push_queue(conversation), {"p": push.encode()})
+            await pipe.execute()
+        self.kick(conversation)
+        return push.delivery_id
+
+    def kick(self, conversation: str) -> None:
+        """Make sure a local worker sends the conversation's pushes (no-op if one is running)."""
+        task = self._senders.get(conversation)
+        if task is None or task.done():
+            self._senders[conversation] = asyncio.create_task(self._drain(conversation))
+
+    async def recover(self, limit: int = 100) -> int:
+        """Start workers for conversations whose pushes have waited too long (their worker died)."""
+        cutoff = time.time() - RECOVER_AFTER_SECONDS
+        stale = await self._redis.zrangebyscore(self._keys.push_active, "-inf", cutoff, start=0, num=limit)
+        for conversation in stale:
+            self.kick(conversation)
+        return len(stale)
 
     async def deliveries(self, conversation_id: str) -> list[dict[str, object]]:
         """Return the conversation's delivery records, oldest first."""
         raw = await self._redis.hgetall(self._keys.deliveries(conversation_id))
         records = [{"id": key, **json.loads(value)} for key, value in raw.items()]
-        return sorted(records, key=lambda r: (int(str(r.get("at", 0))), str(r["id"])))
+        return sorted(
+            records, key=lambda r: (int(str(r.get("at", 0))), int(str(r.get("ns", 0))), str(r["id"]))
+        )
 
-    async def _drain(self, conversation_id: str, queue: asyncio.Queue[_Job]) -> None:
-        while not queue.empty():
-            job = queue.get_nowait()
-            try:
-                await self._deliver(job)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox delivery crashed", extra={"conversation": conversation_id})
-        # Nothing queued: let the conversation's queue go (a new send creates another).
-        if queue.empty() and self._queues.get(conversation_id) is queue:
-            del self._queues[conversation_id]
+    async def _drain(self, conversation: str) -> None:
+        stream = self._keys.push_queue(conversation)
+        lease = Lease(self._redis, self._keys.push_lease(conversation))
+        try:
+            while True:
+                if not await lease.acquire():
+                    return  # another worker sends them and re-checks the stream before it lets go
+                async with lease:
+                    while not lease.lost and (entries := await self._redis.xrange(stream, count=20)):
+                        for entry_id, fields in entries:
+                            if lease.lost:
+                                break
+                            if "p" in fields:
+                                push = _Push.decode(conversation, fields["p"])
+                                await self._deliver(push, still_held=lambda: not lease.lost)
+                            await self._redis.xdel(stream, entry_id)
+                if lease.lost:
+                    return
+                if await self._redis.xlen(stream) == 0:
+                    await self._redis.zrem(self._keys.push_active, conversation)
+                    # A push may have been queued between the two calls; list it again if so.
+                    if await self._redis.xlen(stream) == 0:
+                        return
+                    await self._redis.zadd(self._keys.push_active, {conversation: time.time()}, nx=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Redis trouble: the pushes stay queued and the sweep retries them.
+            log.exception("outbox worker stopped", extra={"conversation": conversation})
 
-    async def _deliver(self, job: _Job) -> None:
-        channel_name = job.conversation_id.partition(":")[0]
+    async def _deliver(self, push: _Push, still_held: Callable[[], bool]) -> None:
+        conversation = push.conversation_id
+        channel_name = conversation.partition(":")[0]
         channel = self._channel_for(channel_name)
-        attempt = 0
+        raw = await self._redis.hget(self._keys.deliveries(conversation), push.delivery_id)
+        record: dict[str, Any] = json.loads(raw) if raw else {"text": push.message.plain_text()[:200]}
+        if record.get("status") in SETTLED:
+            return  # its worker died after recording the outcome, before it could take the push off
+        if record.get("status") == "sending":
+            # The worker that was sending it died: the platform may have it already.
+            record["maybe_duplicated"] = True
+            log.warning("resending a push whose outcome is unknown", extra={"conversation": conversation})
+        attempt = int(record.get("attempts") or 0)
         while True:
+            if not still_held():
+                return  # another worker owns the conversation now and takes it from the record
             attempt += 1
+            await self._record(conversation, push.delivery_id, record, "sending", attempt, "")
             try:
                 if channel is None:
                     raise SendFailed(f"channel {channel_name!r} is not enabled", retryable=False)
-                await (job.action() if job.action is not None else channel.send(job.message))
+                if push.owner is not None:
+                    await channel.owner_changed(push.message.recipient_id, push.owner, push.agent)
+                else:
+                    await channel.send(push.message)
             except SendFailed as exc:
                 if exc.retryable and attempt <= len(self.delays):
                     delay = max(self.delays[attempt - 1], min(exc.retry_after or 0, MAX_RETRY_AFTER_SECONDS))
                     log.warning(
                         "send failed; retrying",
-                        extra={"conversation": job.conversation_id, "attempt": attempt, "reason": exc.reason},
+                        extra={"conversation": conversation, "attempt": attempt, "reason": exc.reason},
                     )
-                    await self._record(job.conversation_id, job.delivery_id, "retrying", attempt, exc.reason)
+                    await self._record(
+                        conversation, push.delivery_id, record, "retrying", attempt, exc.reason
+                    )
                     await asyncio.sleep(delay)
                     continue
-                await self._failed(job, attempt, exc.reason)
+                await self._failed(push, record, attempt, exc.reason)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # an adapter bug must not lose the record: mark it failed
-                log.exception("channel send raised", extra={"conversation": job.conversation_id})
-                await self._failed(job, attempt, f"{type(exc).__name__}")
+                log.exception("channel send raised", extra={"conversation": conversation})
+                await self._failed(push, record, attempt, f"{type(exc).__name__}")
                 return
-            await self._record(job.conversation_id, job.delivery_id, "delivered", attempt, "")
+            await self._record(conversation, push.delivery_id, record, "delivered", attempt, "")
             self._on_outcome(channel_name, "delivered")
             return
 
-    async def _failed(self, job: _Job, attempts: int, reason: str) -> None:
+    async def _failed(self, push: _Push, record: dict[str, Any], attempts: int, reason: str) -> None:
+        conversation = push.conversation_id
         log.error(
             "message not delivered",
-            extra={"conversation": job.conversation_id, "attempts": attempts, "reason": reason},
+            extra={"conversation": conversation, "attempts": attempts, "reason": reason},
         )
-        await self._record(job.conversation_id, job.delivery_id, "failed", attempts, reason)
-        self._on_outcome(job.conversation_id.partition(":")[0], "failed")
-        preview = job.message.plain_text()[:80]
+        await self._record(conversation, push.delivery_id, record, "failed", attempts, reason)
+        self._on_outcome(conversation.partition(":")[0], "failed")
+        preview = push.message.plain_text()[:80]
         await self._transcripts.append(
-            job.conversation_id, "system", f"⚠ 消息未送达 / not delivered ({reason}): {preview}"
+            conversation, "system", f"⚠ 消息未送达 / not delivered ({reason}): {preview}"
         )
 
     async def _record(
         self,
         conversation_id: str,
         delivery_id: str,
+        record: dict[str, Any],
         status: str,
         attempts: int,
         reason: str,
-        message: Outbound | None = None,
+    ) -> None:
+        record.update(status=status, attempts=attempts, reason=reason, updated=int(time.time() * 1000))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._write_record(pipe, conversation_id, delivery_id, record)
+            await pipe.execute()
+
+    def _write_record(
+        self, pipe: Any, conversation_id: str, delivery_id: str, record: Mapping[str, Any]
     ) -> None:
         key = self._keys.deliveries(conversation_id)
-        previous = await self._redis.hget(key, delivery_id)
-        record: dict[str, object] = json.loads(previous) if previous else {}
-        if message is not None:
-            record["text"] = message.plain_text()[:200]
-            record["at"] = int(time.time() * 1000)
-        record.update(status=status, attempts=attempts, reason=reason, updated=int(time.time() * 1000))
-        await self._redis.hset(key, delivery_id, json.dumps(record, ensure_ascii=False))
-        await self._redis.expire(key, DELIVERIES_TTL_SECONDS)
+        pipe.hset(key, delivery_id, json.dumps(record, ensure_ascii=False))
+        pipe.expire(key, DELIVERIES_TTL_SECONDS)
 
     async def idle(self) -> None:
-        """Wait until every queued message has been delivered or has failed."""
+        """Wait until every push queued here has been delivered or has failed."""
         while tasks := [t for t in self._senders.values() if not t.done()]:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
-        """Give queued messages a moment to leave, then stop (what is left stays recorded as pending)."""
+        """Give queued pushes a moment to leave, then stop (what is left waits in Redis for a sweep)."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.idle(), SHUTDOWN_GRACE_SECONDS)
         await stop_tasks(*self._senders.values())
@@ -210,14 +315,8 @@ class Delivery:
 
     async def mirror(self, transition: Transition) -> None:
         """Tell a platform with its own service states of an owner change, in order with the messages."""
-        name, _, recipient = transition.conversation_id.partition(":")
-        channel = self._channel_for(name)
+        channel = self._channel_for(transition.conversation_id.partition(":")[0])
         if channel is None or not channel.follows_owner:
             return
-        owner = transition.current.value
         agent = transition.actor.partition(":")[2] if transition.actor.startswith("agent:") else None
-        await self.outbox.run(
-            transition.conversation_id,
-            f"service state → {owner}",
-            lambda: channel.owner_changed(recipient, owner, agent),
-        )
+        await self.outbox.owner_changed(transition.conversation_id, transition.current.value, agent)

@@ -13,11 +13,11 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.keys import DEDUP_TTL_SECONDS, Keys
+from core.lease import Lease
 from core.messages import EngineNotReady, Inbound, Outbound
 from core.ports import Passive, Reply, Submitted
 from core.redis import AsyncRedis
@@ -25,7 +25,6 @@ from core.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
-LEASE_MS = 30_000
 # A queue untouched this long while its conversation is still listed belongs to a dead worker.
 RECOVER_AFTER_SECONDS = 5.0
 HANDLE_ATTEMPTS = 4
@@ -38,12 +37,6 @@ if ARGV[3] == '1' then
   if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return false end
 end
 return redis.call('XADD', KEYS[2], '*', 'm', ARGV[1])
-"""
-
-# KEYS: lease. ARGV: token. Deletes the lease only if this worker still holds it.
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 """
 
 Handler = Callable[[Inbound, Reply], Awaitable[None]]
@@ -96,7 +89,6 @@ class InboundQueue:
         self._handle = handle
         self._send = send
         self._submit = client.register_script(_SUBMIT_LUA)
-        self._release = client.register_script(_RELEASE_LUA)
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._waiters: dict[str, _Waiter] = {}
 
@@ -147,21 +139,23 @@ class InboundQueue:
 
     async def _drain(self, conversation: str) -> None:
         stream = self._keys.inbound_queue(conversation)
-        lease = self._keys.inbound_lease(conversation)
+        # Renewed while a message is handled (however long Rasa's lock or the model takes), so no
+        # second worker ever takes a live worker's conversation; a dead one's lapses in seconds.
+        lease = Lease(self._redis, self._keys.inbound_lease(conversation))
         try:
             while True:
-                token = uuid.uuid4().hex
-                if not await self._redis.set(lease, token, nx=True, px=LEASE_MS):
+                if not await lease.acquire():
                     return  # another worker owns it and re-checks the queue before it lets go
-                try:
-                    while entries := await self._redis.xrange(stream, count=20):
+                async with lease:
+                    while not lease.lost and (entries := await self._redis.xrange(stream, count=20)):
                         for entry_id, fields in entries:
-                            await self._redis.pexpire(lease, LEASE_MS)
+                            if lease.lost:
+                                break
                             if "m" in fields:
                                 await self._handle_one(entry_id, _decode(fields["m"]))
                             await self._redis.xdel(stream, entry_id)
-                finally:
-                    await self._release(keys=[lease], args=[token])
+                if lease.lost:
+                    return
                 if await self._redis.xlen(stream) == 0:
                     await self._redis.zrem(self._keys.inbound_active, conversation)
                     # A message may have arrived between the two calls; list it again if so.

@@ -1,6 +1,6 @@
 """The background sweep every instance runs each second (every claim it makes is atomic in Redis).
 
-It requeues lapsed offers and lost agents' work, picks up inbound streams whose worker died, tells
+It requeues lapsed offers and lost agents' work, picks up inbound and push streams whose worker died, tells
 waiting customers of a better place, repairs conversations left QUEUED without a ticket, closes
 conversations whose customer went silent, escalates complaint cases that are due and closes the cases
 whose customer never answered the sign-off question.
@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.engine.delivery import Outbox
 from bot.engine.intake import InboundQueue
 from bot.wiring import Services
 from core.ports import Deliver
@@ -40,6 +41,7 @@ class Sweeper:
 
     services: Services
     inbound: InboundQueue
+    outbox: Outbox
     deliver: Deliver
     max_wait_seconds: float
     silence_seconds: float
@@ -54,6 +56,7 @@ class Sweeper:
         services = self.services
         await services.queue.sweep()
         await self.inbound.recover()
+        await self.outbox.recover()
         if rounds % UPDATES_EVERY_ROUNDS == 0:
             await tell_changes(services.queue, self.tell, max_wait_seconds=self.max_wait_seconds)
         if rounds % REPAIR_EVERY_ROUNDS == 0:

@@ -124,6 +124,19 @@ class Keys:
         """Stream of messages that could not be handled after every retry, kept for inspection."""
         return f"{self.prefix}:inq:dead"
 
+    def push_queue(self, conversation_id: str) -> str:
+        """Stream of pushes (messages, service-state changes) not yet sent to the platform, oldest first."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:pushq"
+
+    def push_lease(self, conversation_id: str) -> str:
+        """Which worker is sending the conversation's pushes (expires if it dies)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:pushq:lease"
+
+    @property
+    def push_active(self) -> str:
+        """Sorted set of conversations with unsent pushes, by when they were listed (recovery)."""
+        return f"{self.prefix}:pushq:active"
+
     def deliveries(self, conversation_id: str) -> str:
         """Hash of outbound message id → JSON status (pending, delivered, failed) for push channels."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:deliveries"

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from bot.engine import intake as inbound_module
 from bot.engine.intake import InboundQueue
+from core import lease as lease_module
 from core.keys import Keys
 from core.messages import Inbound, Outbound
 from core.ports import Reply
@@ -165,3 +166,29 @@ async def test_replies_unfit_for_a_passive_answer_free_the_webhook_at_once(
     await asyncio.wait_for(queue.idle(), 10)
     assert submitted.replies is None
     assert bot.sent == [("telegram:c7", "echo: with buttons")]
+
+
+async def test_a_turn_longer_than_the_lease_is_never_taken_over_by_another_instance(
+    redis_client: aioredis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A turn four lease lifetimes long (as when Rasa waits on its lock or the model loads).
+    monkeypatch.setattr(lease_module, "LEASE_MS", 300)
+    monkeypatch.setattr(inbound_module, "RECOVER_AFTER_SECONDS", 0.0)
+    slow, other = Bot(delay=1.2), Bot()
+    slow.expect = 1
+    first = InboundQueue(redis_client, keys, slow.handle, slow.send)
+    second = InboundQueue(redis_client, keys, other.handle, other.send)
+    await first.submit(message("c8", "slow one", "s1"))
+
+    async def sweep_until_done() -> None:
+        while not slow.done.is_set():
+            await second.recover()
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(sweep_until_done(), 10)
+    await asyncio.wait_for(first.idle(), 10)
+    await second.idle()
+    assert slow.seen == ["slow one"]
+    assert other.seen == []
+    await first.close()
+    await second.close()

@@ -193,7 +193,7 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     """Take acknowledged messages in; on shutdown stop intake first, then the outbox's senders."""
     outbox = app[OUTBOX]
-    app[INBOUND] = InboundQueue(app[REDIS], app[KEYS], app[ROUTER].on_message, outbox.send)
+    app[INBOUND] = InboundQueue(app[REDIS], app[KEYS], app[ROUTER].on_message, outbox)
     yield
     await app[INBOUND].close()
     await outbox.close()

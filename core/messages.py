@@ -26,6 +26,13 @@ class Inbound:
     message_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     received_at: float = field(default_factory=time.time)
+    # Taken over from a worker that died while handling it: how far that worker got is unknown.
+    replayed: bool = False
+
+    @property
+    def key(self) -> str:
+        """Return what tells this message from the conversation's others (its id, else its arrival)."""
+        return self.message_id or repr(self.received_at)
 
     @property
     def conversation_id(self) -> str:

@@ -66,12 +66,23 @@ class Transcripts:
         return str(results[0])
 
     def queue_append(
-        self, pipe: AsyncPipeline, conversation_id: str, role: str, text: str, author: str = ""
+        self,
+        pipe: AsyncPipeline,
+        conversation_id: str,
+        role: str,
+        text: str,
+        author: str = "",
+        message_key: str = "",
     ) -> None:
-        """Queue the commands of `append` on ``pipe`` (its first result is the line's id)."""
+        """Queue the commands of `append` on ``pipe`` (its first result is the line's id).
+
+        A customer line carries its message's key, so a replayed message is not written twice.
+        """
         key = self._keys.transcript(conversation_id)
         now_ms = int(time.time() * 1000)
         fields = {"role": role, "text": text, "author": author, "at": str(now_ms)}
+        if message_key:
+            fields["mid"] = message_key
         # Redis runs a pipeline's commands in order, so the signal goes out after the line is stored and
         # consoles watching this conversation, on any instance, refresh at once.
         pipe.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
@@ -81,6 +92,11 @@ class Transcripts:
             pipe.zadd(recent, {conversation_id: now_ms})
             pipe.zremrangebyscore(recent, "-inf", now_ms - RECENT_WINDOW_SECONDS * 1000)
         pipe.publish(self._keys.transcript_signal(conversation_id), str(now_ms))
+
+    async def has_customer_line(self, conversation_id: str, message_key: str, within: int = 50) -> bool:
+        """Return whether one of the newest ``within`` lines is the customer message ``message_key``."""
+        entries = await self._redis.xrevrange(self._keys.transcript(conversation_id), count=within)
+        return any(fields.get("mid") == message_key for _, fields in entries)
 
     async def read(self, conversation_id: str, count: int = 500) -> list[Line]:
         """Return the newest ``count`` lines, oldest first."""

@@ -15,6 +15,8 @@ from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.processor import MessageProcessor
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
@@ -139,6 +141,12 @@ class Dialogue:
         self.lock_store = lock_store
         processor = agent.processor
         assert processor is not None, "a loaded agent has a processor"
+        # Agent.load wraps the store in FailSafeTrackerStore, which answers a failed read with a new,
+        # empty tracker and keeps a failed save in this process's memory: a Redis outage would restart
+        # the customer's conversation and split it between instances. Without it a failed read or save
+        # fails the turn, which the intake retries and a webhook answers with 503.
+        if isinstance(agent.tracker_store, FailSafeTrackerStore):
+            agent.tracker_store = processor.tracker_store = agent.tracker_store._tracker_store
         # Rasa has no hook between its NLU and its policies; the processor's own method is the seam.
         processor.parse_message = ScopedParse(processor)
 
@@ -185,10 +193,33 @@ class Dialogue:
         # The processor, not Agent.handle_message: the agent would take the conversation lock again.
         processor = self.agent.processor
         assert processor is not None, "Dialogue.load always sets a processor"
+        if inbound.replayed and inbound.message_id:
+            answered = await self._answered_before(inbound)
+            if answered is not None:
+                return answered
         # One KB match per turn: the scope decision's, reused by the answering action.
         with knowledge_base.one_turn():
             responses = await processor.handle_message(message) or []
         return [Outbound.from_rasa(r) for r in responses]
+
+    async def _answered_before(self, inbound: Inbound) -> list[Outbound] | None:
+        """Return the replies of a turn Rasa finished (and saved) for this message, if it did."""
+        tracker = await self.agent.tracker_store.retrieve(inbound.conversation_id)
+        events = list(tracker.events) if tracker is not None else []
+        mine = inbound.message_id
+        starts = [i for i, e in enumerate(events) if isinstance(e, UserUttered) and e.message_id == mine]
+        if not starts:
+            return None  # the dead worker never saved this turn: run it
+        log.info("replayed turn answered from the tracker", extra={"conversation": inbound.conversation_id})
+        replies: list[Outbound] = []
+        for event in events[starts[-1] + 1 :]:
+            if isinstance(event, UserUttered):
+                break
+            if isinstance(event, BotUttered):
+                # The shape of the messages Rasa's output channel collected from the same event.
+                said = {"recipient_id": inbound.conversation_id, "text": event.text, **event.data}
+                replies.append(Outbound.from_rasa(said))
+        return replies
 
     async def parse(self, text: str) -> dict[str, Any]:
         """Return Rasa's NLU parse of ``text`` (intent, ranking, entities)."""

@@ -121,10 +121,19 @@ class Outbox:
         label = Outbound(conversation_id.partition(":")[2], f"service state → {owner}")
         return await self._queue(_Push(uuid.uuid4().hex[:16], conversation_id, label, owner, agent))
 
-    async def _queue(self, push: _Push) -> str:
-        conversation = push.conversation_id
-        # Listed before it is stored, so a crash in between leaves at worst an empty entry to sweep.
-        await self._redis.zadd(self._keys.push_active, {conversation: time.time()}, nx=True)
+    async def listed(self, conversation_id: str) -> None:
+        """List the conversation for recovery; done before its pushes are stored (see `stage`)."""
+        # Listed first, so a crash in between leaves at worst an empty entry for the sweep to drop.
+        await self._redis.zadd(self._keys.push_active, {conversation_id: time.time()}, nx=True)
+
+    def stage(self, pipe: Any, conversation_id: str, message: Outbound) -> str:
+        """Add the commands that store ``message`` and its record to ``pipe``; return its delivery id."""
+        message = replace(message, recipient_id=conversation_id.partition(":")[2])
+        push = _Push(uuid.uuid4().hex[:16], conversation_id, message)
+        self._stage(pipe, push)
+        return push.delivery_id
+
+    def _stage(self, pipe: Any, push: _Push) -> None:
         record = {
             "text": push.message.plain_text()[:200],
             "at": int(time.time() * 1000),
@@ -134,19 +143,23 @@ class Outbox:
             "attempts": 0,
             "reason": "",
         }
+        self._write_record(pipe, push.conversation_id, push.delivery_id, record)
+        pipe.xadd(self._keys.push_queue(push.conversation_id), {"p": push.encode()})
+
+    async def _queue(self, push: _Push) -> str:
+        await self.listed(push.conversation_id)
         # The record and the stream entry share the conversation's slot: one transaction writes both.
         async with self._redis.pipeline(transaction=True) as pipe:
-            self._write_record(pipe, conversation, push.delivery_id, record)
-            pipe.xadd(self._keys.push_queue(conversation), {"p": push.encode()})
+            self._stage(pipe, push)
             await pipe.execute()
-        self.kick(conversation)
+        self.kick(push.conversation_id)
         return push.delivery_id
 
-    def kick(self, conversation: str) -> None:
+    def kick(self, conversation_id: str) -> None:
         """Make sure a local worker sends the conversation's pushes (no-op if one is running)."""
-        task = self._senders.get(conversation)
+        task = self._senders.get(conversation_id)
         if task is None or task.done():
-            self._senders[conversation] = asyncio.create_task(self._drain(conversation))
+            self._senders[conversation_id] = asyncio.create_task(self._drain(conversation_id))
 
     async def recover(self, limit: int = 100) -> int:
         """Start workers for conversations whose pushes have waited too long (their worker died)."""

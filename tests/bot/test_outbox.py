@@ -7,7 +7,8 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -18,7 +19,9 @@ from bot.engine import delivery as delivery_module
 from bot.engine.delivery import Outbox
 from core.keys import Keys
 from core.messages import Outbound
+from core.redis import async_client, close_async
 from tests.bot.pushing import KILLED_LEASE_MS, outbox_for
+from tests.bot.test_app import own_redis
 from tests.fakes.recorder import start
 
 
@@ -31,6 +34,8 @@ class Platform:
         self.arrived = asyncio.Event()
         self.slow: float = 0.0
         self.url = ""
+        # Run (once) while a message is being taken, before the answer goes back.
+        self.during: Callable[[], Awaitable[None]] | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         text = str((await request.json())["text"])
@@ -39,6 +44,9 @@ class Platform:
         if text == self.hang_on:
             await asyncio.Event().wait()  # taken, never answered: the sender cannot know
         await asyncio.sleep(self.slow)
+        if self.during is not None:
+            during, self.during = self.during, None
+            await during()
         return web.json_response({"ok": True})
 
 
@@ -169,3 +177,45 @@ async def test_two_instances_pushing_to_one_conversation_keep_its_order(
     await one.close()
     await two.close()
     assert platform.received == ["a1", "b1", "a2"]
+
+
+async def test_a_send_whose_outcome_cannot_be_written_at_once_is_recorded_when_redis_is_back(
+    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket = tmp_path / "redis.sock"
+    aof = ("--dir", str(tmp_path), "--appendonly", "yes", "--appendfsync", "always")
+    server = await own_redis(socket, *aof)
+    client = async_client(f"unix://{socket}")
+    conversation = f"telegram:{uuid.uuid4().int % 10**9}"
+    outbox = outbox_for(platform.url, client, "restart")
+    monkeypatch.setattr(delivery_module, "RECOVER_AFTER_SECONDS", 0.0)
+    restarted: list[asyncio.subprocess.Process] = []
+
+    async def start_again() -> None:
+        await asyncio.sleep(2)
+        restarted.append(await own_redis(socket, *aof))
+
+    async def stop_redis() -> None:
+        # Redis goes away while the platform takes the message, and is back two seconds later.
+        server.terminate()
+        await server.communicate()
+        background.append(asyncio.create_task(start_again()))
+
+    background: list[asyncio.Task[None]] = []
+    platform.during = stop_redis
+    try:
+        await outbox.send(conversation, Outbound("", "sent while Redis restarts"))
+        await asyncio.wait_for(outbox.idle(), 30)
+        records = await until_settled(outbox, conversation, 1)
+        await outbox.close()
+    finally:
+        await asyncio.gather(*background)
+        await close_async(client)
+        for process in [server, *restarted]:
+            if process.returncode is None:
+                process.kill()
+                await process.communicate()
+    assert platform.received == ["sent while Redis restarts"]
+    assert [(r["status"], r["attempts"], bool(r.get("maybe_duplicated"))) for r in records] == [
+        ("delivered", 1, False)
+    ]

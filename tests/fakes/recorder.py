@@ -18,6 +18,8 @@ class Call:
     method: str
     params: dict[str, Any]
     query: dict[str, str] = field(default_factory=dict)
+    # The HTTP status the fake answered with (a played failure's, else 200).
+    status: int = 200
 
 
 class Recorder:

@@ -47,8 +47,8 @@ class FakeTelegram(Recorder):
             )
         form = await request.post()
         params = {key: _decode(str(value)) for key, value in form.items()}
-        self.record(Call(method, params))
         failure = self.take_failure(method)
+        self.record(Call(method, params, status=200 if failure is None else failure[0]))
         if failure is not None:
             return web.json_response(failure[1], status=failure[0])
         if "chat_id" in params and type(params["chat_id"]) is not int:

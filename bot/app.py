@@ -100,7 +100,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         return next((c for c in app[CHANNELS] if c.name == name), None)
 
     # The outbox only sends once asked; its senders are stopped by the intake context.
-    transcripts = Transcripts(client, keys)
+    transcripts = Transcripts(client, keys, settings.transcript_retention_days * 24 * 3600)
     metrics = app[METRICS]
     outbox = Outbox(
         client,

@@ -115,6 +115,28 @@ def _kb_calibrate(settings: Settings, locale: str) -> int:
     return asyncio.run(_with_services(settings, work))
 
 
+def _customer_erase(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.erasure import Eraser
+
+    async def work(services: Services) -> int:
+        try:
+            erased = await Eraser(services.redis, services.keys).erase(
+                profile=args.profile or "", conversation=args.conversation or ""
+            )
+        except LookupError:
+            print("error: no such customer", file=sys.stderr)
+            return 1
+        await services.audit.record(args.by, "customer_erased", erased.profile, erased.summary())
+        print(
+            f"erased profile {erased.profile or '-'} and {len(erased.conversations)} conversation(s): "
+            f"{erased.keys} keys, {erased.entries} entries, {erased.fields} fields, "
+            f"{erased.members} members, {erased.cases} complaint case(s) anonymised"
+        )
+        return 0
+
+    return asyncio.run(_with_services(settings, work))
+
+
 def _reports_rebuild(settings: Settings) -> int:
     async def work(services: Services) -> int:
         rebuilt = await services.events.rebuild()
@@ -205,6 +227,13 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--message", default="", help="version message when publishing")
     imp.add_argument("--author", default="cli", help="version author when publishing")
     imp.add_argument("--force", action="store_true", help="publish even if golden questions break")
+    customer = sub.add_parser("customer", help="customers' personal data")
+    customer_sub = customer.add_subparsers(dest="customer_command", required=True)
+    erase = customer_sub.add_parser("erase", help="erase a customer everywhere (the aggregates stay)")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--profile", help="the customer's profile id")
+    who.add_argument("--conversation", help="one of their conversations, e.g. telegram:42")
+    erase.add_argument("--by", default="cli", help="who asked (for the audit log)")
     reports = sub.add_parser("reports", help="service events and their roll-ups")
     reports_sub = reports.add_subparsers(dest="reports_command", required=True)
     reports_sub.add_parser("rebuild", help="recompute every roll-up from the events stream")
@@ -236,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         return _kb_calibrate(settings, args.locale)
     if args.command == "kb":
         return _kb_files(settings, args)
+    if args.command == "customer":
+        return _customer_erase(settings, args)
     if args.command == "reports":
         return _reports_rebuild(settings)
     parser.error(f"unknown command {args.command}")

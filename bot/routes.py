@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot import erasure_api
 from bot.appkeys import CHANNELS, DIALOGUE, REDIS, SETTINGS
 from bot.settings import PROJECT_ROOT
 from handoff.web import routes as handoff_routes
@@ -56,6 +57,7 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
     app.router.add_get("/", index)
     app.router.add_static("/static/", web_dir, show_index=False)
     add_operations(app, login.operations())
+    add_operations(app, erasure_api.operations())
     audit_api.register(app)
     # The staff pages' shared script (api, login, texts), imported as an ES module.
     app.router.add_static("/staff/", STAFF_STATIC, show_index=False)
@@ -67,10 +69,11 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
         app,
         [
             *login.operations(),
+            *erasure_api.operations(),
             *audit_api.operations(),
             *kb_routes.operations(),
             *handoff_routes.operations(),
             *reports_api.operations(),
         ],
-        {**login.SCHEMAS, **KB_SCHEMAS, **handoff_routes.SCHEMAS},
+        {**login.SCHEMAS, **erasure_api.SCHEMAS, **KB_SCHEMAS, **handoff_routes.SCHEMAS},
     )

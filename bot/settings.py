@@ -109,6 +109,8 @@ class Settings:
     report_timezone: str = "Asia/Shanghai"
     report_retention_days: int = 90
     audit_retention_days: int = 365
+    # How long a transcript is kept after its last line (PIPL: no longer than the purpose needs).
+    transcript_retention_days: int = 90
     cost_agent_per_hour: float = 60.0
     cost_bot_per_conversation: float = 0.3
     cost_currency: str = "CNY"
@@ -141,6 +143,8 @@ class Settings:
             raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
         if self.report_retention_days < 1:
             raise ValueError("REPORT_RETENTION_DAYS must be 1 or more")
+        if self.transcript_retention_days < 1:
+            raise ValueError("TRANSCRIPT_RETENTION_DAYS must be 1 or more")
         try:
             ZoneInfo(self.report_timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -190,6 +194,9 @@ class Settings:
             report_timezone=env.get("REPORT_TIMEZONE") or defaults.report_timezone,
             report_retention_days=_int(env, "REPORT_RETENTION_DAYS", defaults.report_retention_days),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", defaults.audit_retention_days),
+            transcript_retention_days=_int(
+                env, "TRANSCRIPT_RETENTION_DAYS", defaults.transcript_retention_days
+            ),
             cost_agent_per_hour=_float(env, "COST_AGENT_PER_HOUR", defaults.cost_agent_per_hour),
             cost_bot_per_conversation=_float(
                 env, "COST_BOT_PER_CONVERSATION", defaults.cost_bot_per_conversation

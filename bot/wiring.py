@@ -78,7 +78,7 @@ def build_services(
     """
     keys = Keys(settings.redis_prefix)
     prefix, states = keys.prefix, ConversationStates(client, keys)
-    transcripts = transcripts or Transcripts(client, keys)
+    transcripts = transcripts or Transcripts(client, keys, settings.transcript_retention_days * 24 * 3600)
     queue = HandoffQueue(client, prefix, states, settings.queue_settings())
     profiles = Profiles(client, prefix)
     csat = Csat(client, prefix)

@@ -53,10 +53,11 @@ def _line(entry_id: str, fields: dict[str, str]) -> Line:
 class Transcripts:
     """Append and read transcripts and outboxes; one Redis stream each, per conversation."""
 
-    def __init__(self, client: AsyncRedis, keys: Keys) -> None:
-        """Use ``client`` for keys under ``keys``."""
+    def __init__(self, client: AsyncRedis, keys: Keys, ttl_seconds: int = TRANSCRIPT_TTL_SECONDS) -> None:
+        """Use ``client`` for keys under ``keys``; a transcript lives ``ttl_seconds`` after its last line."""
         self._redis = client
         self._keys = keys
+        self._ttl = ttl_seconds
 
     async def append(self, conversation_id: str, role: str, text: str, author: str = "") -> str:
         """Add a line to the conversation's transcript and return its id."""
@@ -86,7 +87,7 @@ class Transcripts:
         # Redis runs a pipeline's commands in order, so the signal goes out after the line is stored and
         # consoles watching this conversation, on any instance, refresh at once.
         pipe.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
-        pipe.expire(key, TRANSCRIPT_TTL_SECONDS)
+        pipe.expire(key, self._ttl)
         if role == "customer":
             recent = self._keys.recent_conversations
             pipe.zadd(recent, {conversation_id: now_ms})
@@ -124,7 +125,7 @@ class Transcripts:
         if buttons:
             fields["buttons"] = json.dumps([list(b) for b in buttons], ensure_ascii=False)
         entry_id = await self._redis.xadd(key, fields, maxlen=TRANSCRIPT_MAXLEN, approximate=True)
-        await self._redis.expire(key, TRANSCRIPT_TTL_SECONDS)
+        await self._redis.expire(key, self._ttl)
         return str(entry_id)
 
     async def read_outbox(self, conversation_id: str, after: str = "0", count: int = 100) -> list[Line]:

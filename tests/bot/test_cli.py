@@ -159,3 +159,32 @@ async def test_reports_rebuild_recomputes_the_roll_ups_from_the_events(
         assert await client.hgetall(day) == before
     finally:
         await close_async(client)
+
+
+async def test_customer_erase_removes_the_customer_and_is_audited(redis_url: str, key_prefix: str) -> None:
+    from core.keys import Keys
+    from core.redis import async_client, close_async
+    from handoff.profiles import Profiles
+    from staff.audit import AuditLog
+
+    prefix = key_prefix + "clier"
+    env = {**os.environ, "REDIS_URL": redis_url, "REDIS_PREFIX": prefix}
+    client = async_client(redis_url)
+    try:
+        profile = await Profiles(client, prefix).seen("telegram:777", "telegram:777")
+        await client.xadd(Keys(prefix).transcript("telegram:777"), {"role": "customer", "text": "你好"})
+        code, out, err = await _run_cli(
+            env, "customer", "erase", "--conversation", "telegram:777", "--by", "dpo"
+        )
+        assert code == 0, err
+        assert f"erased profile {profile.id} and 1 conversation(s)" in out
+        assert [k async for k in client.scan_iter(match=f"{prefix}:*777*")] == []
+        (entry,) = await AuditLog(client, Keys(prefix)).search(action="customer_erased")
+        assert (entry.actor, entry.target) == ("dpo", profile.id)
+        code, _, err = await _run_cli(env, "customer", "erase", "--profile", "nobody")
+        assert code == 1
+        assert "no such customer" in err
+    finally:
+        async for key in client.scan_iter(match=f"{prefix}:*"):
+            await client.delete(key)
+        await close_async(client)

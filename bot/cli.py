@@ -139,7 +139,9 @@ def _customer_erase(settings: Settings, args: argparse.Namespace) -> int:
 
 def _reports_rebuild(settings: Settings) -> int:
     async def work(services: Services) -> int:
-        rebuilt = await services.events.rebuild()
+        from reports.rebuild import rebuild
+
+        rebuilt = await rebuild(services.events)
         print(f"roll-ups rebuilt from {rebuilt} events")
         return 0
 

@@ -15,14 +15,16 @@ each event once per dimension it has and once for all: the reports of one filter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
 from core.keys import Keys
@@ -34,8 +36,20 @@ DEFAULT_RETENTION_DAYS = 90
 # While Redis is away every event fails alike: log the first, then one in this many.
 LOST_LOG_EVERY = 1000
 MAX_PRESENCE_STRETCH_SECONDS = 12 * 3600
+MAX_ACTIVE_REMEMBERED = 100_000
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Batch:
+    """The steps observed during one customer message's turn, while `ServiceEvents.deferring` is on."""
+
+    events: list[Event] = field(default_factory=list)
+    open: bool = True
+
+
+_DEFERRED: ContextVar[_Batch | None] = ContextVar("deferred_service_events", default=None)
 
 _RECORD = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
@@ -87,6 +101,8 @@ class ServiceEvents(RollupReads):
         self.clock = clock
         self._record = client.register_script(_RECORD)
         self.lost = 0
+        # Conversation → when this instance last marked it active (saves the activity check's round trip).
+        self._active_here: dict[str, float] = {}
 
     def hour_of(self, at: float) -> str:
         """Return the hour bucket name of a moment (UTC, so no hour is ambiguous)."""
@@ -144,18 +160,37 @@ class ServiceEvents(RollupReads):
 
     async def record_all(self, events: list[Event]) -> list[bool]:
         """Record several events in one round trip (each once, in order); see `record`."""
-        for _ in range(2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for event in events:
-                    script_keys, args = self._script_call(event)
-                    pipe.evalsha(_RECORD_SHA, len(script_keys), *script_keys, *args)
-                try:
-                    return [bool(done) for done in await pipe.execute()]
-                except NoScriptError:
-                    # Redis restarted or was flushed: the first event on its own loads the script,
-                    # then all go again (deduplicated on their keys, so none counts twice).
-                    await self.record(events[0])
-        raise RuntimeError("the record script could not be loaded")
+        _, done = await self._record_batch(events)
+        return done
+
+    async def _record_batch(
+        self, events: list[Event], active: tuple[str, float, int] | None = None
+    ) -> tuple[str | None, list[bool]]:
+        """Record ``events`` in one round trip, after marking ``active`` = (key, now, ttl) if given.
+
+        Returns the active key's previous value and whether each event was new.
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if active is not None:
+                key, now, ttl = active
+                pipe.set(key, repr(now), ex=ttl, get=True)
+            for event in events:
+                script_keys, args = self._script_call(event)
+                pipe.evalsha(_RECORD_SHA, len(script_keys), *script_keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+        previous = results.pop(0) if active is not None else None
+        done: list[bool] = []
+        for event, result in zip(events, results, strict=True):
+            if isinstance(result, NoScriptError):
+                # Redis restarted or was flushed: recording it on its own loads the script again.
+                done.append(await self.record(event))
+            elif isinstance(result, Exception):
+                raise result
+            else:
+                done.append(bool(result))
+        if isinstance(previous, Exception):
+            raise previous
+        return (None if previous is None else str(previous)), done
 
     async def observe(
         self,
@@ -224,7 +259,32 @@ class ServiceEvents(RollupReads):
         detail: str,
         value: float | None,
     ) -> None:
-        await self.record(self._event(kind, conversation_id, key, agent, team, tier, detail, value))
+        event = self._event(kind, conversation_id, key, agent, team, tier, detail, value)
+        batch = _DEFERRED.get()
+        if batch is not None and batch.open:
+            batch.events.append(event)  # recorded with the customer's message, in its one round trip
+            return
+        await self.record(event)
+
+    @contextlib.asynccontextmanager
+    async def deferring(self) -> AsyncIterator[None]:
+        """Hold the steps observed inside (one customer message's turn) for `customer_message` to record.
+
+        A task started inside and observing after the end records on its own; whatever is still held at
+        the end (the turn failed before `customer_message`) is recorded then.
+        """
+        batch = _Batch()
+        token = _DEFERRED.set(batch)
+        try:
+            yield
+        finally:
+            batch.open = False
+            _DEFERRED.reset(token)
+            if batch.events:
+                try:
+                    await self.record_all(batch.events)
+                except Exception as exc:
+                    self._lost("deferred", exc)
 
     async def customer_message(
         self,
@@ -240,8 +300,9 @@ class ServiceEvents(RollupReads):
 
         A new conversation within ``window_seconds`` of the customer's previous one is also a recontact:
         the previous one did not settle it (containment counts it so). ``bot_reply_seconds``, when the bot
-        answered, records its reply with the time it took. Two round trips for an ongoing conversation
-        (the activity check, then every event at once). Never raises (see `observe`).
+        answered, records its reply with the time it took. One round trip for a conversation this instance
+        saw active within ``idle_seconds`` (activity only moves forward, so it cannot be a new one), two
+        otherwise (the activity check, then every event at once). Never raises (see `observe`).
         """
         try:
             await self._message(
@@ -262,19 +323,33 @@ class ServiceEvents(RollupReads):
         bot_reply_seconds: float | None,
     ) -> None:
         now = self.clock()
-        events: list[Event] = []
+        events = [self._event("customer_message", conversation_id, message_key, tier=tier)]
+        batch = _DEFERRED.get()
+        if batch is not None and batch.open:
+            events.extend(batch.events)
+            batch.events = []
+        if bot_reply_seconds is not None:
+            reply = self._event("bot_reply", conversation_id, message_key, value=bot_reply_seconds)
+            events.append(reply)
+        seen = self._active_here.get(conversation_id)
+        if len(self._active_here) >= MAX_ACTIVE_REMEMBERED:
+            self._active_here.clear()  # a cold start costs one more round trip per conversation, once
+        self._active_here[conversation_id] = now
+        if seen is not None and now - seen <= idle_seconds:
+            # This instance saw it active within the idle time, so it is not a new conversation: mark it
+            # active for every instance and record its events in one round trip.
+            await self._record_batch(events, (self.keys.active(conversation_id), now, int(idle_seconds) * 4))
+            return
         if await self.session(conversation_id, idle_seconds):
             # The previous opening's time (on the clock given, so tests need not wait for TTLs).
             previous = await self.redis.set(
                 self.keys.recent(conversation_id), repr(now), ex=int(window_seconds), get=True
             )
+            opening: list[Event] = []
             if previous is not None and now - float(previous) <= window_seconds:
-                events.append(self._event("recontact", conversation_id, message_key, tier=tier))
-            events.append(self._event("opened", conversation_id, message_key, tier=tier))
-        events.append(self._event("customer_message", conversation_id, message_key, tier=tier))
-        if bot_reply_seconds is not None:
-            reply = self._event("bot_reply", conversation_id, message_key, value=bot_reply_seconds)
-            events.append(reply)
+                opening.append(self._event("recontact", conversation_id, message_key, tier=tier))
+            opening.append(self._event("opened", conversation_id, message_key, tier=tier))
+            events = opening + events
         await self.record_all(events)
 
     async def presence(self, agent: str, status: str, team: str = "") -> None:
@@ -307,37 +382,6 @@ class ServiceEvents(RollupReads):
             self.keys.active(conversation), repr(now), ex=int(idle_seconds) * 4, get=True
         )
         return last is None or now - float(last) > idle_seconds
-
-    async def rebuild(self, batch: int = 5000) -> int:
-        """Recompute every roll-up from the events stream (after a fix to how they are counted)."""
-        async for key in self.redis.scan_iter(match=self.keys.rollup_glob, count=1000):
-            await self.redis.delete(key)
-        rebuilt, start = 0, "-"
-        while True:
-            entries = await self.redis.xrange(self.keys.stream, min=start, count=batch)
-            if not entries:
-                return rebuilt
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for _, fields in entries:
-                    self._roll(pipe, Event.from_json(fields["e"]))
-                await pipe.execute()
-            rebuilt += len(entries)
-            start = "(" + entries[-1][0]
-
-    def _roll(self, pipe: Pipeline[str], event: Event) -> None:
-        keys = self.keys
-        plain = (keys.hour(self.hour_of(event.at)), keys.day(self.day_of(event.at)))
-        cubes = (keys.cube(self.day_of(event.at)), keys.cube(self.week_of(event.at)))
-        for key, fields in [(k, [event.field()]) for k in plain] + [(k, event.cube_fields()) for k in cubes]:
-            for name in fields:
-                pipe.hincrby(key, name + "#n", 1)
-                if event.value is not None:
-                    pipe.hincrbyfloat(key, name + "#s", float(event.value))
-                    pipe.hincrby(key, f"{name}#b{bucket_of(event.value)}", 1)
-            pipe.expire(key, self.retention_seconds)
-        hourly = keys.hourly(self.day_of(event.at))
-        pipe.hincrby(hourly, self.hourly_field(event), 1)
-        pipe.expire(hourly, self.retention_seconds)
 
 
 __all__ = ["BUCKETS", "Event", "Kind", "ServiceEvents", "bucket_of"]

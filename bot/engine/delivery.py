@@ -27,6 +27,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.engine.streams import drain
 from channels.base import Channel
 from core.keys import DELIVERIES_TTL_SECONDS, Keys
 from core.lease import Lease
@@ -184,29 +185,17 @@ class Outbox:
         )
 
     async def _drain(self, conversation: str) -> None:
-        stream = self._keys.push_queue(conversation)
         lease = Lease(self._redis, self._keys.push_lease(conversation))
+        stream = self._keys.push_queue(conversation)
+
+        async def take(entry_id: str, fields: dict[str, str]) -> None:
+            if "p" in fields:
+                push = _Push.decode(conversation, fields["p"])
+                await self._deliver(push, still_held=lambda: not lease.lost)
+            await self._redis.xdel(stream, entry_id)
+
         try:
-            while True:
-                if not await lease.acquire():
-                    return  # another worker sends them and re-checks the stream before it lets go
-                async with lease:
-                    while not lease.lost and (entries := await self._redis.xrange(stream, count=20)):
-                        for entry_id, fields in entries:
-                            if lease.lost:
-                                break
-                            if "p" in fields:
-                                push = _Push.decode(conversation, fields["p"])
-                                await self._deliver(push, still_held=lambda: not lease.lost)
-                            await self._redis.xdel(stream, entry_id)
-                if lease.lost:
-                    return
-                if await self._redis.xlen(stream) == 0:
-                    await self._redis.zrem(self._keys.push_active, conversation)
-                    # A push may have been queued between the two calls; list it again if so.
-                    if await self._redis.xlen(stream) == 0:
-                        return
-                    await self._redis.zadd(self._keys.push_active, {conversation: time.time()}, nx=True)
+            await drain(self._redis, lease, stream, self._keys.push_active, conversation, take)
         except asyncio.CancelledError:
             raise
         except Exception:

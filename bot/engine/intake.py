@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.engine.streams import drain
 from core.keys import DEDUP_TTL_SECONDS, Keys
 from core.lease import Lease
 from core.messages import EngineNotReady, Inbound, Outbound
@@ -156,28 +157,16 @@ class InboundQueue:
             self._workers[conversation] = asyncio.create_task(self._drain(conversation))
 
     async def _drain(self, conversation: str) -> None:
-        stream = self._keys.inbound_queue(conversation)
         # Renewed while a message is handled (however long Rasa's lock or the model takes), so no
         # second worker ever takes a live worker's conversation; a dead one's lapses in seconds.
         lease = Lease(self._redis, self._keys.inbound_lease(conversation))
+
+        async def take(entry_id: str, fields: dict[str, str]) -> None:
+            await self._take(conversation, entry_id, fields.get("m"))
+
+        stream = self._keys.inbound_queue(conversation)
         try:
-            while True:
-                if not await lease.acquire():
-                    return  # another worker owns it and re-checks the queue before it lets go
-                async with lease:
-                    while not lease.lost and (entries := await self._redis.xrange(stream, count=20)):
-                        for entry_id, fields in entries:
-                            if lease.lost:
-                                break
-                            await self._take(conversation, entry_id, fields.get("m"))
-                if lease.lost:
-                    return
-                if await self._redis.xlen(stream) == 0:
-                    await self._redis.zrem(self._keys.inbound_active, conversation)
-                    # A message may have arrived between the two calls; list it again if so.
-                    if await self._redis.xlen(stream) == 0:
-                        return
-                    await self._redis.zadd(self._keys.inbound_active, {conversation: time.time()}, nx=True)
+            await drain(self._redis, lease, stream, self._keys.inbound_active, conversation, take)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -95,6 +95,11 @@ class Router:
 
     async def on_message(self, inbound: Inbound, reply: Reply) -> None:
         """Handle one message: the first step that answers it wins; its replies go out in order."""
+        # What the turn reports (the KB's band, a handoff…) is recorded with the message, in one trip.
+        async with self._events.deferring():
+            await self._on_message(inbound, reply)
+
+    async def _on_message(self, inbound: Inbound, reply: Reply) -> None:
         dialogue = self._dialogue()
         if dialogue is None:
             raise EngineNotReady("the dialogue model is still loading")

@@ -14,6 +14,7 @@ from core.redis import async_client, close_async
 from reports.events import ServiceEvents
 from reports.export import mask, rows
 from reports.metrics import Costs, cube_tallies, summary, tallies
+from reports.rebuild import rebuild
 from reports.scorecards import card
 from tests.handoff.test_complaints import Clock
 
@@ -89,7 +90,7 @@ async def test_scripted_conversations_give_exactly_the_expected_metrics(
     assert mask("wechat:oAbcdefxyz") == "wechat:oA***yz"
 
     before = await events.days(*_days(events, clock))
-    assert await events.rebuild() == len(await events.events())
+    assert await rebuild(events) == len(await events.events())
     assert await events.days(*_days(events, clock)) == before, "the roll-ups rebuild to the same numbers"
 
 

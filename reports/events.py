@@ -51,31 +51,43 @@ class _Batch:
 
 _DEFERRED: ContextVar[_Batch | None] = ContextVar("deferred_service_events", default=None)
 
+# Records a batch of events that share their hour, day and week: KEYS are the stream, the hour and day
+# roll-ups, the day's and the week's cube, the day's per-hour counts, then each event's "seen" marker.
+# ARGV: marker ttl, the stream's oldest id (ms), roll-up ttl, the number of events, then per event: its
+# JSON, roll-up field, value ('' for none), value bucket, per-hour field, cube prefix, the number of cube
+# fields and those fields (without the prefix). Returns 1 per event recorded, 0 per event seen already.
 _RECORD = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[2], '*', 'e', ARGV[3])
-local function add(key, field)
+local function add(key, field, value, bucket)
   redis.call('HINCRBY', key, field .. '#n', 1)
-  if ARGV[5] ~= '' then
-    redis.call('HINCRBYFLOAT', key, field .. '#s', ARGV[5])
-    redis.call('HINCRBY', key, field .. '#b' .. ARGV[6], 1)
+  if value ~= '' then
+    redis.call('HINCRBYFLOAT', key, field .. '#s', value)
+    redis.call('HINCRBY', key, field .. '#b' .. bucket, 1)
   end
 end
-for i = 3, 4 do
-  add(KEYS[i], ARGV[4])
-end
--- The cubes: the event once per dimension it has (and once for "all"), per day and per ISO week.
-for i = 5, 6 do
-  for j = 10, #ARGV do
-    add(KEYS[i], ARGV[8] .. ARGV[j])
+local done, pos = {}, 5
+for i = 1, tonumber(ARGV[4]) do
+  local value, bucket, prefix = ARGV[pos + 2], ARGV[pos + 3], ARGV[pos + 5]
+  local first, last = pos + 7, pos + 6 + tonumber(ARGV[pos + 6])
+  done[i] = 0
+  if redis.call('SET', KEYS[6 + i], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[2], '*', 'e', ARGV[pos])
+    add(KEYS[2], ARGV[pos + 1], value, bucket)
+    add(KEYS[3], ARGV[pos + 1], value, bucket)
+    -- The cubes: the event once per dimension it has (and once for "all"), per day and per ISO week.
+    for j = first, last do
+      add(KEYS[4], prefix .. ARGV[j], value, bucket)
+      add(KEYS[5], prefix .. ARGV[j], value, bucket)
+    end
+    -- The day's counts per local hour (the heat map by hour and weekday).
+    redis.call('HINCRBY', KEYS[6], ARGV[pos + 4], 1)
+    done[i] = 1
   end
+  pos = last + 1
 end
--- The day's counts per local hour (the heat map by hour and weekday).
-redis.call('HINCRBY', KEYS[7], ARGV[9], 1)
-for i = 3, 7 do
-  redis.call('EXPIRE', KEYS[i], ARGV[7])
+for i = 2, 6 do
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
 end
-return 1
+return done
 """
 # Redis names scripts by their SHA-1: the pipeline calls the script by it.
 _RECORD_SHA = hashlib.sha1(_RECORD.encode()).hexdigest()
@@ -121,42 +133,42 @@ class ServiceEvents(RollupReads):
         year, week, _ = dt.datetime.fromtimestamp(at, self.zone).isocalendar()
         return f"{year}-W{week:02d}"
 
-    def _script_call(self, event: Event) -> tuple[list[str], list[str | int | float]]:
-        """Return the record script's keys and arguments for ``event``."""
+    def _script_calls(self, events: list[Event]) -> list[tuple[list[str], list[str | int | float]]]:
+        """Return the record script's keys and arguments: one call per run of events in the same hour."""
+        calls: list[tuple[list[str], list[str | int | float]]] = []
         keys = self.keys
-        oldest_ms = int((self.clock() - self.retention_seconds) * 1000)
-        value = "" if event.value is None else repr(float(event.value))
-        local = dt.datetime.fromtimestamp(event.at, self.zone)  # once: zone conversions cost
-        year, week_number, _ = local.isocalendar()
-        day, week = local.strftime("%Y%m%d"), f"{year}-W{week_number:02d}"
-        cube = event.cube_fields()
-        script_keys = [
-            keys.seen(event.key),
-            keys.stream,
-            keys.hour(self.hour_of(event.at)),
-            keys.day(day),
-            keys.cube(day),
-            keys.cube(week),
-            keys.hourly(day),
-        ]
-        args: list[str | int | float] = [
-            self.retention_seconds,
-            max(0, oldest_ms),
-            event.to_json(),
-            event.field(),
-            value,
-            bucket_of(event.value or 0.0),
-            self.retention_seconds,
-            cube[0],
-            f"{event.kind.value}|{local.hour:02d}",
-            *(field.removeprefix(cube[0]) for field in cube),
-        ]
-        return script_keys, args
+        oldest_ms = max(0, int((self.clock() - self.retention_seconds) * 1000))
+        shared: list[str] = []
+        for event in events:
+            local = dt.datetime.fromtimestamp(event.at, self.zone)  # once: zone conversions cost
+            year, week_number, _ = local.isocalendar()
+            day = local.strftime("%Y%m%d")
+            hour_key = keys.hour(self.hour_of(event.at))
+            if not calls or shared[1] != hour_key or shared[2] != keys.day(day):
+                week = f"{year}-W{week_number:02d}"
+                shared = [
+                    keys.stream,
+                    hour_key,
+                    keys.day(day),
+                    keys.cube(day),
+                    keys.cube(week),
+                    keys.hourly(day),
+                ]
+                calls.append(([*shared], [self.retention_seconds, oldest_ms, self.retention_seconds, 0]))
+            script_keys, args = calls[-1]
+            script_keys.append(keys.seen(event.key))
+            cube = event.cube_fields()
+            value = "" if event.value is None else repr(float(event.value))
+            args[3] = int(args[3]) + 1
+            args += [event.to_json(), event.field(), value, bucket_of(event.value or 0.0)]
+            args += [f"{event.kind.value}|{local.hour:02d}", cube[0], len(cube)]
+            args += [name.removeprefix(cube[0]) for name in cube]
+        return calls
 
     async def record(self, event: Event) -> bool:
         """Record an event once; False when its key was seen already."""
-        script_keys, args = self._script_call(event)
-        return bool(await self._record(keys=script_keys, args=args))
+        (script_keys, args), *_ = self._script_calls([event])
+        return bool((await self._record(keys=script_keys, args=args))[0])
 
     async def record_all(self, events: list[Event]) -> list[bool]:
         """Record several events in one round trip (each once, in order); see `record`."""
@@ -170,24 +182,23 @@ class ServiceEvents(RollupReads):
 
         Returns the active key's previous value and whether each event was new.
         """
+        calls = self._script_calls(events)
         async with self.redis.pipeline(transaction=False) as pipe:
             if active is not None:
                 key, now, ttl = active
                 pipe.set(key, repr(now), ex=ttl, get=True)
-            for event in events:
-                script_keys, args = self._script_call(event)
+            for script_keys, args in calls:
                 pipe.evalsha(_RECORD_SHA, len(script_keys), *script_keys, *args)
             results = await pipe.execute(raise_on_error=False)
         previous = results.pop(0) if active is not None else None
         done: list[bool] = []
-        for event, result in zip(events, results, strict=True):
+        for (script_keys, args), result in zip(calls, results, strict=True):
             if isinstance(result, NoScriptError):
-                # Redis restarted or was flushed: recording it on its own loads the script again.
-                done.append(await self.record(event))
+                # Redis restarted or was flushed: calling the script object loads it again.
+                result = await self._record(keys=script_keys, args=args)
             elif isinstance(result, Exception):
                 raise result
-            else:
-                done.append(bool(result))
+            done.extend(bool(x) for x in result)
         if isinstance(previous, Exception):
             raise previous
         return (None if previous is None else str(previous)), done

@@ -14,13 +14,12 @@ each event once per dimension it has and once for all: the reports of one filter
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -220,19 +219,19 @@ class ServiceEvents(RollupReads):
         The reports must not fail the work they count: a customer's reply already sent, or an agent's
         message already delivered, would be retried and sent twice. A lost event is logged instead.
         """
-        try:
+        with self._never_raising(kind):
             await self._observe(kind, conversation_id, key, agent, team, tier, detail, value)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._lost(kind, exc)
 
-    def _lost(self, kind: str, exc: Exception) -> None:
-        self.lost += 1
-        if self.lost == 1 or self.lost % LOST_LOG_EVERY == 0:
-            log.warning(
-                "service event not recorded", extra={"kind": kind, "lost": self.lost, "error": repr(exc)}
-            )
+    @contextlib.contextmanager
+    def _never_raising(self, kind: str) -> Iterator[None]:
+        """Count and log (the first, then one in `LOST_LOG_EVERY`) what failed inside, instead of raising."""
+        try:
+            yield
+        except Exception as exc:  # a cancellation is not an Exception: it still goes through
+            self.lost += 1
+            if self.lost == 1 or self.lost % LOST_LOG_EVERY == 0:
+                extra = {"kind": kind, "lost": self.lost, "error": repr(exc)}
+                log.warning("service event not recorded", extra=extra)
 
     def _event(
         self,
@@ -292,10 +291,8 @@ class ServiceEvents(RollupReads):
             batch.open = False
             _DEFERRED.reset(token)
             if batch.events:
-                try:
+                with self._never_raising("deferred"):
                     await self.record_all(batch.events)
-                except Exception as exc:
-                    self._lost("deferred", exc)
 
     async def customer_message(
         self,
@@ -315,14 +312,10 @@ class ServiceEvents(RollupReads):
         saw active within ``idle_seconds`` (activity only moves forward, so it cannot be a new one), two
         otherwise (the activity check, then every event at once). Never raises (see `observe`).
         """
-        try:
+        with self._never_raising("customer_message"):
             await self._message(
                 conversation_id, message_key, tier, idle_seconds, window_seconds, bot_reply_seconds
             )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._lost("customer_message", exc)
 
     async def _message(
         self,
@@ -369,7 +362,7 @@ class ServiceEvents(RollupReads):
         A stretch is capped at `MAX_PRESENCE_STRETCH_SECONDS`: an agent whose console died without going
         offline would otherwise count as online until their next change. Never raises (see `observe`).
         """
-        try:
+        with self._never_raising("presence"):
             now = self.clock()
             previous = await self.redis.set(
                 self.keys.presence(agent), f"{status}|{now!r}", ex=self.retention_seconds, get=True
@@ -381,10 +374,6 @@ class ServiceEvents(RollupReads):
             if was in ("online", "paused") and seconds > 0:
                 key = f"{agent}:{since}"
                 await self.observe(f"presence_{was}", "", key=key, agent=agent, team=team, value=seconds)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._lost("presence", exc)
 
     async def session(self, conversation: str, idle_seconds: float) -> bool:
         """Mark the conversation active now; True when it had been idle ``idle_seconds`` (a new one)."""

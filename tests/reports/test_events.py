@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import socket
@@ -160,3 +161,34 @@ async def test_a_message_and_the_bot_reply_are_recorded_together_even_after_redi
     assert figures["volume"]["customer_messages"] == 2
     assert figures["bot"]["first_response_seconds"]["mean"] == 0.38, "(0.25 + 0.5) / 2, rounded"
     assert events.lost == 0
+
+
+async def test_steps_observed_during_a_turn_are_recorded_with_its_message(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    events = ServiceEvents(redis_client, key_prefix + "df" + uuid.uuid4().hex[:6])
+    late = asyncio.Event()
+
+    async def after_the_turn() -> None:
+        await late.wait()
+        await events.observe("assigned", "rest:d", key="a1", agent="ann", value=3.0)
+
+    async with events.deferring():
+        await events.observe("kb_answer", "rest:d", key="k1", detail="answered")
+        assert await events.events() == [], "held for the message"
+        task = asyncio.create_task(after_the_turn())  # started inside, observes after the end
+        await events.customer_message("rest:d", "m1", bot_reply_seconds=0.2)
+    late.set()
+    await task
+    kinds = [e.kind.value for e in await events.events()]
+    assert kinds == ["opened", "customer_message", "kb_answer", "bot_reply", "assigned"]
+
+    # A turn that fails before its message is recorded still records what it observed.
+    async def failing_turn() -> None:
+        async with events.deferring():
+            await events.observe("handoff", "rest:d", key="h1", detail="asked")
+            raise RuntimeError("the turn failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_turn()
+    assert [e.kind.value for e in await events.events()][-1] == "handoff"

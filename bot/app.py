@@ -193,7 +193,8 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     """Take acknowledged messages in; on shutdown stop intake first, then the outbox's senders."""
     outbox = app[OUTBOX]
-    app[INBOUND] = InboundQueue(app[REDIS], app[KEYS], app[ROUTER].on_message, outbox)
+    limit = app[SETTINGS].inbound_backlog_limit
+    app[INBOUND] = InboundQueue(app[REDIS], app[KEYS], app[ROUTER].on_message, outbox, backlog_limit=limit)
     yield
     await app[INBOUND].close()
     await outbox.close()

@@ -109,6 +109,8 @@ class Settings:
     report_timezone: str = "Asia/Shanghai"
     report_retention_days: int = 90
     audit_retention_days: int = 365
+    # Conversations with messages waiting across instances before push webhooks answer 503 (overload).
+    inbound_backlog_limit: int = 5000
     # How long a transcript is kept after its last line (PIPL: no longer than the purpose needs).
     transcript_retention_days: int = 90
     cost_agent_per_hour: float = 60.0
@@ -143,6 +145,8 @@ class Settings:
             raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
         if self.report_retention_days < 1:
             raise ValueError("REPORT_RETENTION_DAYS must be 1 or more")
+        if self.inbound_backlog_limit < 1:
+            raise ValueError("INBOUND_BACKLOG_LIMIT must be 1 or more")
         if self.transcript_retention_days < 1:
             raise ValueError("TRANSCRIPT_RETENTION_DAYS must be 1 or more")
         try:
@@ -194,6 +198,7 @@ class Settings:
             report_timezone=env.get("REPORT_TIMEZONE") or defaults.report_timezone,
             report_retention_days=_int(env, "REPORT_RETENTION_DAYS", defaults.report_retention_days),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", defaults.audit_retention_days),
+            inbound_backlog_limit=_int(env, "INBOUND_BACKLOG_LIMIT", defaults.inbound_backlog_limit),
             transcript_retention_days=_int(
                 env, "TRANSCRIPT_RETENTION_DAYS", defaults.transcript_retention_days
             ),

@@ -16,6 +16,10 @@ class StorageUnavailable(EngineNotReady):
     """The shared store (Redis) cannot be reached: nothing was taken in, and the sender should retry."""
 
 
+class Overloaded(EngineNotReady):
+    """Too many messages wait to be handled already: nothing was taken in, and the sender should retry."""
+
+
 @dataclass(frozen=True)
 class Inbound:
     """A customer's message as the core sees it, whatever channel brought it."""

@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot.engine.streams import drain
 from core.keys import DEDUP_TTL_SECONDS, Keys
 from core.lease import Lease
-from core.messages import EngineNotReady, Inbound, Outbound
+from core.messages import EngineNotReady, Inbound, Outbound, Overloaded
 from core.ports import Passive, Reply, Submitted
 from core.redis import AsyncRedis
 from core.tasks import stop_tasks
@@ -35,6 +35,10 @@ RECOVER_AFTER_SECONDS = 5.0
 HANDLE_ATTEMPTS = 4
 # Taken once, and once more by another instance if the first died mid-turn; never a third time.
 MAX_TAKES = 2
+# Conversations with messages waiting to be handled, across instances, before new ones are refused.
+DEFAULT_BACKLOG_LIMIT = 5000
+# Messages one conversation may have waiting (a sender flooding its own conversation is refused first).
+MAX_WAITING_PER_CONVERSATION = 100
 RETRY_BASE_SECONDS = 0.5
 
 # KEYS: dedup marker, inbound stream. ARGV: encoded message, dedup ttl (s), has id ("1"/"0").
@@ -101,8 +105,21 @@ class _Waiter:
 class InboundQueue:
     """Take in push-channel messages durably and handle each conversation's messages in order."""
 
-    def __init__(self, client: AsyncRedis, keys: Keys, handle: Handler, pushes: Pushes) -> None:
-        """Handle messages with ``handle`` (the router) and push its replies through ``pushes``."""
+    def __init__(
+        self,
+        client: AsyncRedis,
+        keys: Keys,
+        handle: Handler,
+        pushes: Pushes,
+        *,
+        backlog_limit: int = DEFAULT_BACKLOG_LIMIT,
+    ) -> None:
+        """Handle messages with ``handle`` (the router) and push its replies through ``pushes``.
+
+        While ``backlog_limit`` conversations wait to be handled (or one conversation has
+        `MAX_WAITING_PER_CONVERSATION` messages waiting), a new message is refused with `Overloaded`.
+        """
+        self.backlog_limit = backlog_limit
         self._redis = client
         self._keys = keys
         self._handle = handle
@@ -121,6 +138,7 @@ class InboundQueue:
         """
         conversation = inbound.conversation_id
         message_id = inbound.message_id or ""
+        await self._admit(conversation)
         # Listed before it is stored, so a crash in between leaves at worst an empty entry to sweep.
         await self._redis.zadd(self._keys.inbound_active, {conversation: time.time()}, nx=True)
         entry = await self._submit(
@@ -149,6 +167,21 @@ class InboundQueue:
             if not waiter.future.done():
                 waiter.future.cancel()
         return Submitted(duplicate=False, replies=replies)
+
+    async def _admit(self, conversation: str) -> None:
+        """Refuse a message while the backlog is full: the platform retries it later (503 + Retry-After)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(self._keys.inbound_active)
+            pipe.xlen(self._keys.inbound_queue(conversation))
+            waiting, queued = await pipe.execute()
+        if int(queued) >= MAX_WAITING_PER_CONVERSATION or (
+            int(queued) == 0 and int(waiting) >= self.backlog_limit
+        ):
+            log.warning(
+                "backlog full; message refused",
+                extra={"conversation": conversation, "waiting": waiting, "queued": queued},
+            )
+            raise Overloaded("too many messages are waiting; retry shortly")
 
     def kick(self, conversation: str) -> None:
         """Make sure a local worker drains the conversation's queue (no-op if one is running)."""

@@ -14,7 +14,7 @@ from bot.engine import intake as inbound_module
 from bot.engine.intake import InboundQueue
 from core import lease as lease_module
 from core.keys import Keys
-from core.messages import Inbound, Outbound
+from core.messages import Inbound, Outbound, Overloaded
 from core.ports import Reply
 
 
@@ -239,3 +239,41 @@ async def test_a_message_whose_worker_died_mid_turn_is_replayed_once_and_then_ke
         ("telegram:c9", "taken over twice")
     ]
     assert await redis_client.hlen(keys.inbound_tries("telegram:c9")) == 0
+
+
+async def test_a_full_backlog_refuses_new_conversations_until_it_drains_and_loses_nothing(
+    redis_client: aioredis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbound_module, "MAX_WAITING_PER_CONVERSATION", 3)
+    release = asyncio.Event()
+
+    class Slow(Bot):
+        async def handle(self, message: Inbound, reply: Reply) -> None:
+            await release.wait()  # the instance is saturated: nothing gets handled for now
+            await super().handle(message, reply)
+
+    bot = Slow()
+    bot.expect = 5
+    queue = InboundQueue(redis_client, keys, bot.handle, bot, backlog_limit=2)
+    await queue.submit(message("o1", "first", "o1-1"))
+    await queue.submit(message("o2", "second", "o2-1"))
+    # Two conversations wait: a third conversation is refused, so its platform retries it later…
+    with pytest.raises(Overloaded):
+        await queue.submit(message("o3", "third", "o3-1"))
+    # …while the waiting ones still take messages, up to three each.
+    await queue.submit(message("o1", "first again", "o1-2"))
+    await queue.submit(message("o1", "and again", "o1-3"))
+    with pytest.raises(Overloaded):
+        await queue.submit(message("o1", "one too many", "o1-4"))
+    release.set()
+    await asyncio.wait_for(queue.idle(), 10)
+    # Drained in order; the refused ones come back as the platform retries and are taken now.
+    await queue.submit(message("o3", "third", "o3-1"))
+    await asyncio.wait_for(bot.done.wait(), 10)
+    await queue.close()
+    assert [t for c, t in bot.sent if c == "telegram:o1"] == [
+        "echo: first",
+        "echo: first again",
+        "echo: and again",
+    ]
+    assert ("telegram:o3", "echo: third") in bot.sent

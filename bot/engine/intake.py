@@ -37,6 +37,8 @@ HANDLE_ATTEMPTS = 4
 MAX_TAKES = 2
 # Conversations with messages waiting to be handled, across instances, before new ones are refused.
 DEFAULT_BACKLOG_LIMIT = 5000
+# Turns run at once per process (each is mostly CPU on this event loop; more only slow the webhooks).
+CONCURRENT_TURNS = 4
 # Messages one conversation may have waiting (a sender flooding its own conversation is refused first).
 MAX_WAITING_PER_CONVERSATION = 100
 RETRY_BASE_SECONDS = 0.5
@@ -120,6 +122,7 @@ class InboundQueue:
         `MAX_WAITING_PER_CONVERSATION` messages waiting), a new message is refused with `Overloaded`.
         """
         self.backlog_limit = backlog_limit
+        self._turns = asyncio.Semaphore(CONCURRENT_TURNS)
         self._redis = client
         self._keys = keys
         self._handle = handle
@@ -219,7 +222,10 @@ class InboundQueue:
                 log.error("message taken over twice; kept aside", extra={"conversation": conversation})
                 await self._keep_aside(inbound, "taken over twice")
             else:
-                replies = await self._handle_one(entry_id, inbound)
+                # Few turns at a time: the webhooks share this event loop and must still be answered
+                # within the platforms' deadlines while a backlog is worked off.
+                async with self._turns:
+                    replies = await self._handle_one(entry_id, inbound)
         if replies:
             await self._pushes.listed(conversation)
         # The replies are queued for sending in the transaction that removes the message, so a death

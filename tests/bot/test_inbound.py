@@ -60,6 +60,17 @@ async def keys(redis_client: aioredis.Redis, key_prefix: str) -> AsyncIterator[K
     yield Keys(key_prefix + "in" + uuid.uuid4().hex[:6])
 
 
+async def sweep_until(instance: InboundQueue, done: asyncio.Event, seconds: float = 10) -> None:
+    """Run the instance's recovery sweep, as its sweeper does, until ``done`` (at most ``seconds``)."""
+
+    async def sweep() -> None:
+        while not done.is_set():
+            await instance.recover()
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(sweep(), seconds)
+
+
 def message(sender: str, text: str, message_id: str | None) -> Inbound:
     return Inbound("telegram", sender, text, message_id)
 
@@ -139,12 +150,7 @@ async def test_another_instance_recovers_what_a_dead_one_acknowledged(
     bot.expect = 2
     survivor = InboundQueue(redis_client, keys, bot.handle, bot)
 
-    async def sweep_until_done() -> None:
-        while not bot.done.is_set():
-            await survivor.recover()
-            await asyncio.sleep(0.1)
-
-    await asyncio.wait_for(sweep_until_done(), 10)
+    await sweep_until(survivor, bot.done)
     await survivor.close()
     assert bot.seen == ["first", "second"]
 
@@ -190,12 +196,7 @@ async def test_a_turn_longer_than_the_lease_is_never_taken_over_by_another_insta
     second = InboundQueue(redis_client, keys, other.handle, other)
     await first.submit(message("c8", "slow one", "s1"))
 
-    async def sweep_until_done() -> None:
-        while not slow.done.is_set():
-            await second.recover()
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(sweep_until_done(), 10)
+    await sweep_until(second, slow.done)
     await asyncio.wait_for(first.idle(), 10)
     await second.idle()
     assert slow.seen == ["slow one"]
@@ -224,12 +225,7 @@ async def test_a_message_whose_worker_died_mid_turn_is_replayed_once_and_then_ke
     bot.expect = 2
     survivor = InboundQueue(redis_client, keys, bot.handle, bot)
 
-    async def sweep_until_done() -> None:
-        while not bot.done.is_set():
-            await survivor.recover()
-            await asyncio.sleep(0.1)
-
-    await asyncio.wait_for(sweep_until_done(), 10)
+    await sweep_until(survivor, bot.done)
     await survivor.idle()
     await survivor.close()
     assert bot.seen == ["died once", "never taken"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 
 from aiohttp import web
@@ -192,8 +193,15 @@ async def calibrate(request: web.Request) -> web.StreamResponse:
     """Choose both thresholds on the golden questions of a locale; used by the next publish."""
     body = await read_json(request)
     body = body if isinstance(body, dict) else {}
-    names = ("oos_recall_floor", "recall_weight", "precision_target")
-    targets = {k: float(body[k]) for k in names if k in body}
+    targets: dict[str, float] = {}
+    for name in ("oos_recall_floor", "recall_weight", "precision_target"):
+        value = body.get(name)
+        if name not in body:
+            continue
+        # JSON numbers only (found by schemathesis: an object here answered 500).
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return json_error(400, f"{name} must be a number")
+        targets[name] = float(value)
     try:
         result = await _kb(request).calibrate(str(body.get("locale") or "zh-CN"), **targets)
     except ValueError as exc:

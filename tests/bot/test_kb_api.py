@@ -136,6 +136,9 @@ async def test_golden_questions_block_a_breaking_publish_unless_forced(
     assert (await a.post("/api/kb/entries", json=saved, headers=editor)).status == 200
     ok = await a.post("/api/kb/publish", json={"message": "ok"}, headers=editor)
     assert ok.status == 200, await ok.text()
+    for bad in ({"precision_target": {}}, {"recall_weight": "lots"}, {"oos_recall_floor": True}):
+        refused_target = await a.post("/api/kb/calibrate", json={"locale": "zh-CN", **bad}, headers=editor)
+        assert refused_target.status == 400, bad
     calibrated = await a.post("/api/kb/calibrate", json={"locale": "zh-CN"}, headers=editor)
     assert calibrated.status == 200
     body = await calibrated.json()

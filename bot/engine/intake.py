@@ -129,6 +129,7 @@ class InboundQueue:
         self._pushes = pushes
         self._submit = client.register_script(_SUBMIT_LUA)
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
         self._waiters: dict[str, _Waiter] = {}
 
     async def submit(
@@ -190,7 +191,17 @@ class InboundQueue:
         """Make sure a local worker drains the conversation's queue (no-op if one is running)."""
         task = self._workers.get(conversation)
         if task is None or task.done():
-            self._workers[conversation] = asyncio.create_task(self._drain(conversation))
+            self._workers[conversation] = asyncio.create_task(self._drain_again(conversation))
+        else:
+            # It may be past its last look at the stream: make it look once more before it ends.
+            self._again.add(conversation)
+
+    async def _drain_again(self, conversation: str) -> None:
+        while True:
+            self._again.discard(conversation)
+            await self._drain(conversation)
+            if conversation not in self._again:
+                return
 
     async def _drain(self, conversation: str) -> None:
         # Renewed while a message is handled (however long Rasa's lock or the model takes), so no

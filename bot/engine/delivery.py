@@ -27,7 +27,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.engine.streams import drain
+from bot.engine.streams import Workers, drain
 from channels.base import Channel
 from core.keys import DELIVERIES_TTL_SECONDS, Keys
 from core.lease import Lease
@@ -115,8 +115,8 @@ class Outbox:
         self._transcripts = transcripts
         self._channel_for = channel_for
         self.delays = tuple(delays)
-        self._senders: dict[str, asyncio.Task[None]] = {}
-        self._again: set[str] = set()
+        self._local = Workers(self._drain)
+        self._senders = self._local.tasks
 
     async def send(self, conversation_id: str, message: Outbound) -> str:
         """Record ``message`` as pending, queue it behind the conversation's earlier ones; return its id."""
@@ -165,19 +165,7 @@ class Outbox:
 
     def kick(self, conversation_id: str) -> None:
         """Make sure a local worker sends the conversation's pushes (no-op if one is running)."""
-        task = self._senders.get(conversation_id)
-        if task is None or task.done():
-            self._senders[conversation_id] = asyncio.create_task(self._drain_again(conversation_id))
-        else:
-            # It may be past its last look at the stream: make it look once more before it ends.
-            self._again.add(conversation_id)
-
-    async def _drain_again(self, conversation: str) -> None:
-        while True:
-            self._again.discard(conversation)
-            await self._drain(conversation)
-            if conversation not in self._again:
-                return
+        self._local.kick(conversation_id)
 
     async def recover(self, limit: int = 100) -> int:
         """Start workers for conversations whose pushes have waited too long (their worker died)."""

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.engine.streams import drain
+from bot.engine.streams import Workers, drain
 from core.keys import DEDUP_TTL_SECONDS, Keys
 from core.lease import Lease
 from core.messages import EngineNotReady, Inbound, Outbound, Overloaded
@@ -128,8 +128,8 @@ class InboundQueue:
         self._handle = handle
         self._pushes = pushes
         self._submit = client.register_script(_SUBMIT_LUA)
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._again: set[str] = set()
+        self._local = Workers(self._drain)
+        self._workers = self._local.tasks
         self._waiters: dict[str, _Waiter] = {}
 
     async def submit(
@@ -189,19 +189,7 @@ class InboundQueue:
 
     def kick(self, conversation: str) -> None:
         """Make sure a local worker drains the conversation's queue (no-op if one is running)."""
-        task = self._workers.get(conversation)
-        if task is None or task.done():
-            self._workers[conversation] = asyncio.create_task(self._drain_again(conversation))
-        else:
-            # It may be past its last look at the stream: make it look once more before it ends.
-            self._again.add(conversation)
-
-    async def _drain_again(self, conversation: str) -> None:
-        while True:
-            self._again.discard(conversation)
-            await self._drain(conversation)
-            if conversation not in self._again:
-                return
+        self._local.kick(conversation)
 
     async def _drain(self, conversation: str) -> None:
         # Renewed while a message is handled (however long Rasa's lock or the model takes), so no

@@ -8,6 +8,7 @@ the list; a conversation whose worker died stays listed for the sweep of another
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -41,3 +42,32 @@ async def drain(
             if await client.xlen(stream) == 0:
                 return
             await client.zadd(listed, {conversation: time.time()}, nx=True)
+
+
+class Workers:
+    """One local worker task per conversation; a kick while it runs makes it look once more before it ends.
+
+    Without the second look, a message stored just after the worker's last look at its stream (and
+    unlisted by its final ZREM) would be left with no worker and nothing for the sweep to find.
+    """
+
+    def __init__(self, work: Callable[[str], Awaitable[None]]) -> None:
+        """Run ``work(conversation)`` as the conversation's worker."""
+        self._work = work
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+
+    def kick(self, conversation: str) -> None:
+        """Make sure a local worker drains the conversation's stream."""
+        task = self.tasks.get(conversation)
+        if task is None or task.done():
+            self.tasks[conversation] = asyncio.create_task(self._run(conversation))
+        else:
+            self._again.add(conversation)
+
+    async def _run(self, conversation: str) -> None:
+        while True:
+            self._again.discard(conversation)
+            await self._work(conversation)
+            if conversation not in self._again:
+                return

@@ -128,7 +128,9 @@ class WechatApi:
             holder = uuid.uuid4().hex
             if await self._store.add("access_token_lock", holder, TOKEN_LOCK_SECONDS):
                 try:
-                    return await self._fetch_token()
+                    # Look again under the lock: another instance may have fetched, stored and let go
+                    # of the lock between our read above and our taking it.
+                    return await self._store.get("access_token") or await self._fetch_token()
                 finally:
                     # A fetch slower than the lock lets another instance take it; that lock is theirs.
                     await self._store.release("access_token_lock", holder)

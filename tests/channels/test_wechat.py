@@ -214,6 +214,49 @@ async def test_instances_share_one_access_token(channels_engine: TestClient, fak
     assert len(fake_wechat.of("token")) == before + 1
 
 
+class _LateFirstRead(RedisChannelStore):
+    """A store whose first token read answers "none" only after ``released`` is set."""
+
+    def __init__(self, *args: Any, released: asyncio.Event) -> None:
+        super().__init__(*args)
+        self.released = released
+        self.reads = 0
+
+    async def get(self, key: str) -> str | None:
+        if key != "access_token" or self.reads:
+            return await super().get(key)
+        self.reads += 1
+        await self.released.wait()
+        return None  # what it read before the other instance stored its token
+
+
+async def test_a_read_made_before_another_instance_stored_its_token_does_not_fetch_again(
+    channels_engine: TestClient, fake_wechat: FakeWechat
+) -> None:
+    """The race seen under load: B reads "no token", A fetches, stores and unlocks, then B locks."""
+    app = channels_engine.app
+    namespace = f"wechat{uuid.uuid4().hex[:8]}"
+    query = {"grant_type": "client_credential", "appid": WECHAT_APP_ID, "secret": WECHAT_SECRET}
+    released = asyncio.Event()
+    late = _LateFirstRead(lambda: app[REDIS], app[KEYS], namespace, released=released)
+    first = WechatApi(
+        fake_wechat.url, "/cgi-bin/token", query, RedisChannelStore(lambda: app[REDIS], app[KEYS], namespace)
+    )  # type: ignore[attr-defined]
+    second = WechatApi(fake_wechat.url, "/cgi-bin/token", query, late)  # type: ignore[attr-defined]
+    for api in (first, second):
+        await api.start()
+    before = len(fake_wechat.of("token"))
+    try:
+        waiting = asyncio.create_task(second.token())
+        token = await first.token()  # fetched, stored, lock released
+        released.set()
+        assert await waiting == token
+    finally:
+        for api in (first, second):
+            await api.close()
+    assert len(fake_wechat.of("token")) == before + 1
+
+
 async def test_a_lock_taken_over_after_it_expired_stays_with_its_new_holder(
     channels_engine: TestClient,
 ) -> None:

@@ -26,17 +26,16 @@ from rasa_sdk.interfaces import ActionNotFoundException
 
 import knowledge_base
 from bot.dialogue import scope
-from bot.dialogue.stores import AtomicRedisLockStore, tracker_store
+from bot.dialogue.lock_store import RedisTicketLockStore
+from bot.dialogue.stores import tracker_store
 from core.language import detect_language
 from core.messages import Inbound, Outbound
-from core.redis import SyncRedis
+from core.redis import AsyncRedis, SyncRedis
 
 log = logging.getLogger(__name__)
 _LOADING = threading.Lock()
 
 ACTIONS_PACKAGE = "bot.actions"
-# Rasa polls its ticket lock; its default of 1 s would add up to a second to every queued message.
-LOCK_POLL_SECONDS = 0.01
 
 
 def _compile_action_response_validation() -> None:
@@ -135,7 +134,7 @@ class ScopedParse:
 class Dialogue:
     """One loaded Rasa agent whose trackers and locks live in Redis."""
 
-    def __init__(self, agent: Agent, lock_store: AtomicRedisLockStore) -> None:
+    def __init__(self, agent: Agent, lock_store: RedisTicketLockStore) -> None:
         """Wrap a loaded agent; its processor's parse is followed by the scope decision."""
         self.agent = agent
         self.lock_store = lock_store
@@ -156,14 +155,18 @@ class Dialogue:
         return str(self.agent.model_name)
 
     @classmethod
-    def load(cls, model: Path, client: SyncRedis, prefix: str, tracker_ttl: int) -> Dialogue:
+    def load(
+        cls, model: Path, client: SyncRedis, locks_client: AsyncRedis, prefix: str, tracker_ttl: int
+    ) -> Dialogue:
         """Load the model (blocking: call it in a thread) with Redis stores and in-process actions.
+
+        The tracker store uses the blocking ``client``; the ticket lock, ``locks_client`` (asyncio).
 
         One load at a time per process: TensorFlow's graph building races when two models load at once
         ("Operation 'Square_25' has no attr named '_read_only_resource_inputs'", seen in CI), and a load
         whose engine stopped meanwhile carries on in its thread, beside the next engine's.
         """
-        locks = AtomicRedisLockStore(client, prefix)
+        locks = RedisTicketLockStore(locks_client, prefix)
         with _LOADING:
             agent = Agent.load(
                 model,
@@ -176,7 +179,7 @@ class Dialogue:
     @asynccontextmanager
     async def conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
         """Serialise work on one conversation across every instance, in arrival order."""
-        async with self.lock_store.lock(conversation_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
+        async with self.lock_store.lock(conversation_id):
             yield
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:

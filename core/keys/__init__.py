@@ -48,6 +48,8 @@ OFFLINE_LEAVING_TTL_SECONDS = 3600
 SESSION_TTL_SECONDS = 12 * 3600
 # What a publish built (tens of MB on a large KB), shared so other instances load it, not rebuild it.
 KB_BUILT_TTL_SECONDS = 7 * 24 * 3600
+# A ticket counter outlives every holder that could still hold one of its tickets.
+DIALOGUE_LOCK_COUNTER_TTL_SECONDS = 24 * 3600
 # Only one instance seeds an empty knowledge base; the claim lapses if it dies doing so.
 KB_SEEDING_TTL_SECONDS = 60
 # A silence warning is marked once per agent line; a day outlives any silence timeout.
@@ -107,6 +109,18 @@ class Keys:
     def inbound_tries(self, conversation_id: str) -> str:
         """Hash of inbound entry id → how many workers took it up (a second one is a replay)."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:inq:tries"
+
+    def dialogue_lock(self, conversation_id: str) -> str:
+        """Hash of Rasa ticket number → expiry (ms): who waits for, and who holds, the dialogue turn."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:lock"
+
+    def dialogue_lock_counter(self, conversation_id: str) -> str:
+        """Last ticket number issued for the conversation (never reused while a holder may live)."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:lock:n"
+
+    def dialogue_lock_wake(self, conversation_id: str) -> str:
+        """List the releasing holder pushes one token per waiter to, ending their blocking wait."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:lock:wake"
 
     @property
     def queued_index(self) -> str:

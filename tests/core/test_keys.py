@@ -31,6 +31,9 @@ def test_conversation_keys_share_the_conversations_hash_tag() -> None:
     assert K.mailbox(C) == "cs:conv:{rest:42}:mailbox"
     assert K.csat_pending(C) == "cs:conv:{rest:42}:csat"
     assert K.csat_comment(C) == "cs:conv:{rest:42}:csat:comment"
+    assert K.dialogue_lock(C) == "cs:conv:{rest:42}:lock"
+    assert K.dialogue_lock_counter(C) == "cs:conv:{rest:42}:lock:n"
+    assert K.dialogue_lock_wake(C) == "cs:conv:{rest:42}:lock:wake"
 
 
 def test_deployment_wide_keys() -> None:

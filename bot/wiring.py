@@ -27,6 +27,7 @@ from handoff.queue import HandoffQueue
 from handoff.service import HandoffService
 from knowledge_base.live import SEED_FILE, LiveKnowledgeBase
 from reports.events import ServiceEvents
+from reports.presence import PresenceTime
 from staff.accounts import Accounts
 from staff.audit import AuditLog
 
@@ -50,6 +51,7 @@ class Services:
     signoff: Signoff
     quality: Quality
     events: ServiceEvents
+    presence: PresenceTime
     accounts: Accounts
     audit: AuditLog
     knowledge: LiveKnowledgeBase
@@ -81,14 +83,13 @@ def build_services(
     transcripts = transcripts or Transcripts(client, keys, settings.transcript_retention_days * 24 * 3600)
     queue = HandoffQueue(client, prefix, states, settings.queue_settings())
     profiles = Profiles(client, prefix)
-    csat = Csat(client, prefix)
-    hours = Hours(client, prefix)
-    offline = OfflineMessages(client, prefix)
+    csat, hours, offline = Csat(client, prefix), Hours(client, prefix), OfflineMessages(client, prefix)
     events = _events(client, settings)
     complaints = Complaints(
         client, prefix, settings.complaint_policy, calendar=hours.get, observe=events.observe
     )
     quality = Quality(client, prefix)
+    presence = PresenceTime(events, queue.settings.heartbeat_ttl_seconds)
     handoff = HandoffService(
         client,
         keys,
@@ -121,6 +122,7 @@ def build_services(
         quality=quality,
         signoff=Signoff(complaints, deliver, transcripts),
         events=events,
+        presence=presence,
         accounts=Accounts(client, prefix),
         audit=AuditLog(client, keys, settings.audit_retention_days),
         knowledge=LiveKnowledgeBase(client, prefix, seed_file=seed_file),

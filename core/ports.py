@@ -147,9 +147,21 @@ async def observe_nothing(
     """Record nothing: where no reports are wired (the CLI, a standalone action server, unit tests)."""
 
 
-# An agent's status changed (online, paused, offline): the reports count presence time from it.
-PresenceChanged = Callable[[str, str, str], Awaitable[None]]
+class Presence(Protocol):
+    """Where the reports learn an agent's presence: status changes and the console's heartbeats."""
+
+    async def changed(self, agent: str, status: str, team: str = "") -> None:
+        """Note the agent's new status (online, paused, offline)."""
+
+    async def seen(self, agent: str) -> None:
+        """Note a heartbeat from the agent's console (the agent is still there)."""
 
 
-async def presence_ignored(agent: str, status: str, team: str) -> None:
+class PresenceIgnored:
     """Count nothing (where no reports are wired)."""
+
+    async def changed(self, agent: str, status: str, team: str = "") -> None:
+        """Ignore a status change."""
+
+    async def seen(self, agent: str) -> None:
+        """Ignore a heartbeat."""

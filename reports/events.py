@@ -34,7 +34,6 @@ from reports.reads import RollupReads
 DEFAULT_RETENTION_DAYS = 90
 # While Redis is away every event fails alike: log the first, then one in this many.
 LOST_LOG_EVERY = 1000
-MAX_PRESENCE_STRETCH_SECONDS = 12 * 3600
 MAX_ACTIVE_REMEMBERED = 100_000
 
 log = logging.getLogger(__name__)
@@ -219,11 +218,11 @@ class ServiceEvents(RollupReads):
         The reports must not fail the work they count: a customer's reply already sent, or an agent's
         message already delivered, would be retried and sent twice. A lost event is logged instead.
         """
-        with self._never_raising(kind):
+        with self.never_raising(kind):
             await self._observe(kind, conversation_id, key, agent, team, tier, detail, value)
 
     @contextlib.contextmanager
-    def _never_raising(self, kind: str) -> Iterator[None]:
+    def never_raising(self, kind: str) -> Iterator[None]:
         """Count and log (the first, then one in `LOST_LOG_EVERY`) what failed inside, instead of raising."""
         try:
             yield
@@ -291,7 +290,7 @@ class ServiceEvents(RollupReads):
             batch.open = False
             _DEFERRED.reset(token)
             if batch.events:
-                with self._never_raising("deferred"):
+                with self.never_raising("deferred"):
                     await self.record_all(batch.events)
 
     async def customer_message(
@@ -312,7 +311,7 @@ class ServiceEvents(RollupReads):
         saw active within ``idle_seconds`` (activity only moves forward, so it cannot be a new one), two
         otherwise (the activity check, then every event at once). Never raises (see `observe`).
         """
-        with self._never_raising("customer_message"):
+        with self.never_raising("customer_message"):
             await self._message(
                 conversation_id, message_key, tier, idle_seconds, window_seconds, bot_reply_seconds
             )
@@ -355,25 +354,6 @@ class ServiceEvents(RollupReads):
             opening.append(self._event("opened", conversation_id, message_key, tier=tier))
             events = opening + events
         await self.record_all(events)
-
-    async def presence(self, agent: str, status: str, team: str = "") -> None:
-        """Note an agent's new status; the stretch in the one before counts as its presence time.
-
-        A stretch is capped at `MAX_PRESENCE_STRETCH_SECONDS`: an agent whose console died without going
-        offline would otherwise count as online until their next change. Never raises (see `observe`).
-        """
-        with self._never_raising("presence"):
-            now = self.clock()
-            previous = await self.redis.set(
-                self.keys.presence(agent), f"{status}|{now!r}", ex=self.retention_seconds, get=True
-            )
-            if previous is None:
-                return
-            was, _, since = str(previous).partition("|")
-            seconds = min(max(0.0, now - float(since)), MAX_PRESENCE_STRETCH_SECONDS)
-            if was in ("online", "paused") and seconds > 0:
-                key = f"{agent}:{since}"
-                await self.observe(f"presence_{was}", "", key=key, agent=agent, team=team, value=seconds)
 
     async def session(self, conversation: str, idle_seconds: float) -> bool:
         """Mark the conversation active now; True when it had been idle ``idle_seconds`` (a new one)."""

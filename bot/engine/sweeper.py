@@ -2,8 +2,9 @@
 
 It requeues lapsed offers and lost agents' work, picks up inbound and push streams whose worker died, tells
 waiting customers of a better place, repairs conversations left QUEUED without a ticket, closes
-conversations whose customer went silent, escalates complaint cases that are due and closes the cases
-whose customer never answered the sign-off question.
+conversations whose customer went silent, escalates complaint cases that are due, closes the cases
+whose customer never answered the sign-off question, and ends the presence time of agents whose console
+went quiet.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ UPDATES_EVERY_ROUNDS = 5
 REPAIR_EVERY_ROUNDS = 10
 # Complaint deadlines are minutes to hours long: looking every 5 s escalates well within a minute.
 CASES_EVERY_ROUNDS = 5
+# A console gone quiet ends its agent's presence stretch one heartbeat lifetime after its last beat; the
+# stretch is counted that way whenever it is noticed, so looking every 15 s is plenty.
+PRESENCE_EVERY_ROUNDS = 15
 # While Redis is down every round fails alike: one traceback, then a line a minute, not one a second.
 FAILURE_LOG_EVERY_ROUNDS = 60
 
@@ -65,6 +69,9 @@ class Sweeper:
             await services.closing.close_silent(self.silence_seconds)
         if rounds % CASES_EVERY_ROUNDS == 0:
             await self.cases()
+        if rounds % PRESENCE_EVERY_ROUNDS == 0:
+            # Every agent: the queue may have set a lost agent offline without a status change to report.
+            await services.presence.sweep(a.id for a in await services.queue.agents())
 
     async def cases(self) -> None:
         """Escalate complaint cases that are due and close those the customer left unanswered."""

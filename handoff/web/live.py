@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from core.keys import Keys
+from core.ports import Presence
 from core.tasks import stop_tasks
 from handoff.queue import HandoffQueue
 from handoff.web.access import may_read
-from handoff.web.appkeys import KEYS, QUEUE
+from handoff.web.appkeys import KEYS, PRESENCE, QUEUE
 from staff.accounts import Session
 from staff.auth import require
 
@@ -97,9 +98,10 @@ async def _follow(feed: _Feed, ws: web.WebSocketResponse, changes: asyncio.Queue
             await ws.send_json({"type": "transcript", "conversation": conversation})
 
 
-async def _beat(feed: _Feed) -> None:
+async def _beat(feed: _Feed, presence: Presence) -> None:
     while True:
         await feed.queue.heartbeat(feed.agent)
+        await presence.seen(feed.agent)
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
@@ -141,7 +143,10 @@ async def socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     await feed.start()
     changes: asyncio.Queue[str | None] = asyncio.Queue()
-    tasks = [asyncio.create_task(_pump(feed, ws, changes)), asyncio.create_task(_beat(feed))]
+    tasks = [
+        asyncio.create_task(_pump(feed, ws, changes)),
+        asyncio.create_task(_beat(feed, request.app[PRESENCE])),
+    ]
     try:
         await _read_watches(request, ws, changes)
     finally:

@@ -8,6 +8,7 @@ import uuid
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
+from bot.appkeys import SERVICES
 from handoff.web.appkeys import CSAT, QUEUE
 from staff.accounts import Accounts
 from staff.auth import ACCOUNTS
@@ -136,3 +137,19 @@ async def test_agents_only_see_their_own_teams_conversations(support_engine: Tes
     assert not_offered.status == 409
     engine.session.cookie_jar.clear()
     assert (await engine.get("/api/agent/me")).status == 401
+
+
+async def test_the_consoles_heartbeats_reach_the_presence_time(support_engine: TestClient) -> None:
+    """Going online starts a stretch; each heartbeat moves its "last seen" (how a dead console is told)."""
+    engine = support_engine
+    headers = await login(engine, "carl")
+    key = engine.app[SERVICES].events.keys.presence("carl")
+    assert (await engine.post("/api/agent/status", json={"status": "online"}, headers=headers)).status == 200
+    status, since, seen, team = (await engine.app[QUEUE].redis.get(key)).split("|")
+    assert (status, since == seen, team) == ("online", True, "billing")
+    await asyncio.sleep(0.01)
+    assert (await engine.post("/api/agent/heartbeat", headers=headers)).status == 200
+    _, since_after, seen_after, _ = (await engine.app[QUEUE].redis.get(key)).split("|")
+    assert since_after == since
+    assert float(seen_after) > float(seen)
+    await engine.post("/api/agent/status", json={"status": "offline"}, headers=headers)

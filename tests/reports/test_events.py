@@ -15,6 +15,7 @@ from core.redis import async_client, close_async
 from reports.events import ServiceEvents
 from reports.export import mask, rows
 from reports.metrics import Costs, cube_tallies, summary, tallies
+from reports.presence import PresenceTime
 from reports.rebuild import rebuild
 from reports.scorecards import card
 from tests.handoff.test_complaints import Clock
@@ -129,15 +130,23 @@ async def test_presence_time_comes_from_status_changes_and_feeds_utilisation(
 ) -> None:
     clock = Clock()
     events = ServiceEvents(redis_client, key_prefix + "rp" + uuid.uuid4().hex[:4], clock=clock)
-    await events.presence("ann", "online", "support")
-    clock.now += 3600
-    await events.presence("ann", "paused", "support")
-    clock.now += 600
-    await events.presence("ann", "online", "support")
-    clock.now += 1800
-    await events.presence("ann", "offline", "support")
+    presence = PresenceTime(events, grace_seconds=30)
+
+    async def stay(seconds: int) -> None:
+        """The console beats every 5 s for ``seconds``."""
+        for _ in range(seconds // 5):
+            clock.now += 5
+            await presence.seen("ann")
+
+    await presence.changed("ann", "online", "support")
+    await stay(3600)
+    await presence.changed("ann", "paused", "support")
+    await stay(600)
+    await presence.changed("ann", "online", "support")
+    await stay(1800)
+    await presence.changed("ann", "offline", "support")
     clock.now += 50 * 3600  # offline time is no presence
-    await events.presence("ann", "online", "support")
+    await presence.changed("ann", "online", "support")
     await events.observe("closed", "rest:z", key="z", agent="ann", team="support", value=5400)
     first, last = _days(events, clock)
     tallied = cube_tallies(await events.cubes(first - dt.timedelta(days=3), last), "agent=ann")
@@ -145,6 +154,47 @@ async def test_presence_time_comes_from_status_changes_and_feeds_utilisation(
     assert (ann["online_seconds"], ann["paused_seconds"]) == (5400.0, 600.0)
     # 5,400 s of handling over 5,400 s online with 2 slots: half the slots busy.
     assert ann["utilisation"] == 0.5
+
+
+async def test_a_console_gone_quiet_ends_the_stretch_a_heartbeat_lifetime_after_its_last_beat(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    clock = Clock()
+    events = ServiceEvents(redis_client, key_prefix + "rp" + uuid.uuid4().hex[:4], clock=clock)
+    presence = PresenceTime(events, grace_seconds=30)
+    other_instance = PresenceTime(events, grace_seconds=30)
+    await presence.changed("bob", "online", "support")
+    for _ in range(20):  # 100 s of heartbeats, then the browser dies
+        clock.now += 5
+        await presence.seen("bob")
+    clock.now += 20
+    await presence.sweep(["bob"])  # 20 s quiet: still within a heartbeat lifetime, nothing ended
+    clock.now += 3 * 3600
+    await presence.sweep(["bob"])  # hours later: the stretch ends at the last beat + 30 s
+    await other_instance.sweep(["bob"])  # a second instance's sweep counts nothing more
+    clock.now += 3600
+    await presence.seen("bob")  # the console is back, the status still online: a new stretch
+    for _ in range(12):
+        clock.now += 5
+        await presence.seen("bob")
+    await presence.changed("bob", "offline", "support")
+    first, last = _days(events, clock)
+    bob = card(
+        cube_tallies(await events.cubes(first - dt.timedelta(days=3), last), "agent=bob"), None, capacity=1
+    )
+    # 130 s (100 s of beats + 30 s) and 60 s: not the 4 h 2 min between going online and offline.
+    assert bob["online_seconds"] == 190.0
+    # Without a sweep the stretch still ends at the last beat + 30 s, when the next beat or change comes.
+    await presence.changed("cy", "paused", "support")
+    clock.now += 10
+    await presence.seen("cy")
+    clock.now += 7200
+    await presence.changed("cy", "offline", "support")
+    first, last = _days(events, clock)
+    cy = card(
+        cube_tallies(await events.cubes(first - dt.timedelta(days=3), last), "agent=cy"), None, capacity=1
+    )
+    assert cy["paused_seconds"] == 40.0
 
 
 async def test_a_message_and_the_bot_reply_are_recorded_together_even_after_redis_lost_its_scripts(

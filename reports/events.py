@@ -298,6 +298,7 @@ class ServiceEvents(RollupReads):
         conversation_id: str,
         message_key: str,
         *,
+        customer: str | None = None,
         tier: str = "",
         idle_seconds: float = 1800,
         window_seconds: float = 24 * 3600,
@@ -306,25 +307,33 @@ class ServiceEvents(RollupReads):
         """Record a customer's message, a new conversation when none was active, and the bot's reply.
 
         A new conversation within ``window_seconds`` of the customer's previous one is also a recontact:
-        the previous one did not settle it (containment counts it so). ``bot_reply_seconds``, when the bot
-        answered, records its reply with the time it took. One round trip for a conversation this instance
-        saw active within ``idle_seconds`` (activity only moves forward, so it cannot be a new one), two
-        otherwise (the activity check, then every event at once). Never raises (see `observe`).
+        the previous one did not settle it (containment counts it so). ``customer`` is their profile, so a
+        customer back on another channel is a recontact too; without one, the conversation stands for it.
+        ``bot_reply_seconds``, when the bot answered, records its reply with the time it took. One round
+        trip for a conversation this instance saw active within ``idle_seconds`` (activity only moves
+        forward, so it cannot be a new one), two otherwise (the activity check, then every event at once).
+        Never raises (see `observe`).
         """
         with self.never_raising("customer_message"):
             await self._message(
-                conversation_id, message_key, tier, idle_seconds, window_seconds, bot_reply_seconds
+                conversation_id,
+                message_key,
+                customer or conversation_id,
+                tier,
+                (idle_seconds, window_seconds),
+                bot_reply_seconds,
             )
 
     async def _message(
         self,
         conversation_id: str,
         message_key: str,
+        customer: str,
         tier: str,
-        idle_seconds: float,
-        window_seconds: float,
+        windows: tuple[float, float],
         bot_reply_seconds: float | None,
     ) -> None:
+        idle_seconds, window_seconds = windows
         now = self.clock()
         events = [self._event("customer_message", conversation_id, message_key, tier=tier)]
         batch = _DEFERRED.get()
@@ -346,7 +355,7 @@ class ServiceEvents(RollupReads):
         if await self.session(conversation_id, idle_seconds):
             # The previous opening's time (on the clock given, so tests need not wait for TTLs).
             previous = await self.redis.set(
-                self.keys.recent(conversation_id), repr(now), ex=int(window_seconds), get=True
+                self.keys.recent(customer), repr(now), ex=int(window_seconds), get=True
             )
             opening: list[Event] = []
             if previous is not None and now - float(previous) <= window_seconds:

@@ -49,6 +49,8 @@ class Turn:
     comment_window: str | None
     # The complaint case the customer was last asked to confirm, if any.
     asked_case: str | None = None
+    # The customer's profile (merged across channels), None until their first message made one.
+    profile: str | None = None
 
     @property
     def conversation(self) -> str:
@@ -135,7 +137,9 @@ class Router:
         key = f"{conversation}:{inbound.key}"
         by_bot = answered_by == "bot_turn" and bool(replies)
         reply_seconds = time.time() - inbound.received_at if by_bot else None
-        await self._events.customer_message(conversation, key, bot_reply_seconds=reply_seconds)
+        await self._events.customer_message(
+            conversation, key, customer=turn.profile, bot_reply_seconds=reply_seconds
+        )
 
     async def _begin(self, inbound: Inbound, dialogue: Dialogue, record: bool = True) -> Turn:
         """Record the message (unless told not to) and read what every step needs, in one round trip."""
@@ -163,7 +167,7 @@ class Router:
         if owner is Owner.CLOSED:
             await self._handoff.reopen(conversation)
             owner = Owner.BOT
-        return Turn(inbound, owner, rating, dialogue, parse_leaving(leaving), comment, asked)
+        return Turn(inbound, owner, rating, dialogue, parse_leaving(leaving), comment, asked, profile_id)
 
     def _say(self, turn: Turn, text: str) -> list[Outbound]:
         return [Outbound(turn.inbound.sender_id, text)]

@@ -280,9 +280,12 @@ class ReportKeys:
         """An agent's current status and since when (``status|epoch``), for their presence time."""
         return f"{self.base}:presence:{agent}"
 
-    def recent(self, conversation_id: str) -> str:
-        """Present for the containment window after a conversation opened (a recontact within it)."""
-        return f"{self.base}:recent:{conversation_id}"
+    def recent(self, customer: str) -> str:
+        """Present for the containment window after a customer's conversation opened (recontact within it).
+
+        ``customer`` is their profile id (the same person on every channel), else the conversation id.
+        """
+        return f"{self.base}:recent:{customer}"
 
     def active(self, conversation_id: str) -> str:
         """Present while a conversation is active; its absence at a message starts a new one."""

@@ -242,3 +242,21 @@ async def test_steps_observed_during_a_turn_are_recorded_with_its_message(
     with pytest.raises(RuntimeError):
         await failing_turn()
     assert [e.kind.value for e in await events.events()][-1] == "handoff"
+
+
+async def test_a_customer_back_on_another_channel_is_a_recontact_of_their_profile(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    clock = Clock()
+    events = ServiceEvents(redis_client, key_prefix + "rp" + uuid.uuid4().hex[:4], clock=clock)
+    # Li asks on WeChat, then two hours later on Telegram: one person (one merged profile), so the
+    # WeChat conversation did not settle it. Wang writes on two channels never linked to one profile.
+    await events.customer_message("wechat:oLi", "w1", customer="profile-li", bot_reply_seconds=0.3)
+    await events.customer_message("wechat:oWang", "w2", bot_reply_seconds=0.3)
+    clock.now += 2 * 3600
+    await events.customer_message("telegram:11", "t1", customer="profile-li", bot_reply_seconds=0.3)
+    await events.customer_message("telegram:22", "t2", bot_reply_seconds=0.3)
+    figures = summary(tallies(await events.days(*_days(events, clock))), Costs())
+    assert figures["volume"]["conversations"] == 4
+    assert figures["containment"]["recontacts"] == 1
+    assert figures["containment"]["contained"] == 3  # Li's WeChat conversation is not contained

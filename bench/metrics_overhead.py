@@ -1,11 +1,14 @@
 """What the metrics work costs a dialogue turn: timed directly, then the engine with and without it.
 
     .venv/bin/python -m bench.metrics_overhead [--rounds 6] [--messages 150] [--customers 4]
+        [--interleaved 400]
 
 Runs one engine in-process on the trained model (REDIS_URL when set, otherwise an embedded Redis; keys
 under a random prefix, deleted after) and sends the load_rest zh/en mix, less its handoffs, over REST.
 First, one customer at a time, it times the service-event calls themselves beside each whole message
-(the direct figure: what share of a message's time the metrics work takes). Then rounds from a few
+(the direct figure: what share of a message's time the metrics work takes). Then, still one customer
+at a time, the side-by-side figure: metrics on and off in turn, message by message (`interleaved`).
+Then rounds from a few
 concurrent customers alternate between the engine as built ("metrics on": service events recorded in
 Redis, the Prometheus counters) and the same running engine with that work made no-ops ("metrics off");
 the two rounds of a pair send the same messages. Per round it prints msgs/s, the process's CPU per
@@ -39,6 +42,8 @@ from core.redis import EmbeddedRedis, async_client, close_async
 from reports.web.api import EVENTS
 
 HANDOFF = ("转人工", "我要找人工客服", "talk to a human", "agent please")
+# The side-by-side figure's conversations: ten bot turns each, as in the performance issue's traffic.
+TURNS_PER_CONVERSATION = 10
 
 
 @dataclass
@@ -142,6 +147,52 @@ async def run_round(client: TestClient, label: str, messages: int, customers: in
     return Round(label, messages, time.perf_counter() - wall, time.process_time() - cpu, latencies)
 
 
+async def interleaved(client: TestClient, switch: Switch, messages: int) -> None:
+    """One customer at a time, metrics on and off in turn message by message: the side-by-side figure.
+
+    Alternating per message (on, off, off, on, …) cancels the drift that made whole rounds incomparable
+    on this machine; each bot turn's process CPU (every thread: Rasa's TensorFlow ones too) and wall time
+    are kept per side, and the medians and means compared. Each side's customer starts a new conversation
+    every `TURNS_PER_CONVERSATION` messages, and whenever a message was held for a human (no bot turn:
+    not counted).
+    """
+    rng = random.Random(7)
+    cpu: dict[bool, list[float]] = {True: [], False: []}
+    wall: dict[bool, list[float]] = {True: [], False: []}
+    senders = {True: "", False: ""}
+    turns = {True: 0, False: 0}
+    i = 0
+    while min(len(cpu[True]), len(cpu[False])) < messages:
+        on = i % 2 == (i // 2) % 2
+        i += 1
+        if turns[on] % TURNS_PER_CONVERSATION == 0:
+            senders[on] = f"mo-{uuid.uuid4().hex[:10]}"
+        turns[on] += 1
+        switch.on() if on else switch.off()
+        while (text := pick(rng)) in HANDOFF:
+            pass
+        started, used = time.perf_counter(), time.process_time()
+        response = await client.post("/webhooks/rest/webhook", json={"sender": senders[on], "message": text})
+        assert response.status == 200, await response.text()
+        replies = await response.json()
+        spent_cpu, spent_wall = (time.process_time() - used) * 1000, (time.perf_counter() - started) * 1000
+        if not replies:  # held for a human: the conversation was handed over; start a new one
+            turns[on] = 0
+            continue
+        cpu[on].append(spent_cpu)
+        wall[on].append(spent_wall)
+    switch.on()
+    for name, figures in (("process CPU", cpu), ("wall time", wall)):
+        on_med, off_med = statistics.median(figures[True]), statistics.median(figures[False])
+        on_mean, off_mean = statistics.fmean(figures[True]), statistics.fmean(figures[False])
+        print(
+            f"side by side, {messages}+ bot turns per side, {name} per turn: median on {on_med:.2f} ms,"
+            f" off {off_med:.2f} ms ({(on_med / off_med - 1) * 100:+.1f} %); mean on {on_mean:.2f} ms,"
+            f" off {off_mean:.2f} ms ({(on_mean / off_mean - 1) * 100:+.1f} %)",
+            flush=True,
+        )
+
+
 async def measure(url: str, var_dir: Path, args: argparse.Namespace) -> None:
     """Start the engine, run the alternating rounds, print the figures."""
     prefix = "bench" + uuid.uuid4().hex[:8]
@@ -174,6 +225,8 @@ async def measure(url: str, var_dir: Path, args: argparse.Namespace) -> None:
             f" ({events_cpu_ms / loop_cpu_ms * 100:.1f} %)",
             flush=True,
         )
+        if args.interleaved:
+            await interleaved(client, switch, args.interleaved)
         rounds: list[Round] = []
         for i in range(args.rounds * 2):
             on = i % 2 == (i // 2) % 2  # on, off, off, on, on, off …: neither side always goes first
@@ -218,6 +271,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="rounds per side (0: the direct figure only)")
     parser.add_argument("--messages", type=int, default=150, help="messages per round")
     parser.add_argument("--customers", type=int, default=4, help="concurrent customers")
+    parser.add_argument(
+        "--interleaved", type=int, default=400, help="messages per side, on and off in turn (0: skip)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     quiet_rasa_structlog()

@@ -39,6 +39,7 @@ from bot.appkeys import DIALOGUE, ROUTER
 from bot.logging_setup import quiet_rasa_structlog
 from bot.settings import PROJECT_ROOT, Settings
 from core.redis import EmbeddedRedis, async_client, close_async
+from handoff.web.appkeys import PRESENCE
 from reports.web.api import EVENTS
 
 HANDOFF = ("转人工", "我要找人工客服", "talk to a human", "agent please")
@@ -77,8 +78,18 @@ class Switch:
 
     def __init__(self, app: Any) -> None:
         self.events = app[EVENTS]
+        self.presence = app[PRESENCE]
         self.router = app[ROUTER]
         self.metrics = self.router._metrics
+
+    def calls(self) -> list[tuple[Any, str]]:
+        """Return the service-event calls: (object, method name)."""
+        return [
+            (self.events, "observe"),
+            (self.events, "customer_message"),
+            (self.presence, "changed"),
+            (self.presence, "seen"),
+        ]
 
     def off(self) -> None:
         """Make the service-event calls and the router's counters no-ops."""
@@ -86,14 +97,14 @@ class Switch:
         async def nothing(*args: Any, **kwargs: Any) -> None:
             return None
 
-        for name in ("observe", "customer_message", "presence"):
-            setattr(self.events, name, nothing)
+        for target, name in self.calls():
+            setattr(target, name, nothing)
         self.router._metrics = None
 
     def on(self) -> None:
         """Restore the engine as built."""
-        for name in ("observe", "customer_message", "presence"):
-            self.events.__dict__.pop(name, None)
+        for target, name in self.calls():
+            target.__dict__.pop(name, None)
         self.router._metrics = self.metrics
 
     def timed(self) -> list[float]:
@@ -116,8 +127,8 @@ class Switch:
             return call
 
         self.on()
-        for name in ("observe", "customer_message", "presence"):
-            setattr(self.events, name, wrap(getattr(self.events, name)))
+        for target, name in self.calls():
+            setattr(target, name, wrap(getattr(target, name)))
         return spent
 
 

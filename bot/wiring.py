@@ -81,10 +81,10 @@ def build_services(
     keys = Keys(settings.redis_prefix)
     prefix, states = keys.prefix, ConversationStates(client, keys)
     transcripts = transcripts or Transcripts(client, keys, settings.transcript_retention_days * 24 * 3600)
-    queue = HandoffQueue(client, prefix, states, settings.queue_settings())
+    events = _events(client, settings)
+    queue = HandoffQueue(client, prefix, states, settings.queue_settings(), observe=events.observe)
     profiles = Profiles(client, prefix)
     csat, hours, offline = Csat(client, prefix), Hours(client, prefix), OfflineMessages(client, prefix)
-    events = _events(client, settings)
     complaints = Complaints(
         client, prefix, settings.complaint_policy, calendar=hours.get, observe=events.observe
     )

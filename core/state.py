@@ -34,18 +34,20 @@ ALLOWED: dict[Owner, frozenset[Owner]] = {
 
 # KEYS: state hash, log stream. ARGV: target, allowed sources (",A,B,"), actor, reason, now (ms),
 # log maxlen, log ttl, expected current state ("" = any).
-# Returns {previous state, outcome}: 1 changed, 0 already there (a retry), -1 not in expected, -2 illegal.
+# Returns {previous state, outcome, since}: outcome 1 changed, 0 already there (a retry), -1 not in
+# expected, -2 illegal; since = when the conversation came to the previous state (ms, '' if unknown).
 _TRANSITION_LUA = """
-local current = redis.call('HGET', KEYS[1], 'owner')
+local state = redis.call('HMGET', KEYS[1], 'owner', 'since')
+local current, since = state[1], state[2] or ''
 if not current then current = 'BOT' end
-if current == ARGV[1] then return {current, 0} end
-if ARGV[8] ~= '' and current ~= ARGV[8] then return {current, -1} end
-if not string.find(ARGV[2], ',' .. current .. ',', 1, true) then return {current, -2} end
+if current == ARGV[1] then return {current, 0, since} end
+if ARGV[8] ~= '' and current ~= ARGV[8] then return {current, -1, since} end
+if not string.find(ARGV[2], ',' .. current .. ',', 1, true) then return {current, -2, since} end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'since', ARGV[5], 'actor', ARGV[3], 'reason', ARGV[4])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
   'from', current, 'to', ARGV[1], 'actor', ARGV[3], 'reason', ARGV[4], 'at', ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[7])
-return {current, 1}
+return {current, 1, since}
 """
 
 
@@ -64,6 +66,8 @@ class Transition:
     actor: str
     reason: str
     at_ms: int
+    # When the conversation came to ``previous`` (0 when unknown): how long it stayed with that owner.
+    previous_since_ms: int = 0
 
 
 def owner_of(raw: str | None) -> Owner:
@@ -110,7 +114,7 @@ class ConversationStates:
             # Indexed before the move (a superset: the repair drops what is not QUEUED), so a crash
             # between the move and the queue's ticket can be found and mended by any instance.
             await self._redis.zadd(self._keys.queued_index, {conversation_id: now_ms}, nx=True)
-        previous, outcome = await self._script(
+        previous, outcome, since = await self._script(
             keys=[
                 self._keys.conversation_state(conversation_id),
                 self._keys.transition_log(conversation_id),
@@ -131,8 +135,9 @@ class ConversationStates:
                 f"{conversation_id}: {previous} → {target.value} refused"
                 + (f" (expected {expected.value})" if int(outcome) == -1 and expected else "")
             )
+        changed, since_ms = int(outcome) == 1, int(since) if since else 0
         transition = Transition(
-            conversation_id, Owner(previous), target, int(outcome) == 1, actor, reason, now_ms
+            conversation_id, Owner(previous), target, changed, actor, reason, now_ms, since_ms
         )
         if transition.previous is Owner.QUEUED and target is not Owner.QUEUED:
             await self._redis.zrem(self._keys.queued_index, conversation_id)

@@ -122,6 +122,23 @@ class Schedule:
                     return opening
         return None
 
+    def open_seconds(self, start: dt.datetime, end: dt.datetime) -> float:
+        """Return how many seconds between ``start`` and ``end`` fall within opening hours."""
+        zone = ZoneInfo(self.timezone)
+        first, last = start.astimezone(zone), end.astimezone(zone)
+        total = 0.0
+        day = first.date()
+        while day <= last.date():
+            for begin, finish in self._day(day):
+                opens = dt.datetime.combine(day, begin, zone)
+                closes = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), zone)
+                if finish is not None:
+                    closes = dt.datetime.combine(day, finish, zone)
+                overlap = (min(closes, last) - max(opens, first)).total_seconds()
+                total += max(0.0, overlap)
+            day += dt.timedelta(days=1)
+        return total
+
     def after_open(self, start: dt.datetime, seconds: float) -> dt.datetime:
         """Return the moment ``seconds`` of opening time have passed after ``start`` (deadlines).
 

@@ -364,6 +364,20 @@ class ServiceEvents(RollupReads):
             events = opening + events
         await self.record_all(events)
 
+    async def mark_closed(self, customer: str, window_seconds: float = 24 * 3600) -> None:
+        """Remember for ``window_seconds`` that an agent closed the customer's conversation. Never raises."""
+        with self.never_raising("closed mark"):
+            await self.redis.set(
+                self.keys.closed_recently(customer), repr(self.clock()), ex=int(window_seconds)
+            )
+
+    async def closed_recently(self, customer: str, window_seconds: float = 24 * 3600) -> bool:
+        """Whether an agent closed the customer's conversation within the window (False if unknown)."""
+        with self.never_raising("closed mark"):
+            closed = await self.redis.get(self.keys.closed_recently(customer))
+            return closed is not None and self.clock() - float(closed) <= window_seconds
+        return False
+
     async def session(self, conversation: str, idle_seconds: float) -> bool:
         """Mark the conversation active now; True when it had been idle ``idle_seconds`` (a new one)."""
         now = self.clock()

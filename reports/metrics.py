@@ -119,10 +119,11 @@ def summary(t: Mapping[str, Tally], costs: Costs) -> dict[str, Any]:
         return t.get(kind) or Tally()
 
     opened, handoffs, recontacts = get("opened").count, get("handoff").count, get("recontact").count
-    closed, ratings, kb = get("closed"), get("rating"), get("kb_answer")
+    closed, kb = get("closed"), get("kb_answer")
     bot_only = max(0, opened - handoffs)
     contained = max(0, bot_only - recontacts)
-    satisfied = sum(n for score, n in ratings.by_detail.items() if score in ("4", "5"))
+    # Resolved: settled by the bot (contained) or closed by an agent (not left to fall silent).
+    resolved = contained + closed.by_detail.get("agent", 0)
     return {
         "volume": {
             "conversations": opened,
@@ -138,15 +139,12 @@ def summary(t: Mapping[str, Tally], costs: Costs) -> dict[str, Any]:
             "kb_answers": kb.count,
             "kb_shares": {band: _share(n, kb.count) for band, n in sorted(kb.by_detail.items())},
         },
-        "human": {
-            "first_response_seconds": _spread(get("agent_first_reply")),
-            "queue_wait_seconds": _spread(get("assigned")),
-            "handling_seconds": _spread(closed),
-            "closed": closed.count,
-            "closed_by": dict(sorted(closed.by_detail.items())),
-            "transfers": get("transfer").count,
-        },
+        "human": _human(get, closed),
+        "resolution": {"resolved": resolved, "rate": _share(resolved, opened)},
         "handoff_reasons": dict(sorted(get("handoff").by_detail.items())),
+        "handoff_rates": {
+            reason: _share(n, opened) for reason, n in sorted(get("handoff").by_detail.items())
+        },
         "containment": {
             "contained": contained,
             "rate": _share(contained, opened),
@@ -154,24 +152,63 @@ def summary(t: Mapping[str, Tally], costs: Costs) -> dict[str, Any]:
             "escalation_rate": _share(handoffs, opened),
         },
         "csat": {
-            "responses": ratings.count,
-            "satisfied_share": _share(satisfied, ratings.count),
-            "response_rate": _share(ratings.count, closed.count),
-            "by_score": dict(sorted(ratings.by_detail.items())),
+            **_csat(get("rating"), closed.count),
+            "bot": _csat(get("rating_bot")),
+            "human": _csat(get("rating_human"), closed.count),
         },
         "complaints": {
-            name: get(f"complaint_{name}").count
-            for name in ("opened", "escalated", "resolved", "confirmed", "closed_unconfirmed")
+            **{
+                name: get(f"complaint_{name}").count
+                for name in ("opened", "escalated", "resolved", "confirmed", "closed_unconfirmed")
+            },
+            "median_seconds_to_confirm": get("complaint_confirmed").percentile(0.5),
+            "confirmed_share": _share(
+                get("complaint_confirmed").count,
+                get("complaint_confirmed").count + get("complaint_closed_unconfirmed").count,
+            ),
         },
-        "cost": _cost(costs, closed.total / 3600, opened, handoffs, contained),
+        "cost": _cost(costs, closed.total / 3600, opened, handoffs, contained, resolved),
     }
+
+
+def _human(get: Callable[[str], Tally], closed: Tally) -> dict[str, Any]:
+    """The human side's figures: times from the handoff and the assignment, queueing, reopens."""
+    return {
+        "first_response_seconds": _spread(get("agent_first_reply")),
+        "queue_wait_seconds": _spread(get("assigned")),
+        "handling_seconds": _spread(closed),
+        "handling_in_hours_seconds": _spread(get("handled_in_hours")),
+        "closed": closed.count,
+        "closed_by": dict(sorted(closed.by_detail.items())),
+        "transfers": get("transfer").count,
+        "queued": get("queued").count,
+        "offered": get("offered").count,
+        "offline_messages": get("offline_message").count,
+        "reopened": get("reopened").count,
+        "reopen_rate": _share(get("reopened").count, closed.count),
+    }
+
+
+def _csat(ratings: Tally, asked: int | None = None) -> dict[str, Any]:
+    """CSAT of some ratings: satisfied (4-5) share; response rate over ``asked`` (closes) when given."""
+    satisfied = sum(n for score, n in ratings.by_detail.items() if score in ("4", "5"))
+    figures: dict[str, Any] = {
+        "responses": ratings.count,
+        "satisfied_share": _share(satisfied, ratings.count),
+        "by_score": dict(sorted(ratings.by_detail.items())),
+    }
+    if asked is not None:
+        figures["response_rate"] = _share(ratings.count, asked)
+    return figures
 
 
 def _spread(tally: Tally) -> dict[str, float | None]:
     return {"mean": tally.mean(), "p50": tally.percentile(0.5), "p90": tally.percentile(0.9)}
 
 
-def _cost(costs: Costs, human_hours: float, opened: int, handoffs: int, contained: int) -> dict[str, Any]:
+def _cost(
+    costs: Costs, human_hours: float, opened: int, handoffs: int, contained: int, resolved: int
+) -> dict[str, Any]:
     """Cost of the period, bot and human apart, and what containment saved (at the handed-over price)."""
     human_cost = human_hours * costs.agent_per_hour
     bot_cost = opened * costs.bot_per_conversation
@@ -183,6 +220,7 @@ def _cost(costs: Costs, human_hours: float, opened: int, handoffs: int, containe
         "human": round(human_cost, 2),
         "bot": round(bot_cost, 2),
         "per_conversation": round((human_cost + bot_cost) / opened, 2) if opened else None,
+        "per_resolved_conversation": round((human_cost + bot_cost) / resolved, 2) if resolved else None,
         "per_handed_over_conversation": round(per_handover, 2) if per_handover is not None else None,
         "saving_from_containment": round(saving, 2) if saving is not None else None,
     }

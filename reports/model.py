@@ -18,13 +18,22 @@ class Kind(str, enum.Enum):
     CUSTOMER_MESSAGE = "customer_message"
     BOT_REPLY = "bot_reply"  # value: seconds from the customer's message to the bot's reply
     HANDOFF = "handoff"  # detail: the reason (asked, kb_misses, complaint, rule, takeover, ...)
+    QUEUED = "queued"  # entered a team's queue; detail: from where (bot, agent: a transfer or a lost agent)
+    OFFERED = "offered"  # offered to an agent to accept; value: seconds since it was queued
     ASSIGNED = "assigned"  # value: seconds waited in the queue
     AGENT_FIRST_REPLY = "agent_first_reply"  # value: seconds from the handoff
     AGENT_REPLY = "agent_reply"
     TRANSFER = "transfer"
-    CLOSED = "closed"  # detail: the reason; value: seconds from the handoff to the close
+    CLOSED = "closed"  # detail: the reason; value: handling seconds (with the agent: assigned → closed)
+    HANDLED_IN_HOURS = "handled_in_hours"  # with each close: the handling seconds within the team's hours
+    # Handed over again within the containment window after an agent closed the customer's conversation.
+    REOPENED = "reopened"
+    OFFLINE_MESSAGE = "offline_message"  # a message left for a team (after hours, or instead of waiting)
     RETURNED_TO_BOT = "returned_to_bot"
     RATING = "rating"  # detail and value: the score 1-5
+    # The same rating again, as the bot's or a human's (CSAT bot vs human without a dimension filter).
+    RATING_BOT = "rating_bot"
+    RATING_HUMAN = "rating_human"
     COMPLAINT_OPENED = "complaint_opened"
     COMPLAINT_ESCALATED = "complaint_escalated"
     COMPLAINT_RESOLVED = "complaint_resolved"

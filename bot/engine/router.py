@@ -178,15 +178,17 @@ class Router:
         text, buttons = csat.thanks(turn.rating.language)
         log.info("csat recorded", extra={"conversation": turn.conversation, "score": turn.rating.score})
         rating = turn.rating
-        await self._events.observe(
-            "rating",
-            turn.conversation,
-            key=f"{turn.conversation}:{turn.inbound.received_at!r}",
-            agent=rating.agent if rating.agent != "bot" else "",
-            tier=rating.tier,
-            detail=str(rating.score),
-            value=float(rating.score),
-        )
+        by_bot = rating.agent == "bot"
+        for kind in ("rating", "rating_bot" if by_bot else "rating_human"):
+            await self._events.observe(
+                kind,
+                turn.conversation,
+                key=f"{turn.conversation}:{turn.inbound.received_at!r}",
+                agent="" if by_bot else rating.agent,
+                tier=rating.tier,
+                detail=str(rating.score),
+                value=float(rating.score),
+            )
         case = await self._handoff.rating_complaint(turn.rating)
         if case is not None:
             text = f"{text}\n{notices.rated_low(case, turn.rating.language)}"
@@ -229,6 +231,9 @@ class Router:
             return None
         note, language = left
         log.info("message left", extra={"conversation": turn.conversation, "left": note.id})
+        await self._events.observe(
+            "offline_message", turn.conversation, key=note.id, team=note.team, tier=note.tier
+        )
         return self._say(turn, notices.message_left(language))
 
     async def _rating_comment(self, turn: Turn) -> Sequence[Outbound] | None:

@@ -287,6 +287,10 @@ class ReportKeys:
         """
         return f"{self.base}:recent:{customer}"
 
+    def closed_recently(self, customer: str) -> str:
+        """Present for the containment window after an agent closed the customer's conversation."""
+        return f"{self.base}:closed:{customer}"
+
     def active(self, conversation_id: str) -> str:
         """Present while a conversation is active; its absence at a message starts a new one."""
         return f"{self.base}:active:{conversation_id}"

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 
 from core.keys import Keys
+from core.ports import Observe, observe_nothing
 from core.redis import AsyncRedis
 from core.state import ConversationStates
 from handoff.queue.models import QueueSettings, Ticket
@@ -33,9 +34,14 @@ class _QueueBase:
         prefix: str,
         states: ConversationStates,
         settings: QueueSettings | None = None,
+        observe: Observe = observe_nothing,
     ) -> None:
-        """Use ``client`` for keys under ``prefix``; ``states`` moves conversations QUEUED → AGENT."""
+        """Use ``client`` for keys under ``prefix``; ``states`` moves conversations QUEUED → AGENT.
+
+        ``observe`` hears of each offer made to an agent (the reports).
+        """
         self.redis = client
+        self.observe = observe
         self.states = states
         self.settings = settings or QueueSettings()
         self._q = Keys(prefix).queue

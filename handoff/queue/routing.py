@@ -228,7 +228,22 @@ class Routing(Waiting):
             # Announced once the conversation is the agent's, so the console finds it theirs.
             await self._to_agent(conversation_id, agent_id, step)
             await self._notify(agent_id, event)
+        else:
+            await self._offered(ticket, agent_id)
         return Placement(conversation_id, agent_id, step, status)
+
+    async def _offered(self, ticket: Ticket, agent_id: str) -> None:
+        """Report an offer (an assignment is reported by the state change it makes)."""
+        now = time.time()
+        await self.observe(
+            "offered",
+            ticket.conversation_id,
+            key=f"{ticket.conversation_id}:{agent_id}:{int(now * 1000)}",
+            agent=agent_id,
+            team=ticket.team,
+            tier=ticket.tier,
+            value=max(0.0, now - ticket.enqueued_ms / 1000),
+        )
 
     async def _place_head(self, team: str, agent_id: str, step: str) -> Placement | int:
         """After losing the race for a queue's head: claim the next ticket the agent may take, atomically."""
@@ -262,6 +277,8 @@ class Routing(Waiting):
         if auto:
             await self._to_agent(conversation_id, agent_id, step)
             await self._notify(agent_id, {"type": status, "conversation": conversation_id, "step": step})
+        elif (ticket := await self.ticket(conversation_id)) is not None:
+            await self._offered(ticket, agent_id)
         return Placement(conversation_id, agent_id, step, status)
 
     async def _to_agent(self, conversation_id: str, agent_id: str, step: str) -> None:

@@ -54,6 +54,16 @@ async def test_the_report_counts_each_step_once_and_keeps_bot_and_human_apart(
     assert figures["bot"]["kb_answers"] >= 1
     assert figures["complaints"]["opened"] == 0
     assert report["previous"]["figures"]["volume"]["conversations"] == 0
+    human = figures["human"]
+    assert (human["queued"], human["offered"], human["reopened"]) == (1, 1, 0)
+    # Handling counts from the assignment (accept → close: seconds here), plain and in opening hours
+    # (support has no schedule: always open, so the same).
+    assert human["handling_seconds"]["mean"] < 60
+    assert human["handling_in_hours_seconds"]["mean"] == human["handling_seconds"]["mean"]
+    assert figures["resolution"] == {"resolved": 2, "rate": 1.0}, "the bot's and Gus's"
+    assert figures["csat"]["human"]["by_score"] == {"4": 1}
+    assert figures["csat"]["bot"]["responses"] == 0
+    assert figures["cost"]["per_resolved_conversation"] is not None
 
     heat = await (await desk.get("/api/reports/heatmap")).json()
     assert sum(map(sum, heat["grid"])) == 3, "the three customer messages, by weekday and hour"
@@ -101,6 +111,10 @@ async def test_the_report_counts_each_step_once_and_keeps_bot_and_human_apart(
     assert [c.value for c in book.active[1]] == header
     assert book.active.max_row == 3
     assert (await desk.get("/api/reports/scorecards?format=pdf")).status == 400
+    # The customer Gus helped asks for a human again the same day: that close did not settle it.
+    await say(desk, waiter, "转人工")
+    again = (await (await desk.get("/api/reports/summary")).json())["figures"]["human"]
+    assert (again["reopened"], again["reopen_rate"]) == (1, 1.0)
     await login(desk, "gus")
     mine = await (await desk.get("/api/reports/scorecards/mine")).json()
     assert [row["agent"] for row in mine["agents"]] == ["gus"]

@@ -55,6 +55,17 @@ def test_until_midnight_and_never_open() -> None:
     assert Schedule.parse({"weekly": {}}).next_open(at("2026-11-23T10:00")) is None
 
 
+def test_open_seconds_count_only_opening_hours(national_day: Schedule) -> None:
+    # Friday 17:00 to Monday 10:00: one hour on Friday, one on Monday, nothing at the weekend.
+    assert national_day.open_seconds(at("2026-11-27T17:00"), at("2026-11-30T10:00")) == 2 * 3600
+    # Inside one opening stretch it is the plain clock.
+    assert national_day.open_seconds(at("2026-11-23T10:00"), at("2026-11-23T10:05")) == 300
+    # Over the National Day week: 30 min on 09-30, nothing 10-01..07, 9 h each on Thursday 10-08 and
+    # Friday 10-09, the 调休 Saturday's six hours, nothing on Sunday, 30 min on Monday 10-12.
+    assert national_day.open_seconds(at("2026-09-30T17:30"), at("2026-10-12T09:30")) == 25 * 3600
+    assert national_day.open_seconds(at("2026-10-03T10:00"), at("2026-10-03T11:00")) == 0
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

@@ -43,6 +43,7 @@ async def test_scripted_conversations_give_exactly_the_expected_metrics(
     await events.customer_message("rest:b", "b1")
     await events.observe("closed", "rest:b", key="t1", team="support", agent="ann", detail="agent", value=600)
     await events.observe("rating", "rest:b", key="t1", team="support", agent="ann", detail="5", value=5)
+    await events.observe("rating_human", "rest:b", key="t1", team="support", agent="ann", detail="5", value=5)
     clock.now += 3 * 3600  # past the 30-minute idle time, inside the 24-hour window
     await events.customer_message("rest:c", "c2")
 
@@ -53,12 +54,15 @@ async def test_scripted_conversations_give_exactly_the_expected_metrics(
     assert figures["human"]["first_response_seconds"]["mean"] == 45.0
     assert figures["human"]["queue_wait_seconds"]["mean"] == 30.0
     assert figures["containment"] == {"contained": 2, "rate": 0.5, "recontacts": 1, "escalation_rate": 0.25}
+    human_csat = {"responses": 1, "satisfied_share": 1.0, "response_rate": 1.0, "by_score": {"5": 1}}
     assert figures["csat"] == {
-        "responses": 1,
-        "satisfied_share": 1.0,
-        "response_rate": 1.0,
-        "by_score": {"5": 1},
+        **human_csat,
+        "bot": {"responses": 0, "satisfied_share": None, "by_score": {}},
+        "human": human_csat,
     }
+    # Resolved: the two contained (of the three bot-only openings, C's first one came back) and B,
+    # closed by Ann; of four openings.
+    assert figures["resolution"] == {"resolved": 3, "rate": 0.75}
     assert figures["bot"]["kb_shares"] == {"answer": 1.0}
     # 600 s of an agent at 60/h = 10; 4 conversations × 0.5 = 2.
     assert figures["cost"]["total"] == 12.0

@@ -16,6 +16,8 @@ const EN = {
   f_online_seconds: "Online (s)", f_paused_seconds: "Paused (s)", f_utilisation: "Utilisation",
   heat: "Messages by weekday and hour", weekdays: "Mon,Tue,Wed,Thu,Fri,Sat,Sun", drill: "Conversations on",
   export: "Export", export_conversations: "Conversations", audit: "Audit log",
+  resolution: "Resolution rate", reopen: "Reopen rate", aht: "Handling time (s)", aht_hours: "Handling in business hours (s)",
+  csat_bot: "CSAT (bot)", csat_human: "CSAT (agents)", cost_resolved: "Cost per resolved", confirm: "Median time to confirm (s)",
 };
 const ZH = {
   waiting: "排队中", longest: "最长等待", online: "在线客服", paused: "暂停", open_cases: "未结投诉", overdue_cases: "超时投诉",
@@ -26,6 +28,8 @@ const ZH = {
   f_ratings: "评价数", f_complaints: "投诉", f_transfers: "转接", f_quality_score: "质检分",
   f_online_seconds: "在线时长（秒）", f_paused_seconds: "暂停时长（秒）", f_utilisation: "利用率",
   heat: "咨询量（星期 × 时段）", weekdays: "周一,周二,周三,周四,周五,周六,周日", drill: "会话明细",
+  resolution: "解决率", reopen: "重开率", aht: "处理时长（秒）", aht_hours: "工作时间内处理时长（秒）",
+  csat_bot: "满意度（机器人）", csat_human: "满意度（人工）", cost_resolved: "单次解决成本", confirm: "投诉确认中位时长（秒）",
 };
 const texts = i18n("reports-lang", EN, ZH);
 const t = texts.t;
@@ -70,8 +74,16 @@ function keyFigures(f) {
     [t("bot_frt"), num(f.bot.first_response_seconds.mean)],
     [t("csat"), pct(f.csat.satisfied_share)],
     [t("containment"), pct(f.containment.rate)],
+    [t("resolution"), pct(f.resolution.rate)],
+    [t("reopen"), pct(f.human.reopen_rate)],
+    [t("aht"), num(f.human.handling_seconds.mean)],
+    [t("aht_hours"), num(f.human.handling_in_hours_seconds.mean)],
+    [t("csat_bot"), pct(f.csat.bot.satisfied_share)],
+    [t("csat_human"), pct(f.csat.human.satisfied_share)],
     [t("cost"), `${num(f.cost.total)} ${f.cost.currency}`],
     [t("cost_per"), num(f.cost.per_conversation)],
+    [t("cost_resolved"), num(f.cost.per_resolved_conversation)],
+    [t("confirm"), num(f.complaints.median_seconds_to_confirm)],
   ];
 }
 

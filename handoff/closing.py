@@ -31,6 +31,10 @@ CLOSED = {
     "zh": "由于您长时间未回复，本次会话已结束。如需帮助，随时给我们发消息。",
     "en": "This conversation has ended as we didn't hear back from you. Message us any time.",
 }
+ENDED = {
+    "zh": "您已结束本次会话，感谢您的咨询。如需帮助，随时给我们发消息。",
+    "en": "You have ended this chat. Thank you for contacting us; message us any time.",
+}
 
 
 def warn_before(timeout_seconds: float) -> float:
@@ -108,6 +112,12 @@ class Closing:
         await self._deliver(conversation_id, text, "", buttons)
         await transcripts.append(conversation_id, "system", text)
         return True
+
+    async def end_by_customer(self, ticket: Ticket) -> bool:
+        """Close at the customer's request (结束会话): told, asked for a rating, the agent's slot freed."""
+        with contextlib.suppress(IllegalTransition):
+            return await self.close(ticket, "customer", "closed by customer", ENDED, expected=Owner.AGENT)
+        return False
 
     async def close_silent(self, timeout_seconds: float, now_ms: int | None = None) -> int:
         """Warn or close every held conversation silent past its time; return how many were closed."""

@@ -10,6 +10,18 @@ from handoff.queue import Position
 # The payload of the "leave a message" button; typing the word works too.
 LEAVE_PAYLOAD = "/leave_message"
 _LEAVE_WORDS = {LEAVE_PAYLOAD, "留言", "我要留言", "leave a message"}
+# Ending a chat with an agent: whole messages only, so "怎么结束会员自动续费" never ends anything.
+END_PAYLOAD = "/end_chat"
+_END_WORDS = {
+    END_PAYLOAD,
+    "结束会话",
+    "结束对话",
+    "结束聊天",
+    "结束咨询",
+    "end chat",
+    "end the chat",
+    "end this chat",
+}
 _LEAVE_BUTTON = {"zh": "留言", "en": "Leave a message"}
 _CLOSED = {
     "zh": "现在是非工作时间，人工客服{when}上班。请直接留言，我们上班后第一时间回复您。",
@@ -120,6 +132,11 @@ def long_wait(language: str | None) -> str:
 def is_leave_request(text: str) -> bool:
     """Whether the customer asks to leave a message (the button's payload or the word)."""
     return text.strip().lower() in _LEAVE_WORDS
+
+
+def is_end_request(text: str) -> bool:
+    """Whether the customer asks to end the chat with the agent (the payload or the words, alone)."""
+    return text.strip().strip("。.!！").lower() in _END_WORDS
 
 
 def ask_message(language: str | None) -> str:

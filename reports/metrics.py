@@ -122,8 +122,8 @@ def summary(t: Mapping[str, Tally], costs: Costs) -> dict[str, Any]:
     closed, kb = get("closed"), get("kb_answer")
     bot_only = max(0, opened - handoffs)
     contained = max(0, bot_only - recontacts)
-    # Resolved: settled by the bot (contained) or closed by an agent (not left to fall silent).
-    resolved = contained + closed.by_detail.get("agent", 0)
+    # Resolved: settled by the bot (contained), or closed by an agent or the customer (not gone silent).
+    resolved = contained + closed.by_detail.get("agent", 0) + closed.by_detail.get("customer", 0)
     return {
         "volume": {
             "conversations": opened,

@@ -83,11 +83,13 @@ class Router:
         self._keys = services.keys
         self._handoff = services.handoff
         self._signoff = services.signoff
+        self._closing = services.closing
         self._dialogue = dialogue
         self.steps: tuple[Step, ...] = (
             self._rating,
             self._case_signoff,
             self._leave_queue,
+            self._customer_ends,
             self._hold_for_agent,
             self._offline_message,
             self._rating_comment,
@@ -211,6 +213,16 @@ class Router:
         if not await self._handoff.leave_queue(turn.conversation, language):
             return None
         return self._say(turn, notices.ask_message(language))
+
+    async def _customer_ends(self, turn: Turn) -> Sequence[Outbound] | None:
+        """End the chat with the agent when the customer asks (the close tells them and asks for a rating)."""
+        if turn.owner is not Owner.AGENT or not notices.is_end_request(turn.inbound.text):
+            return None
+        ticket = await self._handoff.queue.ticket(turn.conversation) if self._handoff.queue else None
+        if ticket is None or not await self._closing.end_by_customer(ticket):
+            return None  # not with an agent after all: the message goes on as usual
+        log.info("chat ended by the customer", extra={"conversation": turn.conversation})
+        return []
 
     async def _hold_for_agent(self, turn: Turn) -> Sequence[Outbound] | None:
         if turn.owner is Owner.BOT:

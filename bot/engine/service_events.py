@@ -74,7 +74,7 @@ async def _closed(
     conversation, key = t.conversation_id, f"{t.conversation_id}:{t.at_ms}"
     started_ms = t.previous_since_ms or t.at_ms
     handled = max(0.0, (t.at_ms - started_ms) / 1000)
-    detail = "silence" if "silen" in t.reason else "agent"
+    detail = "silence" if "silen" in t.reason else "customer" if t.actor == "customer" else "agent"
     dims = {"team": team, "tier": tier, "agent": agent}
     await events.observe("closed", conversation, key=key, detail=detail, value=handled, **dims)
     schedule = await services.hours.get(team)

@@ -141,3 +141,27 @@ async def test_two_closes_at_the_same_moment_ask_for_one_rating(desk: TestClient
     assert set(statuses) <= {200, 403}, "the later one finds the close done or the slot already freed"
     prompts = [m for m in await outbox(desk, sender) if "请为我们的服务打分" in str(m.get("text", ""))]
     assert len(prompts) == 1, prompts
+
+
+async def test_the_customer_may_end_the_chat_and_is_asked_for_a_rating(desk: TestClient) -> None:
+    sender = "end-" + uuid.uuid4().hex[:6]
+    await with_ann(desk, sender)
+    conversation = f"rest:{sender}"
+    # A question that merely mentions ending is a message for Ann, not the end of the chat.
+    assert await say(desk, sender, "怎么结束会员自动续费？") == []
+    assert await desk.app[STATES].get(conversation) is Owner.AGENT
+    ended = texts(await say(desk, sender, "结束会话"))
+    assert await desk.app[STATES].get(conversation) is Owner.CLOSED
+    told = texts(await outbox(desk, sender))
+    assert "您已结束本次会话" in told + ended
+    assert "请为我们的服务打分" in told + ended, "the rating prompt follows"
+    history = await desk.app[STATES].history(conversation)
+    assert (history[-1].previous, history[-1].actor, history[-1].reason) == (
+        Owner.AGENT,
+        "customer",
+        "closed by customer",
+    )
+    assert "感谢您的评价" in texts(await say(desk, sender, "满意"))
+    await login(desk, "sue")
+    figures = (await (await desk.get("/api/reports/summary")).json())["figures"]
+    assert figures["human"]["closed_by"].get("customer") == 1

@@ -66,7 +66,7 @@ from channels.wecom import WecomChannel
 from core.keys import Keys
 from core.messages import Inbound
 from core.ports import Core, Passive, Reply, SharedStore, Submitted
-from core.redis import close_sync, connect, disconnect, sync_client
+from core.redis import connect, disconnect
 from core.tasks import stop_tasks
 from core.transcript import Transcripts
 from reports.metrics import Costs
@@ -158,7 +158,6 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load the Rasa agent in the background; /healthz says 503 until it is ready."""
     settings = app[SETTINGS]
     slot = app[DIALOGUE]
-    client = sync_client(app[REDIS_URL])
 
     async def load() -> None:
         from bot.dialogue.training import model_path
@@ -168,12 +167,7 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
             if not model.exists():
                 raise FileNotFoundError(f"no trained model at {model}: run `python -m bot train`")
             slot.dialogue = await asyncio.to_thread(
-                Dialogue.load,
-                model,
-                client,
-                app[REDIS],
-                app[KEYS].rasa_prefix,
-                settings.tracker_ttl_seconds,
+                Dialogue.load, model, app[REDIS], app[KEYS].rasa_prefix, settings.tracker_ttl_seconds
             )
             log.info("dialogue model loaded", extra={"model": model.name})
         except Exception as exc:
@@ -185,7 +179,6 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(load())
     yield
     await stop_tasks(task)
-    close_sync(client)
 
 
 async def _router_ctx(app: web.Application) -> AsyncIterator[None]:

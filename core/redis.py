@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +14,6 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.retry import Retry
 
 if TYPE_CHECKING:
     # The stubs make clients generic over what commands return; ours decode (async) or not (sync).
@@ -117,10 +115,6 @@ def close_sync(client: SyncRedis) -> None:
 
 # A pooled connection that Redis dropped (a restart, a failover) fails on first use: retry it on a new
 # connection, briefly. Only connection errors: a command that timed out may have reached the server.
-def _retry() -> Retry:
-    return Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES)
-
-
 def _async_retry() -> AsyncRetry:
     return AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES)
 
@@ -134,38 +128,6 @@ def async_client(url: str) -> AsyncRedis:
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
         retry=_async_retry(),
         retry_on_error=[RedisConnectionError],
-    )
-
-
-class _UnixConnection(redis.UnixDomainSocketConnection):
-    """A unix-socket connection that closes its socket when connecting fails.
-
-    redis-py 4.6 leaves that socket to the garbage collector: one ResourceWarning per attempt while the
-    server is down (seen in CI as an unraisable exception in the outage test).
-    """
-
-    def _connect(self) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.socket_connect_timeout)
-            sock.connect(self.path)
-        except OSError:
-            sock.close()
-            raise
-        sock.settimeout(self.socket_timeout)
-        return sock
-
-
-def sync_client(url: str) -> SyncRedis:
-    """Return a blocking client, for Rasa's stores, which are written against one."""
-    extra: dict[str, Any] = {"connection_class": _UnixConnection} if url.startswith("unix://") else {}
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=10,
-        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        retry=_retry(),
-        retry_on_error=[RedisConnectionError],
-        **extra,
     )
 
 

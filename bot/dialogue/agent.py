@@ -27,10 +27,10 @@ from rasa_sdk.interfaces import ActionNotFoundException
 import knowledge_base
 from bot.dialogue import scope
 from bot.dialogue.lock_store import RedisTicketLockStore
-from bot.dialogue.stores import tracker_store
+from bot.dialogue.tracker_store import RedisEventTrackerStore
 from core.language import detect_language
 from core.messages import Inbound, Outbound
-from core.redis import AsyncRedis, SyncRedis
+from core.redis import AsyncRedis
 
 log = logging.getLogger(__name__)
 _LOADING = threading.Lock()
@@ -155,22 +155,18 @@ class Dialogue:
         return str(self.agent.model_name)
 
     @classmethod
-    def load(
-        cls, model: Path, client: SyncRedis, locks_client: AsyncRedis, prefix: str, tracker_ttl: int
-    ) -> Dialogue:
+    def load(cls, model: Path, client: AsyncRedis, prefix: str, tracker_ttl: int) -> Dialogue:
         """Load the model (blocking: call it in a thread) with Redis stores and in-process actions.
-
-        The tracker store uses the blocking ``client``; the ticket lock, ``locks_client`` (asyncio).
 
         One load at a time per process: TensorFlow's graph building races when two models load at once
         ("Operation 'Square_25' has no attr named '_read_only_resource_inputs'", seen in CI), and a load
         whose engine stopped meanwhile carries on in its thread, beside the next engine's.
         """
-        locks = RedisTicketLockStore(locks_client, prefix)
+        locks = RedisTicketLockStore(client, prefix)
         with _LOADING:
             agent = Agent.load(
                 model,
-                tracker_store=tracker_store(client, prefix, None, tracker_ttl),
+                tracker_store=RedisEventTrackerStore(None, client, prefix, tracker_ttl),
                 lock_store=locks,
                 action_endpoint=InProcessActionEndpoint(),
             )

@@ -110,6 +110,18 @@ class Keys:
         """Hash of inbound entry id → how many workers took it up (a second one is a replay)."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:inq:tries"
 
+    def dialogue_events(self, conversation_id: str) -> str:
+        """List of the conversation's Rasa events (JSON), oldest first: its tracker, appended to."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:events"
+
+    def dialogue_session(self, conversation_id: str) -> str:
+        """Position in the events list where the conversation's latest Rasa session starts."""
+        return f"{self.prefix}:conv:{{{conversation_id}}}:events:session"
+
+    def legacy_tracker(self, conversation_id: str) -> str:
+        """A tracker as Rasa's own RedisTrackerStore wrote it (one JSON document), moved on first read."""
+        return f"{self.prefix}:tracker:{conversation_id}"
+
     def dialogue_lock(self, conversation_id: str) -> str:
         """Hash of Rasa ticket number → expiry (ms): who waits for, and who holds, the dialogue turn."""
         return f"{self.prefix}:conv:{{{conversation_id}}}:lock"
@@ -277,7 +289,7 @@ class Keys:
 
     @property
     def rasa_prefix(self) -> str:
-        """Prefix handed to Rasa's tracker and lock stores (they append their own ``tracker:``/``lock:``)."""
+        """Prefix handed to the Rasa tracker and lock stores (their keys come from this module too)."""
         return self.prefix
 
     def pattern(self) -> str:

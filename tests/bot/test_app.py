@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from rasa.shared.core.trackers import EventVerbosity
 
 from bot.appkeys import DIALOGUE
-from core.redis import EmbeddedRedis, close_sync
+from core.redis import EmbeddedRedis, async_client, close_async, close_sync
 from tests.conftest import EngineFactory
 from tests.processes import free_port
 
@@ -87,14 +87,14 @@ async def test_a_tracker_that_cannot_be_read_fails_the_turn_instead_of_starting_
     dialogue = client.app[DIALOGUE].dialogue
     assert dialogue is not None
     store = dialogue.agent.tracker_store
-    working = store.red
+    working = store.redis
     # Redis goes away just as Rasa reads the tracker (our own reads before the turn still worked).
-    store.red = sync_redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    store.redis = async_client(f"redis://127.0.0.1:{free_port()}/0")
     try:
         down = await client.post(webhook, json={"sender": sender, "message": "你好"})
     finally:
-        close_sync(store.red)
-        store.red = working
+        await close_async(store.redis)
+        store.redis = working
     # Not a fresh conversation answered from memory: a retry, and the stored tracker untouched.
     assert down.status == 503, await down.text()
     tracker = await store.retrieve(f"rest:{sender}")

@@ -183,8 +183,8 @@ async def test_concurrent_messages_to_two_instances_are_serialised(
     assert all("工作日" in texts(r) for r in results)
     import json
 
-    raw = await redis_client.get(f"{key_prefix}:tracker:rest:{sender}")
-    events = json.loads(raw)["events"]
+    raw = await redis_client.lrange(Keys(key_prefix).dialogue_events(f"rest:{sender}"), 0, -1)
+    events = [json.loads(e) for e in raw]
     turns = [e for e in events if e["event"] in ("user", "bot")]
     assert sorted(e["text"] for e in turns if e["event"] == "user") == sorted(messages)
     assert [e["event"] for e in turns] == ["user", "bot"] * 10

@@ -8,7 +8,9 @@ latest session starts. A save appends only the turn's new events, in one script 
 nobody appended meanwhile (the conversation's ticket lock makes that the rule; a break of it fails the
 turn, which the intake retries, instead of interleaving two turns). A retrieve reads the latest session
 in one script call. Trackers written by Rasa's own store (``{prefix}:tracker:{id}``) are moved over on
-first read.
+first read. The latest-session tracker is kept in process memory too (the last `CACHED_TRACKERS`
+conversations): a read that finds the list as long as this process last saw it, and the tracker unchanged
+in memory since, returns it instead of rebuilding it from its events.
 
 The class is a Rasa ``TrackerStore``: a plain Rasa deployment can name it in ``endpoints.yml``
 (``tracker_store: {type: bot.dialogue.tracker_store.RedisEventTrackerStore, url: "redis://…",
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,16 +40,22 @@ log = logging.getLogger(__name__)
 # tracker's own events were stored. Kept on the tracker object: Rasa hands the same object back to save.
 _STORED = "_cs_stored"
 
-# KEYS: events, session start. ARGV: '1' for every session, '0' for the latest.
-# Returns false when the conversation has no list, else {list length, events…}.
+# KEYS: events, session start. ARGV: '1' for every session, '0' for the latest; the length the caller
+# holds in memory ('-1': none). Returns false when the conversation has no list, {length} when the caller's
+# copy is current, else {length, events…}.
 _READ_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local length = redis.call('LLEN', KEYS[1])
+if length == 0 then return false end
+if tonumber(ARGV[2]) == length then return {length} end
 local from = 0
 if ARGV[1] == '0' then from = tonumber(redis.call('GET', KEYS[2]) or '0') end
 local events = redis.call('LRANGE', KEYS[1], from, -1)
-table.insert(events, 1, redis.call('LLEN', KEYS[1]))
+table.insert(events, 1, length)
 return events
 """
+# Latest-session trackers kept in this process, most recently used last: rebuilding one from its events
+# costs ~28 µs per event (a 100-turn conversation, 14 ms), paid on every turn without it.
+CACHED_TRACKERS = 2000
 
 # KEYS: events, session start. ARGV: ttl (s; 0 none), expected length (-1: replace the list), then per event
 # '1' when it starts a session, else '0', and its JSON. Returns the new length, or -1 when the list was
@@ -105,6 +114,7 @@ class RedisEventTrackerStore(TrackerStore, SerializedTrackerAsText):
         self.ttl_seconds = int(ttl_seconds or record_exp or 0)
         self._read = client.register_script(_READ_LUA)
         self._append = client.register_script(_APPEND_LUA)
+        self._cache: OrderedDict[str, DialogueStateTracker] = OrderedDict()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """Return the tracker of the conversation's latest session, or None for a new conversation."""
@@ -116,15 +126,38 @@ class RedisEventTrackerStore(TrackerStore, SerializedTrackerAsText):
 
     async def _retrieve(self, sender_id: str, every_session: bool) -> DialogueStateTracker | None:
         keys = [self._keys.dialogue_events(sender_id), self._keys.dialogue_session(sender_id)]
-        found = await self._read(keys=keys, args=["1" if every_session else "0"], client=self.redis)
+        cached = None if every_session else self._current(sender_id)
+        held = getattr(cached, _STORED)[0] if cached is not None else -1
+        found = await self._read(keys=keys, args=["1" if every_session else "0", held], client=self.redis)
         if not found:
+            self._cache.pop(sender_id, None)
             return await self._move_legacy(sender_id, every_session)
         length, raw = int(found[0]), found[1:]
+        if cached is not None and length == held:
+            # Nothing was appended since this process saved or read it: the same tracker, not rebuilt.
+            self._cache.move_to_end(sender_id)
+            return cached
         tracker = DialogueStateTracker.from_dict(
             sender_id, [json.loads(e) for e in raw], self.domain.slots, self.max_event_history
         )
         setattr(tracker, _STORED, (length, len(tracker.events)))
+        if not every_session:
+            self._remember(tracker)
         return tracker
+
+    def _current(self, sender_id: str) -> DialogueStateTracker | None:
+        """Return the cached tracker unless it changed in memory without being saved (a failed turn)."""
+        tracker = self._cache.get(sender_id)
+        if tracker is not None and len(tracker.events) != getattr(tracker, _STORED)[1]:
+            del self._cache[sender_id]
+            return None
+        return tracker
+
+    def _remember(self, tracker: DialogueStateTracker) -> None:
+        self._cache[tracker.sender_id] = tracker
+        self._cache.move_to_end(tracker.sender_id)
+        while len(self._cache) > CACHED_TRACKERS:
+            self._cache.popitem(last=False)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Append the tracker's events that are not stored yet (all of them for a tracker made elsewhere)."""
@@ -138,10 +171,18 @@ class RedisEventTrackerStore(TrackerStore, SerializedTrackerAsText):
         for event in new:
             args += ["1" if isinstance(event, SessionStarted) else "0", json.dumps(event.as_dict())]
         keys = [self._keys.dialogue_events(tracker.sender_id), self._keys.dialogue_session(tracker.sender_id)]
-        length = int(await self._append(keys=keys, args=args, client=self.redis))
+        try:
+            length = int(await self._append(keys=keys, args=args, client=self.redis))
+        except Exception:
+            self._cache.pop(tracker.sender_id, None)  # whether it was stored is unknown: read it again
+            raise
         if length < 0:
+            self._cache.pop(tracker.sender_id, None)
             raise TrackerConflict(f"conversation {tracker.sender_id!r} changed since its tracker was read")
         setattr(tracker, _STORED, (length, len(events)))
+        if any(isinstance(event, SessionStarted) for event in new):
+            # A new session began in this tracker: the next read keeps only it, as Rasa's reads do.
+            self._cache.pop(tracker.sender_id, None)
 
     async def keys(self) -> Iterable[str]:
         """Return every conversation id with a stored tracker."""
@@ -162,5 +203,6 @@ class RedisEventTrackerStore(TrackerStore, SerializedTrackerAsText):
             return None
         await self.save(tracker)  # not read from this store: written whole
         await self.redis.delete(old_key)
+        self._cache.pop(sender_id, None)
         log.info("tracker moved to the event list", extra={"conversation": sender_id})
         return tracker if every_session else await self.retrieve(sender_id)

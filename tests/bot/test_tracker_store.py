@@ -75,9 +75,10 @@ async def test_a_read_takes_the_latest_session_and_a_full_read_every_one(
 
 async def test_two_writers_from_the_same_read_cannot_both_append(client: AsyncRedis, key_prefix: str) -> None:
     store = RedisEventTrackerStore(None, client, key_prefix)
+    other = RedisEventTrackerStore(None, client, key_prefix)  # a second instance
     sender = conversation()
     await store.create_tracker(sender)
-    first, second = await store.retrieve(sender), await store.retrieve(sender)
+    first, second = await store.retrieve(sender), await other.retrieve(sender)
     assert first is not None
     assert second is not None
     first.update_with_events(turn("one", "1"), None)
@@ -85,7 +86,7 @@ async def test_two_writers_from_the_same_read_cannot_both_append(client: AsyncRe
     await store.save(first)
     # Rasa's own store would merge the two turns' events into one muddled history; this refuses.
     with pytest.raises(TrackerConflict):
-        await store.save(second)
+        await other.save(second)
     stored = await store.retrieve(sender)
     assert stored is not None
     assert [e.text for e in stored.events if isinstance(e, UserUttered)] == ["one"]
@@ -123,3 +124,41 @@ async def test_a_rasa_deployment_can_name_it_in_endpoints_yml(redis_url: str, ke
         assert await store.redis.exists(Keys(key_prefix + "ts").dialogue_events(sender)) == 1
     finally:
         await close_async(store.redis)
+
+
+async def test_the_tracker_kept_in_memory_is_used_only_while_it_is_current(
+    client: AsyncRedis, key_prefix: str
+) -> None:
+    here = RedisEventTrackerStore(None, client, key_prefix)
+    elsewhere = RedisEventTrackerStore(None, client, key_prefix)  # another instance
+    sender = conversation()
+    await here.create_tracker(sender)
+    first = await here.retrieve(sender)
+    assert first is not None
+    first.update_with_events(turn("one", "1"), None)
+    await here.save(first)
+    # Nothing changed since: the same object, not rebuilt from its events.
+    assert await here.retrieve(sender) is first
+    # Another instance appended: rebuilt, with its turn.
+    other = await elsewhere.retrieve(sender)
+    assert other is not None
+    other.update_with_events(turn("two", "2"), None)
+    await elsewhere.save(other)
+    second = await here.retrieve(sender)
+    assert second is not None
+    assert second is not first
+    assert [e.text for e in second.events if isinstance(e, UserUttered)] == ["one", "two"]
+    # A turn that failed after changing the tracker in memory, before saving: not reused.
+    second.update_with_events([UserUttered("lost")], None)
+    third = await here.retrieve(sender)
+    assert third is not None
+    assert third is not second
+    assert [e.text for e in third.events if isinstance(e, UserUttered)] == ["one", "two"]
+    # A new session: the next read holds only it, as a read from Redis would.
+    third.update_with_events(
+        [ActionExecuted("action_session_start"), SessionStarted(), *turn("hi", "hello")], None
+    )
+    await here.save(third)
+    latest = await here.retrieve(sender)
+    assert latest is not None
+    assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["hi"]

@@ -24,8 +24,8 @@ install: ## Create .venv with Python 3.10 and install the pinned packages if nee
 ui: ## Install the staff pages' browser libraries (Apache ECharts) from the npm registry if needed
 	@scripts/ensure-ui.sh
 
-browser: ## Install Debian's chromium for the browser tests if it is missing
-	@scripts/ensure-chromium.sh
+browser: ## Install what the tests need from Debian (chromium, a CJK font, redis-server) if missing
+	@scripts/ensure-debian.sh
 
 train: install ## Train the Rasa model if its inputs changed
 	$(PY) -m bot train

@@ -190,9 +190,16 @@ async def _router_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     """Take acknowledged messages in; on shutdown stop intake first, then the outbox's senders."""
-    outbox = app[OUTBOX]
-    limit = app[SETTINGS].inbound_backlog_limit
-    app[INBOUND] = InboundQueue(app[REDIS], app[KEYS], app[ROUTER].on_message, outbox, backlog_limit=limit)
+    outbox, settings = app[OUTBOX], app[SETTINGS]
+    app[INBOUND] = InboundQueue(
+        app[REDIS],
+        app[KEYS],
+        app[ROUTER].on_message,
+        outbox,
+        backlog_limit=settings.inbound_backlog_limit,
+        wait_replicas=settings.wait_replicas(),
+        wait_ms=settings.redis_wait_ms,
+    )
     yield
     await app[INBOUND].close()
     await outbox.close()

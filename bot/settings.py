@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from channels.config import TelegramConfig, WebchatConfig, WechatConfig, WecomConfig
+from core.redis_url import is_sentinel, parse_sentinel, refuse_unsupported
 from handoff.complaints import CaseError, Policy
 from handoff.queue import TIERS, QueueSettings
 
@@ -111,6 +112,10 @@ class Settings:
     audit_retention_days: int = 365
     # Conversations with messages waiting across instances before push webhooks answer 503 (overload).
     inbound_backlog_limit: int = 5000
+    # Replicas that must hold a customer's message before the webhook acknowledges it (Redis WAIT); None:
+    # 1 for a Sentinel-watched master (a failover then loses no acknowledged message), else 0.
+    redis_wait_replicas: int | None = None
+    redis_wait_ms: int = 500
     # How long a transcript is kept after its last line (PIPL: no longer than the purpose needs).
     transcript_retention_days: int = 90
     cost_agent_per_hour: float = 60.0
@@ -149,6 +154,14 @@ class Settings:
             raise ValueError("INBOUND_BACKLOG_LIMIT must be 1 or more")
         if self.transcript_retention_days < 1:
             raise ValueError("TRANSCRIPT_RETENTION_DAYS must be 1 or more")
+        if self.redis_wait_replicas is not None and self.redis_wait_replicas < 0:
+            raise ValueError("REDIS_WAIT_REPLICAS must be 0 (acknowledge at once) or more")
+        if self.redis_wait_ms < 1:
+            raise ValueError("REDIS_WAIT_MS must be 1 or more")
+        if self.redis_url:
+            refuse_unsupported(self.redis_url)
+            if is_sentinel(self.redis_url):
+                parse_sentinel(self.redis_url)  # a malformed one is said at start-up, not at first use
         try:
             ZoneInfo(self.report_timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -199,6 +212,10 @@ class Settings:
             report_retention_days=_int(env, "REPORT_RETENTION_DAYS", defaults.report_retention_days),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", defaults.audit_retention_days),
             inbound_backlog_limit=_int(env, "INBOUND_BACKLOG_LIMIT", defaults.inbound_backlog_limit),
+            redis_wait_replicas=_int(env, "REDIS_WAIT_REPLICAS", -1)
+            if env.get("REDIS_WAIT_REPLICAS")
+            else None,
+            redis_wait_ms=_int(env, "REDIS_WAIT_MS", defaults.redis_wait_ms),
             transcript_retention_days=_int(
                 env, "TRANSCRIPT_RETENTION_DAYS", defaults.transcript_retention_days
             ),
@@ -213,6 +230,12 @@ class Settings:
             wecom=WecomConfig.from_env(env),
             webchat=WebchatConfig.from_env(env),
         )
+
+    def wait_replicas(self) -> int:
+        """Return how many replicas must hold a message before it is acknowledged (see the field)."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_url and is_sentinel(self.redis_url) else 0
 
     def queue_settings(self) -> QueueSettings:
         """Return the routing policy these settings describe."""

@@ -1,4 +1,4 @@
-"""Connect to Redis: the server in ``REDIS_URL``, or an embedded real Redis under ``var/``."""
+"""Connect to Redis: the server or Sentinel-watched master in ``REDIS_URL``, or an embedded real Redis."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING, Any
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry as AsyncRetry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from core.redis_url import is_sentinel, parse_sentinel, refuse_unsupported
 
 if TYPE_CHECKING:
     # The stubs make clients generic over what commands return; ours decode (async) or not (sync).
@@ -102,9 +105,16 @@ class EmbeddedRedis:
 
 
 async def close_async(client: AsyncRedis) -> None:
-    """Close a client and its connection pool (redis-py 4 keeps a ``from_url`` pool open otherwise)."""
+    """Close a client and its connection pool (redis-py 4 keeps a ``from_url`` pool open otherwise).
+
+    A Sentinel-watched client's connections to the sentinels are closed too.
+    """
     await client.close()
     await client.connection_pool.disconnect()
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", ()):
+        await sentinel.close()
+        await sentinel.connection_pool.disconnect()
 
 
 def close_sync(client: SyncRedis) -> None:
@@ -120,15 +130,32 @@ def _async_retry() -> AsyncRetry:
 
 
 def async_client(url: str) -> AsyncRedis:
-    """Return an asyncio Redis client for ``url`` (redis://, rediss:// or unix://)."""
-    return aioredis.Redis.from_url(
-        url,
-        decode_responses=True,
-        health_check_interval=30,
-        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        retry=_async_retry(),
-        retry_on_error=[RedisConnectionError],
-    )
+    """Return an asyncio client for ``url``: one server, or a Sentinel-watched master (`core.redis_url`)."""
+    refuse_unsupported(url)
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "health_check_interval": 30,
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "retry": _async_retry(),
+        "retry_on_error": [RedisConnectionError],
+    }
+    if is_sentinel(url):
+        where = parse_sentinel(url)
+        # The sentinels answer one question (who is master?): short timeouts, so a dead one costs little.
+        sentinels = Sentinel(
+            list(where.sentinels),
+            sentinel_kwargs={"socket_connect_timeout": CONNECT_TIMEOUT_SECONDS, "socket_timeout": 2.0},
+        )
+        client: AsyncRedis = sentinels.master_for(
+            where.service,
+            db=where.db,
+            username=where.username,
+            password=where.password,
+            ssl=where.tls,
+            **options,
+        )
+        return client
+    return aioredis.Redis.from_url(url, **options)
 
 
 async def connect(url: str | None, var_dir: Path) -> tuple[AsyncRedis, str, EmbeddedRedis | None]:

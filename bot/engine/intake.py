@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot.engine.streams import Workers, drain
 from core.keys import DEDUP_TTL_SECONDS, Keys
 from core.lease import Lease
-from core.messages import EngineNotReady, Inbound, Outbound, Overloaded
+from core.messages import EngineNotReady, Inbound, Outbound, Overloaded, StorageUnavailable
 from core.ports import Passive, Reply, Submitted
 from core.redis import AsyncRedis
 from core.tasks import stop_tasks
@@ -115,13 +115,18 @@ class InboundQueue:
         pushes: Pushes,
         *,
         backlog_limit: int = DEFAULT_BACKLOG_LIMIT,
+        wait_replicas: int = 0,
+        wait_ms: int = 500,
     ) -> None:
         """Handle messages with ``handle`` (the router) and push its replies through ``pushes``.
 
         While ``backlog_limit`` conversations wait to be handled (or one conversation has
         `MAX_WAITING_PER_CONVERSATION` messages waiting), a new message is refused with `Overloaded`.
+        With ``wait_replicas``, a message is acknowledged only once that many replicas hold it.
         """
         self.backlog_limit = backlog_limit
+        self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
+        self._short_of_replicas = 0
         self._turns = asyncio.Semaphore(CONCURRENT_TURNS)
         self._redis = client
         self._keys = keys
@@ -155,6 +160,9 @@ class InboundQueue:
             )
             return Submitted(duplicate=True)
         entry_id = str(entry)
+        if self.wait_replicas and not await self._replicated(conversation):
+            self.kick(conversation)  # stored all the same: it is handled, and the platform's retry dropped
+            raise StorageUnavailable("the message is not safe on a replica yet; retry shortly")
         waiter = None
         if wait_reply > 0 and passive is not None:
             waiter = self._waiters[entry_id] = _Waiter(passive)
@@ -171,6 +179,31 @@ class InboundQueue:
             if not waiter.future.done():
                 waiter.future.cancel()
         return Submitted(duplicate=False, replies=replies)
+
+    async def _replicated(self, conversation: str) -> bool:
+        """Wait until the replicas hold what was just stored; False when they do not (no acknowledgement).
+
+        Redis replicates after it answers, so a master that dies at once would take the message with it;
+        the platform that got 200 would not send it again. Refused (503), the platform retries: to a
+        surviving master the retry is a duplicate (dropped, the stored message is handled once), to a
+        promoted replica that never got it, the message is stored anew. With fewer replicas connected
+        than asked for (the last one died too), the replicas there are enough: refusing every message
+        until a replica returns would lose the service, not save a message.
+        """
+        held = int(await self._redis.wait(self.wait_replicas, self.wait_ms))
+        if held >= self.wait_replicas:
+            return True
+        connected = int((await self._redis.info("replication")).get("connected_slaves", 0))
+        if held >= min(self.wait_replicas, connected):
+            self._short_of_replicas += 1
+            if self._short_of_replicas % 1000 == 1:  # the first, then one line per 1000 messages
+                log.warning("fewer replicas than REDIS_WAIT_REPLICAS", extra={"connected": connected})
+            return True
+        log.warning(
+            "message not yet on a replica; acknowledgement refused",
+            extra={"conversation": conversation, "replicas": held},
+        )
+        return False
 
     async def _admit(self, conversation: str) -> None:
         """Refuse a message while the backlog is full: the platform retries it later (503 + Retry-After)."""

@@ -23,9 +23,10 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import pytest
@@ -141,35 +142,42 @@ class Engine:
                 await self.process.wait()
 
 
+class Store(Protocol):
+    """The Redis deployment under the engines: one server, or a Sentinel group."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class Deployment:
-    redis: RedisServer
+    redis: Store
     engines: list[Engine]
     telegram: FakeTelegram
     prefix: str
 
 
-@pytest_asyncio.fixture(scope="module")
-async def deployment(
-    trained_model: object, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Deployment]:
-    folder = tmp_path_factory.mktemp("faults")
+@asynccontextmanager
+async def deployed(store: Store, folder: Path, name: str) -> AsyncIterator[Deployment]:
+    """Two engines on ``store`` behind the load balancer, Telegram pointed at a local fake Bot API."""
     telegram = FakeTelegram(TELEGRAM_TOKEN)
     server, telegram_url = await recorder.start(telegram.app())
-    redis = RedisServer(folder)
-    await redis.start()
-    prefix = "fault" + uuid.uuid4().hex[:6]
+    prefix = name + uuid.uuid4().hex[:6]
     engines = []
-    for name in ("one", "two"):
+    for engine_name in ("one", "two"):
         port = free_port()
         env = {
             **os.environ,
-            "REDIS_URL": redis.url,
+            "REDIS_URL": store.url,
             "REDIS_PREFIX": prefix,
             "HOST": "127.0.0.1",
             "PORT": str(port),
-            "INSTANCE_ID": name,
-            "VAR_DIR": str(folder / name),
+            "INSTANCE_ID": engine_name,
+            "VAR_DIR": str(folder / engine_name),
             "MODEL_DIR": str(PROJECT_ROOT / "var" / "models"),
             "LOG_LEVEL": "WARNING",
             "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
@@ -177,17 +185,30 @@ async def deployment(
             "TELEGRAM_API_BASE_URL": telegram_url,
             "TELEGRAM_WEBHOOK_URL": TELEGRAM_WEBHOOK_URL,
         }
-        engines.append(Engine(name, port, env, folder / f"{name}.log"))
+        engines.append(Engine(engine_name, port, env, folder / f"{engine_name}.log"))
     try:
         for engine in engines:
             await engine.start()
         await asyncio.gather(*(engine.healthy() for engine in engines))
-        yield Deployment(redis, engines, telegram, prefix)
+        yield Deployment(store, engines, telegram, prefix)
     finally:
         for engine in engines:
             await engine.stop()
-        await redis.stop()
         await server.close()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def deployment(
+    trained_model: object, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Deployment]:
+    folder = tmp_path_factory.mktemp("faults")
+    redis = RedisServer(folder)
+    await redis.start()
+    try:
+        async with deployed(redis, folder, "fault") as ready:
+            yield ready
+    finally:
+        await redis.stop()
 
 
 @dataclass

@@ -1,0 +1,47 @@
+"""REDIS_URL schemes: a Sentinel-watched master is parsed whole; what cannot be used says why."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import Settings
+from core.redis_url import RedisUrlError, SentinelUrl, is_sentinel, parse_sentinel
+
+
+def test_a_sentinel_url_names_the_sentinels_the_master_and_the_database() -> None:
+    url = "redis+sentinel://app:s%40cret@10.0.0.1:26379,10.0.0.2:26380,sentinel-3/mymaster/2"
+    assert is_sentinel(url)
+    assert parse_sentinel(url) == SentinelUrl(
+        (("10.0.0.1", 26379), ("10.0.0.2", 26380), ("sentinel-3", 26379)), "mymaster", 2, "app", "s@cret"
+    )
+    tls = parse_sentinel("rediss+sentinel://:pw@[::1]:26379/main")
+    assert (tls.sentinels, tls.service, tls.db, tls.username, tls.password, tls.tls) == (
+        (("::1", 26379),),
+        "main",
+        0,
+        None,
+        "pw",
+        True,
+    )
+    assert not is_sentinel("redis://127.0.0.1:6379/0")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis+sentinel://10.0.0.1:26379", "the master's name"),
+        ("redis+sentinel:///mymaster", "the master's name"),
+        ("redis+sentinel://10.0.0.1:port/mymaster", "is not host:port"),
+        ("redis+sentinel://10.0.0.1:26379/mymaster/zero", "must be a number"),
+        ("redis+cluster://10.0.0.1:7000,10.0.0.2:7001", "not supported yet"),
+    ],
+)
+def test_a_url_that_cannot_be_used_is_refused_at_start_up_with_the_reason(url: str, says: str) -> None:
+    with pytest.raises(RedisUrlError, match=says):
+        Settings(redis_url=url)
+
+
+def test_a_sentinel_deployment_acknowledges_a_message_once_a_replica_holds_it() -> None:
+    assert Settings(redis_url="redis+sentinel://s1:26379/mymaster").wait_replicas() == 1
+    assert Settings(redis_url="redis://127.0.0.1:6379/0").wait_replicas() == 0
+    assert Settings(redis_url="redis://127.0.0.1:6379/0", redis_wait_replicas=2).wait_replicas() == 2

@@ -28,6 +28,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _optional_int(env: Mapping[str, str], name: str) -> int | None:
+    """Return the variable as an integer, or None when it is unset (the default then depends)."""
+    return _int(env, name, 0) if env.get(name, "").strip() else None
+
+
+def _words(raw: str) -> frozenset[str]:
+    """Return the comma-separated words of a variable (blanks dropped)."""
+    return frozenset(word.strip() for word in raw.split(",") if word.strip())
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -190,9 +200,7 @@ class Settings:
             tracker_ttl_seconds=_int(env, "TRACKER_TTL_SECONDS", defaults.tracker_ttl_seconds),
             handoff_team=env.get("HANDOFF_TEAM") or defaults.handoff_team,
             handoff_kb_misses=_int(env, "HANDOFF_KB_MISSES", defaults.handoff_kb_misses),
-            handoff_auto_assign_teams=frozenset(
-                t.strip() for t in env.get("HANDOFF_AUTO_ASSIGN_TEAMS", "").split(",") if t.strip()
-            ),
+            handoff_auto_assign_teams=_words(env.get("HANDOFF_AUTO_ASSIGN_TEAMS", "")),
             handoff_offer_timeout_seconds=_int(
                 env, "HANDOFF_OFFER_TIMEOUT_SECONDS", defaults.handoff_offer_timeout_seconds
             ),
@@ -201,9 +209,7 @@ class Settings:
             ),
             handoff_max_wait_seconds=_int(env, "HANDOFF_MAX_WAIT_SECONDS", defaults.handoff_max_wait_seconds),
             handoff_silence_seconds=_int(env, "HANDOFF_SILENCE_SECONDS", defaults.handoff_silence_seconds),
-            handoff_direct_tiers=frozenset(
-                t.strip().lower() for t in env.get("HANDOFF_DIRECT_TIERS", "").split(",") if t.strip()
-            ),
+            handoff_direct_tiers=_words(env.get("HANDOFF_DIRECT_TIERS", "").lower()),
             cookie_secure=(env.get("COOKIE_SECURE") or "true").lower() not in ("0", "false", "no"),
             complaint_policy=_complaint_policy(env.get("COMPLAINTS_FILE", "").strip()),
             metrics_token=env.get("METRICS_TOKEN", "").strip(),
@@ -212,9 +218,7 @@ class Settings:
             report_retention_days=_int(env, "REPORT_RETENTION_DAYS", defaults.report_retention_days),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", defaults.audit_retention_days),
             inbound_backlog_limit=_int(env, "INBOUND_BACKLOG_LIMIT", defaults.inbound_backlog_limit),
-            redis_wait_replicas=_int(env, "REDIS_WAIT_REPLICAS", -1)
-            if env.get("REDIS_WAIT_REPLICAS")
-            else None,
+            redis_wait_replicas=_optional_int(env, "REDIS_WAIT_REPLICAS"),
             redis_wait_ms=_int(env, "REDIS_WAIT_MS", defaults.redis_wait_ms),
             transcript_retention_days=_int(
                 env, "TRANSCRIPT_RETENTION_DAYS", defaults.transcript_retention_days

@@ -1,6 +1,6 @@
 """What the tracker store costs a dialogue turn: Rasa's RedisTrackerStore against the append-only one.
 
-    .venv/bin/python -m bench.tracker_store [--lengths 5 30 100] [--conversations 20]
+    .venv/bin/python -m bench.tracker_store [--lengths 5 30 100] [--conversations 20] [--no-cache]
 
 Each turn does what Rasa's processor asks of its store: read the conversation's tracker, add the turn's
 events (the customer's message with a full NLU parse: intent ranking, entities; the actions; the bot's
@@ -26,6 +26,7 @@ from typing import Any
 from rasa.core.tracker_store import RedisTrackerStore, TrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
 
+from bot.dialogue import tracker_store
 from bot.dialogue.tracker_store import RedisEventTrackerStore
 from core.redis import EmbeddedRedis, async_client, close_async
 
@@ -104,7 +105,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[5, 30, 100])
     parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rebuild every tracker from its events (an instance seeing a turn cold)",
+    )
     args = parser.parse_args()
+    if args.no_cache:
+        tracker_store.CACHED_TRACKERS = 0
     url = os.environ.get("REDIS_URL")
     if url:
         asyncio.run(measure(url, args.lengths, args.conversations))

@@ -28,6 +28,7 @@ from channels.config import TelegramConfig
 from core.messages import EngineNotReady, Inbound, Outbound
 from core.ports import Core, SendFailed, SharedStore
 from core.tasks import stop_tasks
+from core.throttle import throttled
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class TelegramChannel(Channel):
     async def _webhook(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self._config.webhook_secret.encode()):
-            log.warning("telegram webhook: wrong secret token", extra={"remote": request.remote})
+            throttled.warning(log, "telegram webhook: wrong secret token", extra={"remote": request.remote})
             return web.json_response({"error": "wrong secret token"}, status=403)
         application = self._application
         if application is None:

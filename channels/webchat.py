@@ -29,6 +29,7 @@ from channels.signing import IdSigner
 from core.messages import EngineNotReady, Inbound, Outbound
 from core.ports import Core, Mailboxes, SharedStore
 from core.tasks import stop_tasks
+from core.throttle import throttled
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ class WebchatChannel(Channel):
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         if not self._origin_ok(request):
-            log.warning(
+            throttled.warning(
+                log,
                 "webchat: socket from a page that is not allowed",
                 extra={"origin_chars": len(request.headers.get("Origin", ""))},
             )

@@ -31,6 +31,7 @@ from channels.config import WechatConfig
 from channels.wechat_api import ApiError, WechatApi, fresh, send_failure, signature, signature_ok
 from core.messages import EngineNotReady, Inbound, Outbound
 from core.ports import Core, SharedStore
+from core.throttle import throttled
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,10 @@ class WechatChannel(Channel):
         q = request.query
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
         if not signature_ok(q.get("signature", ""), self._config.token, timestamp, nonce):
-            log.warning("wechat webhook: bad signature", extra={"remote": request.remote})
+            throttled.warning(log, "wechat webhook: bad signature", extra={"remote": request.remote})
             return False
         if not fresh(timestamp):
-            log.warning("wechat webhook: stale timestamp", extra={"remote": request.remote})
+            throttled.warning(log, "wechat webhook: stale timestamp", extra={"remote": request.remote})
             return False
         return True
 
@@ -118,7 +119,7 @@ class WechatChannel(Channel):
             xml = self._decrypt(request, body) if safe else to_text(body)
             message = parse_message(xml)
         except _Refused as exc:
-            log.warning("wechat webhook: %s", exc)
+            throttled.warning(log, "wechat webhook: %s", exc)
             return web.Response(status=403, text=str(exc))
         except (ExpatError, KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError):
             return web.Response(status=400, text="malformed XML")

@@ -36,6 +36,7 @@ from channels.wechat_api import ApiError, WechatApi, fresh, send_failure, signat
 from core.messages import Inbound, Outbound
 from core.ports import Core, SharedStore
 from core.tasks import stop_tasks
+from core.throttle import throttled
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class WecomChannel(Channel):
         try:
             return web.Response(text=self._open(request, request.query.get("echostr", "")))
         except _Refused as exc:
-            log.warning("wecom url check: %s", exc)
+            throttled.warning(log, "wecom url check: %s", exc)
             return web.Response(status=403, text=str(exc))
         except (ValueError, IndexError, UnicodeDecodeError):
             return web.Response(status=400, text="undecryptable echostr")
@@ -127,7 +128,7 @@ class WecomChannel(Channel):
             if not isinstance(event, dict):
                 raise TypeError("xml")
         except _Refused as exc:
-            log.warning("wecom webhook: %s", exc)
+            throttled.warning(log, "wecom webhook: %s", exc)
             return web.Response(status=403, text=str(exc))
         except (ExpatError, KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError):
             return web.Response(status=400, text="malformed callback")

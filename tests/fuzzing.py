@@ -21,21 +21,25 @@ SEED = random.randrange(2**32) if _SEED == "random" else int(_SEED)
 
 
 class _Tracebacks(logging.Handler):
-    """Collects every log record that carries a traceback (an unexpected exception)."""
+    """Collects every log record that carries a traceback (an unexpected exception), and counts the rest."""
 
-    def __init__(self) -> None:
+    def __init__(self, counted: str) -> None:
         super().__init__(logging.DEBUG)
         self.records: list[logging.LogRecord] = []
+        self.counted = counted
+        self.warnings = 0
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING and record.name.startswith(self.counted):
+            self.warnings += 1
         if record.exc_info and record.levelno >= logging.WARNING:
             self.records.append(record)
 
 
 @contextmanager
-def no_tracebacks() -> Iterator[None]:
-    """Fail if anything logged a traceback inside the block."""
-    seen = _Tracebacks()
+def no_tracebacks(max_warnings: int | None = None, counted: str = "channels") -> Iterator[None]:
+    """Fail if anything logged a traceback inside the block, or ``counted`` loggers over ``max_warnings``."""
+    seen = _Tracebacks(counted)
     root = logging.getLogger()
     root.addHandler(seen)
     try:
@@ -45,6 +49,10 @@ def no_tracebacks() -> Iterator[None]:
     assert not seen.records, [
         f"{r.name}: {r.getMessage()} ({r.exc_info[1]!r})" for r in seen.records if r.exc_info
     ]
+    if max_warnings is not None:
+        assert seen.warnings <= max_warnings, (
+            f"{seen.warnings} warnings from {counted}: a flood floods the log"
+        )
 
 
 def fuzzed(examples: int = EXAMPLES) -> Callable[[Callable[..., None]], Callable[..., None]]:

@@ -27,6 +27,7 @@ from core.messages import EngineNotReady, Inbound, Outbound, Overloaded, Storage
 from core.ports import Passive, Reply, Submitted
 from core.redis import AsyncRedis
 from core.tasks import stop_tasks
+from core.throttle import throttled
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,6 @@ class InboundQueue:
         """
         self.backlog_limit = backlog_limit
         self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
-        self._short_of_replicas = 0
         self._turns = asyncio.Semaphore(CONCURRENT_TURNS)
         self._redis = client
         self._keys = keys
@@ -155,8 +155,10 @@ class InboundQueue:
             args=[_encode(inbound), DEDUP_TTL_SECONDS, "1" if message_id else "0"],
         )
         if entry is None:
-            log.info(
-                "duplicate message dropped", extra={"conversation": conversation, "message_id": message_id}
+            throttled.info(
+                log,
+                "duplicate message dropped",
+                extra={"conversation": conversation, "message_id": message_id},
             )
             return Submitted(duplicate=True)
         entry_id = str(entry)
@@ -195,11 +197,10 @@ class InboundQueue:
             return True
         connected = int((await self._redis.info("replication")).get("connected_slaves", 0))
         if held >= min(self.wait_replicas, connected):
-            self._short_of_replicas += 1
-            if self._short_of_replicas % 1000 == 1:  # the first, then one line per 1000 messages
-                log.warning("fewer replicas than REDIS_WAIT_REPLICAS", extra={"connected": connected})
+            throttled.warning(log, "fewer replicas than REDIS_WAIT_REPLICAS", extra={"connected": connected})
             return True
-        log.warning(
+        throttled.warning(
+            log,
             "message not yet on a replica; acknowledgement refused",
             extra={"conversation": conversation, "replicas": held},
         )
@@ -214,7 +215,8 @@ class InboundQueue:
         if int(queued) >= MAX_WAITING_PER_CONVERSATION or (
             int(queued) == 0 and int(waiting) >= self.backlog_limit
         ):
-            log.warning(
+            throttled.warning(
+                log,
                 "backlog full; message refused",
                 extra={"conversation": conversation, "waiting": waiting, "queued": queued},
             )

@@ -69,18 +69,23 @@ async def test_api_needs_login_role_and_csrf(kb_engines: tuple[TestClient, TestC
     a.session.cookie_jar.clear()
 
 
-async def test_publish_reaches_the_other_instance_within_a_second(
-    kb_engines: tuple[TestClient, TestClient], editor: dict[str, str]
-) -> None:
-    a, b = kb_engines
-    word = uuid.uuid4().hex[:6]
-    entry = {
+def gift_entry(word: str) -> dict[str, object]:
+    """A new FAQ entry whose answer carries ``word``, so a reply shows which version answered."""
+    return {
         "id": f"gift_{word}",
         "locale": "zh-CN",
         "question": "可以开礼品卡吗",
         "alternatives": ["礼品卡怎么买", "有没有礼品卡"],
         "answer": f"礼品卡在 App 首页购买 {word}",
     }
+
+
+async def test_publish_reaches_the_other_instance_within_a_second(
+    kb_engines: tuple[TestClient, TestClient], editor: dict[str, str]
+) -> None:
+    a, b = kb_engines
+    word = uuid.uuid4().hex[:6]
+    entry = gift_entry(word)
     assert (await a.post("/api/kb/entries", json=entry, headers=editor)).status == 200
     # Drafts are not what customers see.
     assert word not in texts(await say(b, "c-" + word, "礼品卡怎么买"))

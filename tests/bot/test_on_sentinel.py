@@ -24,6 +24,7 @@ from core.state import ConversationStates, Owner
 from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import PASSWORD, login
 from tests.bot.test_agent_live import follow_a_handoff
+from tests.bot.test_kb_api import gift_entry
 from tests.conftest import EngineFactory, say, texts
 from tests.sentinel import SentinelGroup
 
@@ -82,14 +83,7 @@ async def test_a_publish_on_one_instance_is_answered_on_the_other(
     a, b, _ = sentinel_pair
     word = uuid.uuid4().hex[:6]
     editor = await login(a, "editor1")
-    entry = {
-        "id": f"gift_{word}",
-        "locale": "zh-CN",
-        "question": "可以开礼品卡吗",
-        "alternatives": ["礼品卡怎么买", "有没有礼品卡"],
-        "answer": f"礼品卡在 App 首页购买 {word}",
-    }
-    assert (await a.post("/api/kb/entries", json=entry, headers=editor)).status == 200
+    assert (await a.post("/api/kb/entries", json=gift_entry(word), headers=editor)).status == 200
     published = await a.post("/api/kb/publish", json={"message": "gift cards"}, headers=editor)
     assert published.status == 200, await published.text()
     started = time.perf_counter()

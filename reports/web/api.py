@@ -176,16 +176,25 @@ def _format(request: web.Request, default: str) -> str:
 
 
 async def conversations(request: web.Request) -> web.StreamResponse:
-    """One row per conversation for the period, as CSV (default) or XLSX; user ids masked unless admin."""
+    """One row per conversation for the period, as CSV (default) or XLSX; user ids masked unless admin.
+
+    ``channel``, ``team``, ``agent`` and ``tier`` keep the conversations that had that value (the
+    dashboard's drill-down from an agent's scorecard row, say).
+    """
     events = request.app[EVENTS]
     first, last = _period(request, events)
     kind = _format(request, "csv")
+    wanted = {d: request.query[d] for d in DIMENSIONS if request.query.get(d)}
     start = dt.datetime.combine(first, dt.time(0), events.zone).timestamp()
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), events.zone).timestamp() - 0.001
-    table = rows(await events.between(start, end), events.zone)
+    table = [
+        row
+        for row in rows(await events.between(start, end), events.zone)
+        if all(getattr(row, name) == value for name, value in wanted.items())
+    ]
     reveal = session_of(request).has("admin")
     request["audit"] = {"rows": len(table), "ids_shown": reveal}
-    if kind == "json":  # the dashboard's drill-down: the conversations behind a day's figures
+    if kind == "json":  # the dashboard's drill-down: the conversations behind a day's or an agent's figures
         return web.json_response(
             {"columns": COLUMNS, "rows": [cells(row, reveal) for row in table[:MAX_JSON_ROWS]]}
         )
@@ -230,7 +239,8 @@ def operations() -> list[Operation]:
             "GET",
             "/api/reports/conversations",
             conversations,
-            "One row per conversation for ?from=&to= (&format=csv|xlsx); user ids masked unless admin.",
+            "One row per conversation for ?from=&to= (&format=csv|xlsx|json, &channel=&team=&agent=&tier="
+            " to keep those); user ids masked unless admin.",
             "supervisor",
             audit="conversations_exported",
         ),

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
 from handoff.web.appkeys import QUEUE
-from tests.bot.test_agent_api import PASSWORD
+from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
 from tests.chromium import chromium
 from tests.conftest import say
@@ -35,7 +35,8 @@ async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
     for name in ("gus", "hal", "ivy"):
         await desk.app[QUEUE].set_status(name, "offline")
     await say(desk, "db-a-" + uuid.uuid4().hex[:6], "退款多久到账")
-    await say(desk, "db-b-" + uuid.uuid4().hex[:6], "转人工")
+    waiting = "db-b-" + uuid.uuid4().hex[:6]
+    await say(desk, waiting, "转人工")
     async with chromium() as browser:
         context = await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
         page = await context.new_page()
@@ -81,4 +82,17 @@ async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
         async with page.expect_download() as caught:
             await page.click("#export-scorecards-xlsx")
         assert (await caught.value).suggested_filename.startswith("scorecards-")
+        # Drill-down from a scorecard: Gus takes the waiting conversation; his row lists it, masked.
+        gus = await login(desk, "gus")
+        await desk.post("/api/agent/status", json={"status": "online"}, headers=gus)
+        assert await mine_once_offered(desk, f"rest:{waiting}") == [f"rest:{waiting}"]
+        accepted = await desk.post("/api/agent/accept", json={"conversation": f"rest:{waiting}"}, headers=gus)
+        assert accepted.status == 200
+        await page.click("#range button[type=submit]")
+        await page.click("#scorecards button:has-text('Gus')")
+        await expect(page.locator("#drill-title")).to_contain_text("Gus")
+        await expect(page.locator("#drill-title")).to_contain_text("· 1")
+        await expect(page.locator("#drill-rows tr")).to_have_count(1)
+        assert waiting not in await page.locator("#drill-rows").inner_text()
+        await desk.post("/api/agent/status", json={"status": "offline"}, headers=gus)
         await page.screenshot(path=f"{tmp_path}/dashboard.png", full_page=True)

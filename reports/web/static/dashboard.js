@@ -154,12 +154,15 @@ function heat(grid) {
   }, true);
 }
 
-// Drill-down: a click on a day of the volume chart lists that day's conversations (user ids masked).
-async function drill(day) {
-  const r = await api("GET", `/api/reports/conversations?from=${day}&to=${day}&format=json`);
+// Drill-down: a click on a day of the volume chart lists that day's conversations, a click on an agent
+// in the scorecards lists the period's conversations of that agent (user ids masked).
+async function drill(day, agent) {
+  const range = agent ? `from=${$("from").value}&to=${$("to").value}&agent=${encodeURIComponent(agent.id)}` : `from=${day}&to=${day}`;
+  const r = await api("GET", `/api/reports/conversations?${range}&format=json`);
   if (!r.ok) return;
   $("drill").classList.remove("hidden");
-  $("drill-title").textContent = `${t("drill")} ${day} · ${r.data.rows.length}`;
+  const what = agent ? `${agent.name} ${$("from").value} – ${$("to").value}` : day;
+  $("drill-title").textContent = `${t("drill")} ${what} · ${r.data.rows.length}`;
   const head = document.createElement("tr");
   for (const c of r.data.columns) { const th = document.createElement("th"); th.textContent = c; head.append(th); }
   $("drill-head").replaceChildren(head);
@@ -176,7 +179,11 @@ function renderScorecards(data) {
   $("scorecard-head").replaceChildren(head);
   $("scorecards").replaceChildren(...data.agents.map((row) => {
     const tr = document.createElement("tr");
-    const who = document.createElement("td"); who.textContent = `${row.name} · ${row.team}`; tr.append(who);
+    const who = document.createElement("td");
+    const link = document.createElement("button");
+    link.type = "button"; link.className = "link"; link.textContent = `${row.name} · ${row.team}`;
+    link.addEventListener("click", () => drill(null, { id: row.agent, name: row.name }));
+    who.append(link); tr.append(who);
     for (const f of data.figures) {
       const td = document.createElement("td");
       const show = f === "csat_satisfied_share" || f === "utilisation" ? pct : num;

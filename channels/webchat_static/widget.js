@@ -1,7 +1,8 @@
 /*
  * Customer-service chat widget. Embed with one tag:
  *   <script src="https://support.example.com/webchat/widget.js" data-title="在线客服" async></script>
- * Options (data-*): title, lang ("auto" | "zh" | "en"), color, open ("true" opens the panel at once).
+ * Options (data-*): title, lang ("auto" | "zh" | "en"), color, open ("true" opens the panel at once),
+ * greeting (the line shown in an empty chat), suggest (questions offered there, separated by "|").
  *
  * Plain JavaScript, no build step: a shadow root keeps the host page's CSS out, and every text is
  * set with textContent, so nothing a customer or agent types is ever parsed as HTML.
@@ -16,10 +17,16 @@
   var lang = langOpt === "auto" ? ((navigator.language || "zh").toLowerCase().indexOf("zh") === 0 ? "zh" : "en") : (langOpt === "en" ? "en" : "zh");
   var T = {
     zh: { title: "在线客服", placeholder: "请输入消息…", send: "发送", open: "打开客服聊天", close: "关闭",
-          offline: "连接已断开，正在重连…", typing: "正在输入…", agent: "客服 {name} 为您服务", sending: "发送中", failed: "未发送" },
+          offline: "连接已断开，正在重连…", typing: "正在输入…", agent: "客服 {name} 为您服务", sending: "发送中", failed: "未发送",
+          greeting: "您好！我是智能客服，退款、退货、发货、发票都可以问我；需要人工客服请说“转人工”。",
+          suggest: ["退款多久到账", "怎么退货", "什么时候发货", "转人工"], suggestLabel: "您可以这样问" },
     en: { title: "Customer service", placeholder: "Type a message…", send: "Send", open: "Open chat", close: "Close",
-          offline: "Connection lost, reconnecting…", typing: "typing…", agent: "{name} is helping you", sending: "sending", failed: "not sent" }
+          offline: "Connection lost, reconnecting…", typing: "typing…", agent: "{name} is helping you", sending: "sending", failed: "not sent",
+          greeting: "Hi! I'm the virtual assistant: ask me about refunds, returns, shipping or invoices, or say \"talk to a human\".",
+          suggest: ["How long does a refund take?", "How do I return an item?", "When will my order ship?", "Talk to a human"],
+          suggestLabel: "Try asking" }
   }[lang];
+  var suggestions = opts.suggest ? String(opts.suggest).split("|").map(function (q) { return q.trim(); }).filter(Boolean).slice(0, 6) : T.suggest;
   var color = /^#[0-9a-fA-F]{3,8}$/.test(opts.color || "") ? opts.color : "#1677ff";
   var storeKey = "cs-webchat:" + server.host + ":";
   function load(name, fallback) {
@@ -34,7 +41,12 @@
   style.textContent = [
     ":host{all:initial}",
     "*{box-sizing:border-box;font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif}",
-    ".bubble{position:fixed;right:24px;bottom:24px;width:56px;height:56px;border-radius:50%;border:0;background:" + color + ";color:#fff;font-size:26px;cursor:pointer;box-shadow:0 4px 12px rgba(0,0,0,.25);z-index:2147483646}",
+    ".bubble{position:fixed;right:24px;bottom:24px;width:56px;height:56px;border-radius:50%;border:0;background:" + color + ";color:#fff;cursor:pointer;box-shadow:0 4px 12px rgba(0,0,0,.25);z-index:2147483646;display:flex;align-items:center;justify-content:center}",
+    ".bubble svg{width:28px;height:28px;fill:currentColor}",
+    "button:focus-visible,textarea:focus-visible{outline:3px solid #ffb020;outline-offset:2px}",
+    ".welcome{background:#fff;border-radius:12px;padding:10px 12px;font-size:14px;line-height:1.5;color:#222;margin:4px 0 8px}",
+    ".welcome .label{font-size:12px;color:#666;margin-top:8px}",
+    ".welcome .buttons{margin-top:6px}",
     ".badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;background:#f5222d;color:#fff;font-size:12px;line-height:20px;padding:0 6px;display:none}",
     ".panel{position:fixed;right:24px;bottom:92px;width:360px;max-width:calc(100vw - 32px);height:520px;max-height:calc(100vh - 120px);background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:none;flex-direction:column;overflow:hidden;z-index:2147483647}",
     ".panel.open{display:flex}",
@@ -55,7 +67,9 @@
     ".typing{font-size:12px;color:#888;padding:0 14px 6px;display:none;background:#f5f6f8}",
     "form{display:flex;border-top:1px solid #eee}",
     "textarea{flex:1;border:0;padding:10px 12px;font-size:14px;resize:none;height:48px;outline:none}",
-    "form button{border:0;background:" + color + ";color:#fff;padding:0 16px;font-size:14px;cursor:pointer}"
+    "form button{border:0;background:" + color + ";color:#fff;padding:0 16px;font-size:14px;cursor:pointer}",
+    // On a phone the open chat takes the whole screen, and the round button steps aside.
+    "@media (max-width:480px){.panel.open{top:0;left:0;right:0;bottom:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}.panel.open~.bubble{display:none}}"
   ].join("\n");
   root.appendChild(style);
 
@@ -65,12 +79,27 @@
     if (text !== undefined) node.textContent = text;
     return node;
   }
-  var bubble = el("button", "bubble", "💬");
+  // An SVG, not an emoji: a system without an emoji font showed the emoji as an empty box.
+  function chatIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z");
+    svg.appendChild(path);
+    return svg;
+  }
+  var bubble = el("button", "bubble");
+  bubble.type = "button";
+  bubble.appendChild(chatIcon());
   bubble.setAttribute("aria-label", T.open);
+  bubble.setAttribute("aria-expanded", "false");
   var badge = el("span", "badge", "0");
   bubble.appendChild(badge);
   var panel = el("div", "panel");
   panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", opts.title || T.title);
   var head = el("div", "head");
   var titles = el("div");
   titles.appendChild(el("div", "title", opts.title || T.title));
@@ -83,6 +112,21 @@
   var status = el("div", "status", T.offline);
   var log = el("div", "log");
   log.setAttribute("aria-live", "polite");
+  // What an empty chat shows: a greeting and questions to start with (not stored: nobody said it yet).
+  var welcome = el("div", "welcome");
+  welcome.appendChild(el("div", "", opts.greeting || T.greeting));
+  if (suggestions.length) {
+    welcome.appendChild(el("div", "label", T.suggestLabel));
+    var offers = el("div", "buttons");
+    suggestions.forEach(function (q) {
+      var b = el("button", "", q);
+      b.type = "button";
+      b.addEventListener("click", function () { submit(q); input.focus(); });
+      offers.appendChild(b);
+    });
+    welcome.appendChild(offers);
+  }
+  log.appendChild(welcome);
   var typing = el("div", "typing", T.typing);
   var form = el("form");
   var input = el("textarea");
@@ -111,10 +155,15 @@
   }
   function openPanel(open) {
     panel.classList.toggle("open", open);
-    if (open) { setUnread(0); input.focus(); log.scrollTop = log.scrollHeight; }
+    bubble.setAttribute("aria-expanded", String(open));
+    if (open) { setUnread(0); input.focus(); log.scrollTop = log.scrollHeight; } else { bubble.focus(); }
   }
   bubble.addEventListener("click", function () { openPanel(!panel.classList.contains("open")); });
   closeBtn.addEventListener("click", function () { openPanel(false); });
+  // Escape closes the open chat, wherever the focus is (a clicked suggestion may have taken it away).
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && panel.classList.contains("open")) openPanel(false);
+  });
 
   function showTyping(on) {
     clearTimeout(typingTimer);
@@ -130,6 +179,7 @@
       if (Number(log.children[i].dataset.at) <= Number(node.dataset.at)) { after = log.children[i]; break; }
     }
     if (after) after.after(node); else log.prepend(node);
+    welcome.style.display = "none";
     log.scrollTop = log.scrollHeight;
   }
 

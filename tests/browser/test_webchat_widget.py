@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest_asyncio
 from aiohttp import web
@@ -65,6 +66,7 @@ async def shop() -> AsyncIterator[tuple[TestServer, Relay]]:
     async def page(request: web.Request) -> web.Response:
         html = (
             "<!doctype html><html><head><meta charset='utf-8'><title>Shop</title>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             "<style>div{color:red}</style></head><body><h1>Our shop</h1>"
             f"<script src='http://127.0.0.1:{relay.port}/webchat/widget.js' data-title='客服' async>"
             "</script>"
@@ -168,4 +170,43 @@ async def test_english_browsers_get_an_english_widget(
         await page.locator("textarea").fill("hello")
         await page.locator("textarea").press("Enter")
         await expect(page.locator(".msg.bot").last).to_contain_text("Hello")
+        await context.close()
+
+
+async def test_on_a_phone_the_chat_is_full_screen_greets_and_offers_questions(
+    widget_engine: TestClient, shop: tuple[TestServer, Relay], tmp_path: Path
+) -> None:
+    server, _ = shop
+    async with chromium() as browser:
+        context = await browser.new_context(
+            locale="zh-CN", viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True
+        )
+        page = await context.new_page()
+        await page.goto(str(server.make_url("/")))
+        bubble = page.get_by_role("button", name="打开客服聊天")
+        # The icon is drawn (an SVG), not an emoji that shows as a box without an emoji font.
+        assert await bubble.locator("svg").count() == 1
+        assert (await bubble.inner_text()).strip() in ("", "0")
+        await page.screenshot(path=f"{tmp_path}/widget-phone-closed.png")
+        await bubble.click()
+        dialog = page.get_by_role("dialog", name="客服")
+        await expect(dialog).to_be_visible()
+        assert await dialog.bounding_box() == {"x": 0, "y": 0, "width": 375, "height": 667}
+        await expect(bubble).to_be_hidden()
+        await expect(page.locator(".welcome")).to_contain_text("智能客服")
+        await expect(page.locator(".welcome .buttons button")).to_have_count(4)
+        await page.screenshot(path=f"{tmp_path}/widget-phone-open.png")
+        # A suggested question is asked as if typed; the greeting steps aside for the conversation.
+        await page.locator(".welcome button", has_text="什么时候发货").click()
+        await expect(page.locator(".msg.customer")).to_have_text(["什么时候发货"])
+        await expect(page.locator(".msg.bot").last).to_contain_text("发货")
+        await expect(page.locator(".welcome")).to_be_hidden()
+        await page.screenshot(path=f"{tmp_path}/widget-phone-answered.png")
+        # Keyboard: Escape closes the chat and gives the focus back to the button that opened it.
+        await page.keyboard.press("Escape")
+        await expect(dialog).to_be_hidden()
+        assert (
+            await page.evaluate("document.getElementById('cs-webchat').shadowRoot.activeElement.className")
+            == "bubble"
+        )
         await context.close()

@@ -1,6 +1,6 @@
 """Load-test the REST channel: the engine and the standard Rasa deployment of the same model, side by side.
 
-    python -m bench.load_rest [--customers 20] [--messages 600] [--rounds 2] [--ted]
+    python -m bench.load_rest [--customers 20] [--messages 600] [--rounds 2] [--ted] [--bot-turns 10 30]
 
 Starts both servers itself: the engine (``python -m bot serve``: Rasa in-process, actions in-process)
 and the standard deployment (``rasa run --enable-api`` + ``rasa run actions --actions bot.actions``),
@@ -9,6 +9,11 @@ zh/en mix (greetings, FAQ questions, unknown questions, 转人工, thanks, goodb
 time, alternating rounds to cancel drift, and the figures are printed: msgs/s and p50/p99 latency.
 With ``--ted`` a third target runs the engine on a model trained from ``bench/config_ted.yml`` (the same
 pipeline plus TEDPolicy), to show what TED costs per message.
+With ``--bot-turns N …`` the traffic is made of bot turns only, for each conversation length N: the explicit
+handoff phrases are left out, each customer starts a new conversation after N messages, and whenever a
+message was not answered by a bot turn (held for a human: the engine answers nothing; a handoff notice on
+either side) the customer starts a new one too; only bot turns are counted, on both sides. The CPU
+seconds of each side's processes (the engine; ``rasa run`` and its action server) give msgs per CPU-second.
 Needs a TCP Redis (``REDIS_URL``, default redis://127.0.0.1:6379/0): Rasa's own stores take host/port.
 """
 
@@ -76,6 +81,7 @@ class Result:
     latencies: list[float]
     seconds: float
     errors: int
+    cpu_seconds: float = 0.0
 
     def line(self) -> str:
         """Format the figures as one line."""
@@ -83,8 +89,10 @@ class Result:
         p50 = statistics.median(lat) * 1000
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
         rate = len(lat) / self.seconds
+        per_cpu = f"  {len(lat) / self.cpu_seconds:6.1f} msgs/CPU-s" if self.cpu_seconds else ""
         return (
             f"{self.target:22} {rate:7.1f} msgs/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  errors {self.errors}"
+            + per_cpu
         )
 
 
@@ -118,6 +126,56 @@ async def load(url: str, target: str, customers: int, messages: int, seed: int) 
     return Result(target, latencies, seconds, errors)
 
 
+HANDOFF_NOTICES = ("转接人工", "connecting you to a human")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """Return the user + system CPU seconds the processes ``pids`` have used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+async def bot_turns(
+    url: str, target: str, customers: int, turns: int, per_conversation: int, seed: int, pids: list[int]
+) -> Result:
+    """Send messages until ``turns`` bot turns were answered; a conversation lasts ``per_conversation``."""
+    rng = random.Random(seed)
+    latencies: list[float] = []
+    errors = 0
+    handoff_phrases = set(MIX[-1][1] + MIX[-1][2])
+
+    async def customer(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        sender, said = f"bench-{uuid.uuid4().hex[:10]}", 0
+        while len(latencies) < turns:
+            if said == per_conversation:
+                sender, said = f"bench-{uuid.uuid4().hex[:10]}", 0
+            while (text := pick(rng)) in handoff_phrases:
+                pass
+            started = time.perf_counter()
+            async with session.post(url, json={"sender": sender, "message": text}) as response:
+                replies = await response.json() if response.status == 200 else []
+                errors += response.status != 200
+            said += 1
+            answered = " ".join(str(r.get("text", "")) for r in replies)
+            if not replies or any(n in answered for n in HANDOFF_NOTICES):
+                sender, said = f"bench-{uuid.uuid4().hex[:10]}", 0  # with a human now: a new customer
+                if not replies:
+                    continue  # held for the agent: not a bot turn
+            latencies.append(time.perf_counter() - started)
+
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        used, started = cpu_seconds(pids), time.perf_counter()
+        await asyncio.gather(*(customer(session) for _ in range(customers)))
+        seconds = time.perf_counter() - started
+    return Result(target, latencies, seconds, errors, cpu_seconds(pids) - used)
+
+
 async def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 300) -> None:
     """Wait until a server answers a real message (its model is loaded)."""
     deadline = time.monotonic() + seconds
@@ -138,8 +196,8 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 3
 @contextmanager
 def servers(
     model: Path, redis_url: str, prefix: str, ted_model: Path | None
-) -> Iterator[dict[str, tuple[str, subprocess.Popen[bytes]]]]:
-    """Start the engine and the standard Rasa deployment; stop them afterwards."""
+) -> Iterator[tuple[dict[str, tuple[str, subprocess.Popen[bytes]]], int]]:
+    """Start the engine and the standard Rasa deployment; yield them and the action server's pid."""
     parsed = urlparse(redis_url)
     db = (parsed.path or "/0").lstrip("/") or "0"
     engine_port, rasa_port, actions_port = free_port(), free_port(), free_port()
@@ -221,7 +279,7 @@ def servers(
             stderr=out,
         )
         try:
-            yield procs
+            yield procs, actions.pid
         finally:
             for _, proc in [*procs.values(), (None, actions)]:
                 proc.terminate()
@@ -230,6 +288,62 @@ def servers(
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def summarise(results: dict[str, list[Result]], what: str) -> None:
+    """Print the merged figures of every target and the ratios against the standard deployment."""
+    merged = {
+        t: Result(
+            t,
+            [x for r in rs for x in r.latencies],
+            sum(r.seconds for r in rs),
+            sum(r.errors for r in rs),
+            sum(r.cpu_seconds for r in rs),
+        )
+        for t, rs in results.items()
+    }
+    print(f"overall ({what}):")
+    for result in merged.values():
+        print("  " + result.line())
+    base = merged["standard rasa run"]
+    for target, result in merged.items():
+        if target == "standard rasa run":
+            continue
+        ratio = (len(result.latencies) / result.seconds) / (len(base.latencies) / base.seconds)
+        line = f"{target} / standard rasa run throughput ratio: {ratio:.2f}"
+        if result.cpu_seconds and base.cpu_seconds:
+            per_cpu = (len(result.latencies) / result.cpu_seconds) / (len(base.latencies) / base.cpu_seconds)
+            line += f"; per CPU-second: {per_cpu:.2f}"
+        print(line)
+
+
+Targets = dict[str, tuple[str, subprocess.Popen[bytes]]]
+
+
+async def compare_mix(procs: Targets, args: argparse.Namespace) -> None:
+    """The default mix (handoffs included), rounds alternating between the targets."""
+    results: dict[str, list[Result]] = {t: [] for t in procs}
+    for round_no in range(args.rounds):
+        for target, (url, _) in procs.items():
+            result = await load(url, target, args.customers, args.messages, seed=round_no + 1)
+            results[target].append(result)
+            print(f"round {round_no + 1}: {result.line()}")
+    summarise(results, "the default mix")
+
+
+async def compare_bot_turns(
+    procs: Targets, pids: dict[str, list[int]], args: argparse.Namespace, length: int
+) -> None:
+    """Bot turns only, conversations of ``length`` messages, rounds alternating between the targets."""
+    results: dict[str, list[Result]] = {t: [] for t in procs}
+    for round_no in range(args.rounds):
+        for target, (url, _) in procs.items():
+            result = await bot_turns(
+                url, target, args.customers, args.messages, length, round_no + 1, pids[target]
+            )
+            results[target].append(result)
+            print(f"{length} turns, round {round_no + 1}: {result.line()}")
+    summarise(results, f"bot turns only, conversations of {length}")
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -247,30 +361,19 @@ async def main_async(args: argparse.Namespace) -> None:
         f"model {model.name}; redis {redis_url}; {args.customers} customers, {args.messages} msgs/round, "
         f"{args.rounds} rounds; {os.cpu_count()} cores"
     )
-    with servers(model, redis_url, prefix, ted_model) as procs:
+    with servers(model, redis_url, prefix, ted_model) as (procs, actions_pid):
         await asyncio.gather(*(wait_ready(url, proc) for url, proc in procs.values()))
         for target, (url, _) in procs.items():  # warm-up: first TF calls are slow
             await load(url, target, args.customers, 100, seed=0)
-        results: dict[str, list[Result]] = {t: [] for t in procs}
-        for round_no in range(args.rounds):
-            for target, (url, _) in procs.items():
-                result = await load(url, target, args.customers, args.messages, seed=round_no + 1)
-                results[target].append(result)
-                print(f"round {round_no + 1}: {result.line()}")
-    merged = {
-        t: Result(
-            t, [x for r in rs for x in r.latencies], sum(r.seconds for r in rs), sum(r.errors for r in rs)
-        )
-        for t, rs in results.items()
-    }
-    print("overall:")
-    for result in merged.values():
-        print("  " + result.line())
-    rates = {t: len(r.latencies) / r.seconds for t, r in merged.items()}
-    baseline = rates["standard rasa run"]
-    for target, rate in rates.items():
-        if target != "standard rasa run":
-            print(f"{target} / standard rasa run throughput ratio: {rate / baseline:.2f}")
+        if args.bot_turns:
+            pids = {
+                t: [proc.pid] + ([actions_pid] if t == "standard rasa run" else [])
+                for t, (_, proc) in procs.items()
+            }
+            for length in args.bot_turns:
+                await compare_bot_turns(procs, pids, args, length)
+        else:
+            await compare_mix(procs, args)
     import redis
 
     client = redis.Redis.from_url(redis_url)
@@ -289,6 +392,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--ted", action="store_true", help="also measure the engine with TEDPolicy")
+    parser.add_argument(
+        "--bot-turns", type=int, nargs="*", help="bot turns only, for each of these conversation lengths"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
@@ -12,12 +11,11 @@ from staff.accounts import Accounts
 from staff.auth import ACCOUNTS
 from tests.bot.test_agent_api import PASSWORD
 from tests.bot.test_closing import desk, with_ann  # noqa: F401  (fixture: a staffed instance of its own)
-from tests.chromium import chromium
+from tests.chromium import chromium, screenshot
 
 
 async def test_an_admin_sees_who_read_a_transcript_and_narrows_the_list(
     desk: TestClient,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
     sender = "ap-" + uuid.uuid4().hex[:6]
     conversation = f"rest:{sender}"
@@ -44,7 +42,7 @@ async def test_an_admin_sees_who_read_a_transcript_and_narrows_the_list(
         await page.fill("#f-action", "")
         await page.click("#filters button[type=submit]")
         await expect(page.locator("#entries tr", has_text=conversation).first).to_be_visible()
-        await page.screenshot(path=f"{tmp_path}/audit.png", full_page=True)
+        await screenshot(page, "audit", full_page=True)
         await page.click("#lang-switch")
         await expect(page.locator("h1")).to_have_text("Audit log")
         await context.close()

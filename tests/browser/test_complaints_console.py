@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page, expect
@@ -20,7 +19,7 @@ from handoff.web.appkeys import QUEUE, SERVICE
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
 from tests.browser.test_supervisor_console import console
-from tests.chromium import chromium
+from tests.chromium import chromium, screenshot
 from tests.conftest import say
 
 
@@ -43,7 +42,6 @@ async def customer_says(page: Page, text: str) -> None:
 
 async def test_a_complaint_is_worked_resolved_reopened_and_confirmed_by_the_customer(
     desk: TestClient,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
     base = str(desk.make_url("")).rstrip("/")
     async with chromium() as browser:
@@ -71,7 +69,7 @@ async def test_a_complaint_is_worked_resolved_reopened_and_confirmed_by_the_cust
         await gus.fill("#resolve-detail", "已补发，顺丰单号 SF1001")
         await gus.click("#resolve")
         await expect(gus.locator("#case-title")).to_have_text(f"{case_id} · 待客户确认")
-        await gus.screenshot(path=f"{tmp_path}/complaints-agent.png")
+        await screenshot(gus, "complaints-agent")
 
         question = customer.locator(".msg.bot", has_text="已补发，顺丰单号 SF1001")
         await expect(question).to_have_count(1, timeout=10_000)
@@ -86,7 +84,7 @@ async def test_a_complaint_is_worked_resolved_reopened_and_confirmed_by_the_cust
         await expect(again).to_have_count(1, timeout=10_000)
         await again.locator("button", has_text="已解决").click()
         await expect(customer.locator(".msg.bot", has_text="已关闭")).to_have_count(1)
-        await customer.screenshot(path=f"{tmp_path}/complaints-customer.png")
+        await screenshot(customer, "complaints-customer")
         # Confirmed cases leave the list of unfinished work.
         await expect(row).to_have_count(0, timeout=10_000)
 
@@ -99,7 +97,6 @@ async def test_a_complaint_is_worked_resolved_reopened_and_confirmed_by_the_cust
 
 async def test_a_case_left_alone_escalates_to_the_supervisor_who_sees_it_live(
     desk: TestClient,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
     base = str(desk.make_url("")).rstrip("/")
     cases = desk.app[SERVICE].complaints
@@ -121,7 +118,7 @@ async def test_a_case_left_alone_escalates_to_the_supervisor_who_sees_it_live(
         await expect(sue.locator("#toast")).to_contain_text(f"{case.id} 已升级：已超时")
         await row.click()
         await expect(sue.locator("#history li[data-action='escalated:overdue']")).to_contain_text("已超时")
-        await sue.screenshot(path=f"{tmp_path}/complaints-supervisor.png")
+        await screenshot(sue, "complaints-supervisor")
 
 
 async def test_an_agent_records_a_complaint_from_the_conversation_they_hold(

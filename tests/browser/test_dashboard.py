@@ -11,7 +11,7 @@ from playwright.async_api import expect
 from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
-from tests.chromium import chromium
+from tests.chromium import chromium, screenshot
 from tests.conftest import say
 
 # Non-white pixels in a chart's canvas: a drawn chart has axes, bars and lines.
@@ -95,4 +95,4 @@ async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
         await expect(page.locator("#drill-rows tr")).to_have_count(1)
         assert waiting not in await page.locator("#drill-rows").inner_text()
         await desk.post("/api/agent/status", json={"status": "offline"}, headers=gus)
-        await page.screenshot(path=f"{tmp_path}/dashboard.png", full_page=True)
+        await screenshot(page, "dashboard", full_page=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page, expect
@@ -11,7 +10,7 @@ from playwright.async_api import Browser, Page, expect
 from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
-from tests.chromium import chromium
+from tests.chromium import chromium, screenshot
 from tests.conftest import say
 
 
@@ -29,7 +28,6 @@ async def quality_page(browser: Browser, base: str, name: str) -> Page:
 
 async def test_an_inspector_scores_a_sample_and_the_agent_reads_it(
     desk: TestClient,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
     base = str(desk.make_url("")).rstrip("/")
     for name in ("gus", "hal", "ivy"):
@@ -70,10 +68,10 @@ async def test_an_inspector_scores_a_sample_and_the_agent_reads_it(
         await row.locator("input").nth(2).fill("10")
         await sue.click("#save-checklist")
         await expect(sue.locator("#checklist-status")).to_contain_text("110")
-        await sue.screenshot(path=f"{tmp_path}/quality-inspector.png")
+        await screenshot(sue, "quality-inspector")
 
         me = await quality_page(browser, base, "gus")
         await expect(me.locator("#samples-panel")).to_be_hidden()
         await expect(me.locator("#my-average")).to_contain_text("平均分 84")
         await expect(me.locator("#my-reviews")).to_contain_text("准确解答: 3/5 — 没有核实订单号")
-        await me.screenshot(path=f"{tmp_path}/quality-agent.png")
+        await screenshot(me, "quality-agent")

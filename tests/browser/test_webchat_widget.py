@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest_asyncio
 from aiohttp import web
@@ -14,7 +13,7 @@ from playwright.async_api import expect
 
 from channels.config import WebchatConfig
 from handoff.web.appkeys import DELIVER, TRANSCRIPTS
-from tests.chromium import chromium
+from tests.chromium import chromium, screenshot
 from tests.conftest import EngineFactory
 
 
@@ -174,7 +173,7 @@ async def test_english_browsers_get_an_english_widget(
 
 
 async def test_on_a_phone_the_chat_is_full_screen_greets_and_offers_questions(
-    widget_engine: TestClient, shop: tuple[TestServer, Relay], tmp_path: Path
+    widget_engine: TestClient, shop: tuple[TestServer, Relay]
 ) -> None:
     server, _ = shop
     async with chromium() as browser:
@@ -187,7 +186,7 @@ async def test_on_a_phone_the_chat_is_full_screen_greets_and_offers_questions(
         # The icon is drawn (an SVG), not an emoji that shows as a box without an emoji font.
         assert await bubble.locator("svg").count() == 1
         assert (await bubble.inner_text()).strip() in ("", "0")
-        await page.screenshot(path=f"{tmp_path}/widget-phone-closed.png")
+        await screenshot(page, "widget-phone-closed")
         await bubble.click()
         dialog = page.get_by_role("dialog", name="客服")
         await expect(dialog).to_be_visible()
@@ -195,13 +194,13 @@ async def test_on_a_phone_the_chat_is_full_screen_greets_and_offers_questions(
         await expect(bubble).to_be_hidden()
         await expect(page.locator(".welcome")).to_contain_text("智能客服")
         await expect(page.locator(".welcome .buttons button")).to_have_count(4)
-        await page.screenshot(path=f"{tmp_path}/widget-phone-open.png")
+        await screenshot(page, "widget-phone-open")
         # A suggested question is asked as if typed; the greeting steps aside for the conversation.
         await page.locator(".welcome button", has_text="什么时候发货").click()
         await expect(page.locator(".msg.customer")).to_have_text(["什么时候发货"])
         await expect(page.locator(".msg.bot").last).to_contain_text("发货")
         await expect(page.locator(".welcome")).to_be_hidden()
-        await page.screenshot(path=f"{tmp_path}/widget-phone-answered.png")
+        await screenshot(page, "widget-phone-answered")
         # Keyboard: Escape closes the chat and gives the focus back to the button that opened it.
         await page.keyboard.press("Escape")
         await expect(dialog).to_be_hidden()

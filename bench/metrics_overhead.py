@@ -35,11 +35,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bench.load_rest import pick
 from bot.app import create_app
-from bot.appkeys import DIALOGUE, ROUTER
+from bot.appkeys import DIALOGUE, ROUTER, SERVICES
 from bot.logging_setup import quiet_rasa_structlog
 from bot.settings import PROJECT_ROOT, Settings
 from core.redis import EmbeddedRedis, async_client, close_async
-from handoff.web.appkeys import PRESENCE
 from reports.web.api import EVENTS
 
 HANDOFF = ("转人工", "我要找人工客服", "talk to a human", "agent please")
@@ -78,7 +77,7 @@ class Switch:
 
     def __init__(self, app: Any) -> None:
         self.events = app[EVENTS]
-        self.presence = app[PRESENCE]
+        self.presence = app[SERVICES].presence
         self.router = app[ROUTER]
         self.metrics = self.router._metrics
 

@@ -29,7 +29,6 @@ from bot.appkeys import (
     OBSERVE,
     OUTBOX,
     OUTBOX_TOKEN,
-    PRESENCE,
     PROFILES,
     QUALITY,
     QUEUE,
@@ -119,7 +118,6 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CSAT], app[CANNED], app[ACCOUNTS] = services.csat, services.canned, services.accounts
     app[AUDIT] = services.audit
     app[SIGNOFF], app[QUALITY], app[OBSERVE] = services.signoff, services.quality, services.events.observe
-    app[PRESENCE] = services.presence
     # Platforms with their own service states hear of each change, in order with the messages.
     services.states.listen(delivery.mirror)
     services.states.listen(count_transitions(metrics))

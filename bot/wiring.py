@@ -62,9 +62,12 @@ async def no_channels(conversation_id: str, text: str, author: str, buttons: obj
     raise RuntimeError("this process has no channels to deliver through; only the engine delivers")
 
 
-def _events(client: AsyncRedis, settings: Settings) -> ServiceEvents:
+def _reports(client: AsyncRedis, settings: Settings) -> tuple[ServiceEvents, PresenceTime]:
+    """The service events, and the presence time recorded through them."""
     tz, days = settings.report_timezone, settings.report_retention_days
-    return ServiceEvents(client, settings.redis_prefix, timezone=tz, retention_days=days)
+    events = ServiceEvents(client, settings.redis_prefix, timezone=tz, retention_days=days)
+    # A stretch ends one heartbeat lifetime after a console's last beat: the queue's lifetime.
+    return events, PresenceTime(events, settings.queue_settings().heartbeat_ttl_seconds)
 
 
 def build_services(
@@ -81,15 +84,15 @@ def build_services(
     keys = Keys(settings.redis_prefix)
     prefix, states = keys.prefix, ConversationStates(client, keys)
     transcripts = transcripts or Transcripts(client, keys, settings.transcript_retention_days * 24 * 3600)
-    events = _events(client, settings)
-    queue = HandoffQueue(client, prefix, states, settings.queue_settings(), observe=events.observe)
-    profiles = Profiles(client, prefix)
-    csat, hours, offline = Csat(client, prefix), Hours(client, prefix), OfflineMessages(client, prefix)
-    complaints = Complaints(
-        client, prefix, settings.complaint_policy, calendar=hours.get, observe=events.observe
+    events, presence = _reports(client, settings)
+    observe = events.observe
+    queue = HandoffQueue(
+        client, prefix, states, settings.queue_settings(), observe=observe, presence=presence
     )
+    profiles, csat, hours = Profiles(client, prefix), Csat(client, prefix), Hours(client, prefix)
+    offline = OfflineMessages(client, prefix)
+    complaints = Complaints(client, prefix, settings.complaint_policy, calendar=hours.get, observe=observe)
     quality = Quality(client, prefix)
-    presence = PresenceTime(events, queue.settings.heartbeat_ttl_seconds)
     handoff = HandoffService(
         client,
         keys,

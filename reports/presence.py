@@ -17,7 +17,6 @@ from reports.events import ServiceEvents
 
 # A stretch is never counted longer than this (a clock jump, a record from before heartbeats were seen).
 MAX_STRETCH_SECONDS = 12 * 3600
-PRESENT = ("online", "paused")
 
 # KEYS: the agent's record. ARGV: now, grace (s), ttl (s), op (status / seen / sweep), new status, team.
 # Returns {status, since, end, team} of a stretch the call ended, or false.

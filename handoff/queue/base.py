@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 
 from core.keys import Keys
-from core.ports import Observe, observe_nothing
+from core.ports import Observe, Presence, PresenceIgnored, observe_nothing
 from core.redis import AsyncRedis
 from core.state import ConversationStates
 from handoff.queue.models import QueueSettings, Ticket
@@ -35,13 +35,16 @@ class _QueueBase:
         states: ConversationStates,
         settings: QueueSettings | None = None,
         observe: Observe = observe_nothing,
+        presence: Presence | None = None,
     ) -> None:
         """Use ``client`` for keys under ``prefix``; ``states`` moves conversations QUEUED → AGENT.
 
-        ``observe`` hears of each offer made to an agent (the reports).
+        ``observe`` hears of each offer made to an agent, ``presence`` of each status change and
+        heartbeat (the reports).
         """
         self.redis = client
         self.observe = observe
+        self.presence = presence or PresenceIgnored()
         self.states = states
         self.settings = settings or QueueSettings()
         self._q = Keys(prefix).queue

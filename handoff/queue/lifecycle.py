@@ -134,6 +134,10 @@ class Lifecycle(Routing):
         await self.redis.hset(self._q.agent(agent_id), "status", status)
         if status == "online":
             await self.heartbeat(agent_id)
+        # After the beat: the stretch the reports count starts with this change, not before it.
+        teams = await self.redis.hget(self._q.agent(agent_id), "teams") or ""
+        await self.presence.changed(agent_id, status, teams.split(",")[0])
+        if status == "online":
             return await self.dispatch_agent(agent_id)
         if status == "offline":
             await self.redis.delete(self._q.alive(agent_id))

@@ -36,6 +36,7 @@ class Presence(_QueueBase):
         ttl_ms = int(self.settings.heartbeat_ttl_seconds * 1000)
         await self.redis.set(self._q.alive(agent_id), "1", px=ttl_ms)
         await self._refresh_agent(agent_id)
+        await self.presence.seen(agent_id)
 
     async def agent(self, agent_id: str) -> Agent | None:
         """Return one agent's record, or None."""

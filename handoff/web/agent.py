@@ -19,7 +19,6 @@ from handoff.web.appkeys import (
     DELIVER,
     OBSERVE,
     OUTBOX_TOKEN,
-    PRESENCE,
     QUEUE,
     STATES,
     TRANSCRIPTS,
@@ -38,7 +37,6 @@ async def me(request: web.Request) -> web.StreamResponse:
     if agent is None:
         return json_error(404, "no routing record: create the user with --team and --capacity")
     await queue.heartbeat(name)
-    await request.app[PRESENCE].seen(name)
     conversations = []
     for conversation_id in sorted(await queue.conversations_of(name)):
         ticket = await queue.ticket(conversation_id)
@@ -66,9 +64,6 @@ async def set_status(request: web.Request) -> web.StreamResponse:
         )
     except ValueError as exc:
         return json_error(400, str(exc))
-    agent = await request.app[QUEUE].agent(session_of(request).username)
-    team = agent.teams[0] if agent and agent.teams else ""
-    await request.app[PRESENCE].changed(session_of(request).username, str(body.get("status")), team)
     mine = [p.conversation_id for p in placements if p.agent_id == session_of(request).username]
     return web.json_response({"status": body.get("status"), "offered": mine})
 
@@ -76,7 +71,6 @@ async def set_status(request: web.Request) -> web.StreamResponse:
 async def heartbeat(request: web.Request) -> web.StreamResponse:
     """Keep the agent's presence alive (the console calls this every few seconds)."""
     await request.app[QUEUE].heartbeat(session_of(request).username)
-    await request.app[PRESENCE].seen(session_of(request).username)
     return web.json_response({"ok": True})
 
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from core.keys import Keys
-from core.ports import Deliver, Observe, Presence
+from core.ports import Deliver, Observe
 from core.state import ConversationStates
 from core.transcript import Transcripts
 from handoff.canned import CannedReplies
@@ -32,6 +32,5 @@ DELIVER = web.AppKey("deliver", Deliver)
 SIGNOFF = web.AppKey("case_signoff", Signoff)
 QUALITY = web.AppKey("quality", Quality)
 OBSERVE = web.AppKey("observe", Observe)
-PRESENCE = web.AppKey("presence", Presence)
 # The REST channel's outbox token for a sender (what its webhook answered with in X-Outbox-Token).
 OUTBOX_TOKEN: web.AppKey[Callable[[str], Awaitable[str]]] = web.AppKey("outbox_token")

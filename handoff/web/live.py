@@ -18,11 +18,10 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from core.keys import Keys
-from core.ports import Presence
 from core.tasks import stop_tasks
 from handoff.queue import HandoffQueue
 from handoff.web.access import may_read
-from handoff.web.appkeys import KEYS, PRESENCE, QUEUE
+from handoff.web.appkeys import KEYS, QUEUE
 from staff.accounts import Session
 from staff.auth import require
 
@@ -98,10 +97,9 @@ async def _follow(feed: _Feed, ws: web.WebSocketResponse, changes: asyncio.Queue
             await ws.send_json({"type": "transcript", "conversation": conversation})
 
 
-async def _beat(feed: _Feed, presence: Presence) -> None:
+async def _beat(feed: _Feed) -> None:
     while True:
         await feed.queue.heartbeat(feed.agent)
-        await presence.seen(feed.agent)
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
@@ -145,7 +143,7 @@ async def socket(request: web.Request) -> web.StreamResponse:
     changes: asyncio.Queue[str | None] = asyncio.Queue()
     tasks = [
         asyncio.create_task(_pump(feed, ws, changes)),
-        asyncio.create_task(_beat(feed, request.app[PRESENCE])),
+        asyncio.create_task(_beat(feed)),
     ]
     try:
         await _read_watches(request, ws, changes)

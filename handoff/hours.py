@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -122,20 +122,22 @@ class Schedule:
                     return opening
         return None
 
+    def _stretches(self, day: dt.date, zone: ZoneInfo) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        """Yield the day's opening stretches as (opens, closes) in ``zone``."""
+        for begin, end in self._day(day):
+            closes = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), zone)
+            if end is not None:
+                closes = dt.datetime.combine(day, end, zone)
+            yield dt.datetime.combine(day, begin, zone), closes
+
     def open_seconds(self, start: dt.datetime, end: dt.datetime) -> float:
         """Return how many seconds between ``start`` and ``end`` fall within opening hours."""
         zone = ZoneInfo(self.timezone)
         first, last = start.astimezone(zone), end.astimezone(zone)
-        total = 0.0
-        day = first.date()
+        total, day = 0.0, first.date()
         while day <= last.date():
-            for begin, finish in self._day(day):
-                opens = dt.datetime.combine(day, begin, zone)
-                closes = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), zone)
-                if finish is not None:
-                    closes = dt.datetime.combine(day, finish, zone)
-                overlap = (min(closes, last) - max(opens, first)).total_seconds()
-                total += max(0.0, overlap)
+            for opens, closes in self._stretches(day, zone):
+                total += max(0.0, (min(closes, last) - max(opens, first)).total_seconds())
             day += dt.timedelta(days=1)
         return total
 
@@ -149,11 +151,7 @@ class Schedule:
         left = dt.timedelta(seconds=max(0.0, seconds))
         for offset in range(_LOOKAHEAD_DAYS * 6):
             day = cursor.date() + dt.timedelta(days=offset) if offset else cursor.date()
-            for begin, end in self._day(day):
-                opens = dt.datetime.combine(day, begin, zone)
-                closes = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), zone)
-                if end is not None:
-                    closes = dt.datetime.combine(day, end, zone)
+            for opens, closes in self._stretches(day, zone):
                 opens = max(opens, cursor)
                 if closes <= opens:
                     continue

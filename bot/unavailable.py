@@ -15,26 +15,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.messages import StorageUnavailable
+from core.throttle import throttled
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
-# One line for the first failure of an outage, then one per this many (an outage floods nothing).
-LOG_EVERY = 500
-
-
-class _Outage:
-    """How many requests found Redis unreachable (for the throttled log line)."""
-
-    failed = 0
 
 
 def _note(path: str, exc: Exception) -> None:
-    _Outage.failed += 1
-    if _Outage.failed % LOG_EVERY == 1:
-        log.warning(
-            "redis unreachable: answering 503",
-            extra={"path": path, "error": type(exc).__name__, "seen": _Outage.failed},
-        )
+    # One line for the first failure of an outage, then a few with a count: an outage floods nothing.
+    throttled.warning(
+        log, "redis unreachable: answering 503", extra={"path": path, "error": type(exc).__name__}
+    )
 
 
 @contextlib.contextmanager

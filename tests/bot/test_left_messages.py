@@ -69,6 +69,9 @@ async def test_outside_hours_the_customer_leaves_a_message_an_agent_takes_first_
     assert (await desk.post(f"/api/agent/left-messages/{message_id}/claim", headers=bob)).status == 409
 
     sue = await login(desk, "sue")
+    # The reports count the message left (the offline_message event), once.
+    figures = (await (await desk.get("/api/reports/summary")).json())["figures"]
+    assert figures["human"]["offline_messages"] == 1
     assert (await desk.delete("/api/agent/hours/support", headers=sue)).status == 200
     ann = await login(desk, "ann")
     await desk.post("/api/agent/status", json={"status": "offline"}, headers=ann)

@@ -47,6 +47,7 @@ async def test_the_report_counts_each_step_once_and_keeps_bot_and_human_apart(
     assert figures["volume"]["handed_over"] == 1
     assert figures["volume"]["bot_only"] == 1
     assert figures["handoff_reasons"] == {"asked": 1}
+    assert figures["handoff_rates"] == {"asked": 0.5}, "one of the two conversations asked for a human"
     assert figures["human"]["closed"] == 1
     assert figures["human"]["first_response_seconds"]["mean"] is not None, "two replies, one first reply"
     assert figures["human"]["queue_wait_seconds"]["mean"] is not None

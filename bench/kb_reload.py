@@ -20,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+from core.keys import Keys
 from core.redis import EmbeddedRedis, async_client, close_async
 from knowledge_base.formats import load_bytes
 from knowledge_base.live import LiveKnowledgeBase
@@ -58,7 +59,7 @@ async def measure(url: str, kb_file: Path, data: bytes) -> None:
         await a.draft_index()
         tester_s = time.perf_counter() - started
         version, warm_a, warm_all = await _publish(a, b, "one entry edited")
-        await client.delete(f"{prefix}:kb:built:{version}")
+        await client.delete(Keys(prefix).kb.built(version))
         c = LiveKnowledgeBase(client, prefix, seed_file=None)
         started = time.perf_counter()
         assert await c.reload(version) is not None

@@ -137,6 +137,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.cost_agent_per_hour, settings.cost_bot_per_conversation, settings.cost_currency
     )
     app[PING] = client.ping
+    await services.offline.adopt_legacy_keys()  # the knowledge base moves its own in its start
     yield
     await disconnect(client, embedded)
 

@@ -150,7 +150,7 @@ class Eraser:
         if kind == "zset":
             for member, score in await self._redis.zrange(key, 0, -1, withscores=True):
                 if member in pseudonyms:
-                    async with self._redis.pipeline(transaction=True) as pipe:
+                    async with self._redis.pipeline(transaction=True, shard_hint=key) as pipe:
                         pipe.zrem(key, member)
                         pipe.zadd(key, {pseudonyms[member]: score})
                         await pipe.execute()

@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from channels.config import TelegramConfig, WebchatConfig, WechatConfig, WecomConfig
-from core.redis_url import is_sentinel, parse_sentinel, refuse_unsupported
+from core.redis_url import is_cluster, is_sentinel, parse_cluster, parse_sentinel
 from handoff.complaints import CaseError, Policy
 from handoff.queue import TIERS, QueueSettings
 
@@ -123,7 +123,7 @@ class Settings:
     # Conversations with messages waiting across instances before push webhooks answer 503 (overload).
     inbound_backlog_limit: int = 5000
     # Replicas that must hold a customer's message before the webhook acknowledges it (Redis WAIT); None:
-    # 1 for a Sentinel-watched master (a failover then loses no acknowledged message), else 0.
+    # 1 for a Sentinel-watched master or a cluster (a failover then loses no acknowledged message), else 0.
     redis_wait_replicas: int | None = None
     redis_wait_ms: int = 500
     # How long a transcript is kept after its last line (PIPL: no longer than the purpose needs).
@@ -169,9 +169,11 @@ class Settings:
         if self.redis_wait_ms < 1:
             raise ValueError("REDIS_WAIT_MS must be 1 or more")
         if self.redis_url:
-            refuse_unsupported(self.redis_url)
+            # A malformed URL is said at start-up, not at first use.
             if is_sentinel(self.redis_url):
-                parse_sentinel(self.redis_url)  # a malformed one is said at start-up, not at first use
+                parse_sentinel(self.redis_url)
+            elif is_cluster(self.redis_url):
+                parse_cluster(self.redis_url)
         try:
             ZoneInfo(self.report_timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -239,7 +241,8 @@ class Settings:
         """Return how many replicas must hold a message before it is acknowledged (see the field)."""
         if self.redis_wait_replicas is not None:
             return self.redis_wait_replicas
-        return 1 if self.redis_url and is_sentinel(self.redis_url) else 0
+        replicated = self.redis_url and (is_sentinel(self.redis_url) or is_cluster(self.redis_url))
+        return 1 if replicated else 0
 
     def queue_settings(self) -> QueueSettings:
         """Return the routing policy these settings describe."""

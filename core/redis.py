@@ -1,4 +1,4 @@
-"""Connect to Redis: the server or Sentinel-watched master in ``REDIS_URL``, or an embedded real Redis."""
+"""Connect to Redis: the server, Sentinel-watched master or cluster in ``REDIS_URL``, or an embedded Redis."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ import logging
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from core.redis_url import is_sentinel, parse_sentinel, refuse_unsupported
+from core.redis_cluster import EngineCluster
+from core.redis_url import is_cluster, is_sentinel, parse_cluster, parse_sentinel
 
 if TYPE_CHECKING:
     # The stubs make clients generic over what commands return; ours decode (async) or not (sync).
@@ -110,6 +112,8 @@ async def close_async(client: AsyncRedis) -> None:
     A Sentinel-watched client's connections to the sentinels are closed too.
     """
     await client.close()
+    if isinstance(client, EngineCluster):
+        return  # its close() closed every node's connections
     await client.connection_pool.disconnect()
     manager = getattr(client.connection_pool, "sentinel_manager", None)
     for sentinel in getattr(manager, "sentinels", ()):
@@ -130,8 +134,11 @@ def _async_retry() -> AsyncRetry:
 
 
 def async_client(url: str) -> AsyncRedis:
-    """Return an asyncio client for ``url``: one server, or a Sentinel-watched master (`core.redis_url`)."""
-    refuse_unsupported(url)
+    """Return an asyncio client for ``url``: one server, a Sentinel-watched master, or a cluster.
+
+    The cluster client (`core.redis_cluster.EngineCluster`) is typed as the one-server client: it answers
+    the same commands, and the few it answers differently (transactions, pub/sub) are written for both.
+    """
     options: dict[str, Any] = {
         "decode_responses": True,
         "health_check_interval": 30,
@@ -139,6 +146,16 @@ def async_client(url: str) -> AsyncRedis:
         "retry": _async_retry(),
         "retry_on_error": [RedisConnectionError],
     }
+    if is_cluster(url):
+        seeds = parse_cluster(url)
+        auth = {"username": seeds.username, "password": seeds.password, "ssl": seeds.tls}
+        cluster = EngineCluster(
+            {**options, **auth},
+            startup_nodes=[ClusterNode(host, port) for host, port in seeds.nodes],
+            **options,
+            **auth,
+        )
+        return cast("AsyncRedis", cluster)
     if is_sentinel(url):
         where = parse_sentinel(url)
         # The sentinels answer one question (who is master?): short timeouts, so a dead one costs little.
@@ -156,6 +173,17 @@ def async_client(url: str) -> AsyncRedis:
         )
         return client
     return aioredis.Redis.from_url(url, **options)
+
+
+async def for_slot(client: AsyncRedis, key: str) -> AsyncRedis:
+    """Return a client whose commands reach the master of ``key``'s slot on one connection per command batch.
+
+    That is ``client`` itself for one server or Sentinel; on a cluster, a plain client for that node (what
+    ``WAIT`` needs: it counts the replicas holding its own connection's writes).
+    """
+    if isinstance(client, EngineCluster):
+        return cast("AsyncRedis", await client.node_client(key))
+    return client
 
 
 async def connect(url: str | None, var_dir: Path) -> tuple[AsyncRedis, str, EmbeddedRedis | None]:

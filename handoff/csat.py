@@ -125,7 +125,9 @@ class Csat:
             context["tier"],
             context.get("language", "zh"),
         )
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # The rating and its tallies live in different Cluster slots: one pipeline, not a transaction (the
+        # server runs all it received; only a node lost mid-write leaves a tally one short of the stream).
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(
                 self._keys.csat_stream,
                 {

@@ -10,6 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from core.key_moves import move_prefixed
 from core.keys import OFFLINE_LEAVING_TTL_SECONDS, Keys
 from core.redis import AsyncRedis
 
@@ -70,6 +71,14 @@ class OfflineMessages:
         self._keys = Keys(prefix)
         self._claim = client.register_script(_CLAIM)
 
+    async def adopt_legacy_keys(self) -> int:
+        """Move messages and open lists stored before the ``{left}`` hash tag; return how many keys moved."""
+        moved = 0
+        for family in ("item", "open"):
+            old, new = self._keys.legacy_offline(family), f"{self._keys.offline_base}:{family}"
+            moved += await move_prefixed(self._redis, old, new)
+        return moved
+
     async def start(self, conversation_id: str, team: str, language: str) -> None:
         """Mark that the customer's next message is a message for ``team``."""
         await self._redis.set(
@@ -95,7 +104,9 @@ class OfflineMessages:
             "open",
             "",
         )
-        async with self._redis.pipeline(transaction=True) as pipe:
+        # The message and its team's list share the {left} slot: one transaction. The mark is the
+        # conversation's; it goes after (a death in between leaves it, and the next message is left too).
+        async with self._redis.pipeline(transaction=True, shard_hint=self._keys.offline_open(team)) as pipe:
             pipe.hset(
                 self._keys.offline_message(message.id),
                 mapping={
@@ -110,8 +121,8 @@ class OfflineMessages:
                 },
             )
             pipe.zadd(self._keys.offline_open(team), {message.id: message.created_ms})
-            pipe.delete(self._keys.offline_leaving(conversation_id))
             await pipe.execute()
+        await self._redis.delete(self._keys.offline_leaving(conversation_id))
         return message
 
     async def get(self, message_id: str) -> OfflineMessage | None:

@@ -238,7 +238,9 @@ class Profiles:
             self._keys.profile_part(other, "convs"), 0, -1, withscores=True
         )
         notes = await self.notes(other)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        # Two profiles and their identities span Cluster slots: one pipeline, not a transaction. The
+        # server runs all it received; a node lost mid-merge leaves both profiles, and merging again ends it.
+        async with self.redis.pipeline(transaction=False) as pipe:
             for identity in gone.identities:
                 pipe.set(self._keys.identity(identity), keep)
                 pipe.sadd(self._keys.profile_part(keep, "ids"), identity)

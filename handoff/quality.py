@@ -218,7 +218,7 @@ class Quality:
             meta["reason"],
             [asdict(c) for c in checklist],
         )
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=True, shard_hint=self._keys.samples) as pipe:
             pipe.set(self._keys.review(conversation), json.dumps(review.view(), ensure_ascii=False))
             pipe.zadd(self._keys.by_agent(review.agent), {conversation: review.at})
             pipe.zremrangebyrank(self._keys.by_agent(review.agent), 0, -REVIEWS_PER_AGENT - 1)

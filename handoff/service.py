@@ -253,7 +253,7 @@ class HandoffService:
         if not escalated:
             await self._redis.delete(key)
             return False
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=True, shard_hint=key) as pipe:
             pipe.incr(key)
             pipe.expire(key, KB_MISSES_TTL_SECONDS)
             misses, _ = await pipe.execute()

@@ -98,6 +98,7 @@ class LiveKnowledgeBase:
 
     async def start(self) -> None:
         """Load the live version (seeding version 1 when the store is empty) and follow publishes."""
+        await self.store.adopt_legacy_keys()
         if await self.store.live_version() is None and self.seed_file is not None:
             await self._seed()
         await self.reload()

@@ -2,13 +2,13 @@
 
 Layout under the deployment prefix (``{p}``):
 
-* ``{p}:kb:draft`` hash ``locale/id`` → entry JSON: what staff edit; customers never see it.
-* ``{p}:kb:version:{n}`` string: a published snapshot (entries, synonyms, thresholds, author, time,
-  message); ``{p}:kb:versions`` sorted set of version numbers; ``{p}:kb:live`` the version answering.
-* ``{p}:kb:golden`` JSON list of golden questions; ``{p}:kb:synonyms`` draft synonyms JSON;
-  ``{p}:kb:thresholds`` calibrated thresholds JSON (copied into the next publish).
-* ``{p}:kb:inbox`` sorted set normalised question → count, ``{p}:kb:inbox:meta`` hash with a sample.
-* Channel ``{p}:kb:published`` carries the new live version number to every engine instance.
+* ``{p}:{kb}:draft`` hash ``locale/id`` → entry JSON: what staff edit; customers never see it.
+* ``{p}:{kb}:version:{n}`` string: a published snapshot (entries, synonyms, thresholds, author, time,
+  message); ``{p}:{kb}:versions`` sorted set of version numbers; ``{p}:{kb}:live`` the version answering.
+* ``{p}:{kb}:golden`` JSON list of golden questions; ``{p}:{kb}:synonyms`` draft synonyms JSON;
+  ``{p}:{kb}:thresholds`` calibrated thresholds JSON (copied into the next publish).
+* ``{p}:{kb}:inbox`` sorted set normalised question → count, ``{p}:{kb}:inbox:meta`` hash with a sample.
+* Channel ``{p}:{kb}:published`` carries the new live version number to every engine instance.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
+from core.key_moves import move_prefixed
 from core.keys import KB_BUILT_TTL_SECONDS, Keys
 from core.privacy import mask_personal
 from knowledge_base.calibrate import Labelled
@@ -149,6 +150,11 @@ class KnowledgeStore:
         """Use ``client`` for keys under ``prefix``."""
         self.redis = client
         self.keys = Keys(prefix).kb
+        self._legacy = Keys(prefix).legacy_kb
+
+    async def adopt_legacy_keys(self) -> int:
+        """Move keys written before the ``{kb}`` hash tag to their tagged names; return how many moved."""
+        return await move_prefixed(self.redis, self._legacy, self.keys.base)
 
     # Drafts -----------------------------------------------------------------------------------
     async def draft_entries(self) -> list[FaqEntry]:
@@ -176,7 +182,7 @@ class KnowledgeStore:
         mapping: dict[str | bytes, str] = {
             entry_key(e): json.dumps(e.to_dict(), ensure_ascii=False) for e in entries
         }
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=True, shard_hint=self.keys.draft) as pipe:
             pipe.delete(self.keys.draft)
             if mapping:
                 pipe.hset(self.keys.draft, mapping=mapping)
@@ -285,7 +291,7 @@ class KnowledgeStore:
         snap = Snapshot(version, author, message, time.time(), tuple(entries), synonyms, thresholds)
         # What was built goes first, so an instance told about the version finds it.
         await self.save_built(version, built or {})
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=True, shard_hint=self.keys.live) as pipe:
             while True:
                 try:
                     await pipe.watch(self.keys.live)
@@ -335,7 +341,7 @@ class KnowledgeStore:
             {"text": mask_numbers(text[:500]), "locale": locale, "source": source, "at": time.time()},
             ensure_ascii=False,
         )
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=True, shard_hint=self.keys.inbox) as pipe:
             pipe.zincrby(self.keys.inbox, 1, field)
             pipe.hset(self.keys.inbox_meta, field, meta)
             await pipe.execute()

@@ -57,6 +57,7 @@ class Server:
     folder: Path
     replica_of: int | None = None
     process: asyncio.subprocess.Process | None = None
+    extra: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -64,6 +65,7 @@ class Server:
         options += ["--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no"]
         if self.replica_of is not None:
             options += ["--replicaof", "127.0.0.1", str(self.replica_of)]
+        options += self.extra
         self.process = await asyncio.create_subprocess_exec(
             redis_server(), *options, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )

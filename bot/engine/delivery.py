@@ -157,7 +157,8 @@ class Outbox:
     async def _queue(self, push: _Push) -> str:
         await self.listed(push.conversation_id)
         # The record and the stream entry share the conversation's slot: one transaction writes both.
-        async with self._redis.pipeline(transaction=True) as pipe:
+        slot = self._keys.push_queue(push.conversation_id)
+        async with self._redis.pipeline(transaction=True, shard_hint=slot) as pipe:
             self._stage(pipe, push)
             await pipe.execute()
         self.kick(push.conversation_id)

@@ -25,7 +25,7 @@ from core.keys import DEDUP_TTL_SECONDS, Keys
 from core.lease import Lease
 from core.messages import EngineNotReady, Inbound, Outbound, Overloaded, StorageUnavailable
 from core.ports import Passive, Reply, Submitted
-from core.redis import AsyncRedis
+from core.redis import AsyncRedis, for_slot
 from core.tasks import stop_tasks
 from core.throttle import throttled
 
@@ -150,10 +150,19 @@ class InboundQueue:
         await self._admit(conversation)
         # Listed before it is stored, so a crash in between leaves at worst an empty entry to sweep.
         await self._redis.zadd(self._keys.inbound_active, {conversation: time.time()}, nx=True)
-        entry = await self._submit(
-            keys=[self._keys.dedup(conversation, message_id), self._keys.inbound_queue(conversation)],
-            args=[_encode(inbound), DEDUP_TTL_SECONDS, "1" if message_id else "0"],
-        )
+        keys = [self._keys.dedup(conversation, message_id), self._keys.inbound_queue(conversation)]
+        args: list[str | int] = [_encode(inbound), DEDUP_TTL_SECONDS, "1" if message_id else "0"]
+        held = None
+        if self.wait_replicas:
+            # WAIT counts the replicas holding what its own connection wrote: it follows the message on one
+            # connection to the master of the message's slot (on a cluster, a plain client for that node).
+            node = await for_slot(self._redis, keys[1])
+            async with node.pipeline(transaction=False) as pipe:
+                await self._submit(keys=keys, args=args, client=pipe)
+                pipe.wait(self.wait_replicas, self.wait_ms)
+                entry, held = await pipe.execute()
+        else:
+            entry = await self._submit(keys=keys, args=args)
         if entry is None:
             throttled.info(
                 log,
@@ -162,7 +171,7 @@ class InboundQueue:
             )
             return Submitted(duplicate=True)
         entry_id = str(entry)
-        if self.wait_replicas and not await self._replicated(conversation):
+        if held is not None and not await self._replicated(conversation, int(held)):
             self.kick(conversation)  # stored all the same: it is handled, and the platform's retry dropped
             raise StorageUnavailable("the message is not safe on a replica yet; retry shortly")
         waiter = None
@@ -182,7 +191,7 @@ class InboundQueue:
                 waiter.future.cancel()
         return Submitted(duplicate=False, replies=replies)
 
-    async def _replicated(self, conversation: str) -> bool:
+    async def _replicated(self, conversation: str, held: int) -> bool:
         """Wait until the replicas hold what was just stored; False when they do not (no acknowledgement).
 
         Redis replicates after it answers, so a master that dies at once would take the message with it;
@@ -192,10 +201,10 @@ class InboundQueue:
         than asked for (the last one died too), the replicas there are enough: refusing every message
         until a replica returns would lose the service, not save a message.
         """
-        held = int(await self._redis.wait(self.wait_replicas, self.wait_ms))
         if held >= self.wait_replicas:
             return True
-        connected = int((await self._redis.info("replication")).get("connected_slaves", 0))
+        node = await for_slot(self._redis, self._keys.inbound_queue(conversation))
+        connected = int((await node.info("replication")).get("connected_slaves", 0))
         if held >= min(self.wait_replicas, connected):
             throttled.warning(log, "fewer replicas than REDIS_WAIT_REPLICAS", extra={"connected": connected})
             return True
@@ -264,7 +273,7 @@ class InboundQueue:
             await self._pushes.listed(conversation)
         # The replies are queued for sending in the transaction that removes the message, so a death
         # at any point either replays the message (nothing was queued) or has nothing left to replay.
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._redis.pipeline(transaction=True, shard_hint=tries_key) as pipe:
             for message in replies:
                 self._pushes.stage(pipe, conversation, message)
             pipe.xdel(self._keys.inbound_queue(conversation), entry_id)

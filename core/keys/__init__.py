@@ -11,8 +11,15 @@ Slots, for Redis Cluster:
 * complaint cases share the ``{cs}`` tag (`ComplaintKeys`): opening one is a script over several;
 * service events and roll-ups share the ``{rp}`` tag (`ReportKeys`): recording one is a script;
 * quality inspection shares the ``{qa}`` tag (`QualityKeys`): a review is one MULTI over several;
-* everything else (profiles, ratings, offline messages, canned replies, staff, the knowledge base,
-  channel stores) is read and written one key at a time, or in a non-transactional pipeline.
+* offline messages and their teams' open lists share the ``{left}`` tag: a claim is one script over both;
+* the knowledge base shares the ``{kb}`` tag (`KnowledgeKeys`): a publish is one MULTI over the live
+  pointer, the version and the version list;
+* everything else (profiles, ratings, canned replies, staff, channel stores) is read and
+  written one key at a time, or in a non-transactional pipeline (which a cluster splits by node).
+
+A transaction names its slot: ``pipeline(transaction=True, shard_hint=key)`` (`core.redis_cluster`).
+On Redis Cluster a script or transaction over two slots fails (CROSSSLOT); the engine's two-instance
+tests run on a cluster (tests/bot/test_on_topologies.py), so a key family without its tag is found there.
 
 Channels never import this module: they keep their own values (tokens, cursors, button payloads) through
 the `core.ports.SharedStore` port, and pass the lifetime of each value with it.
@@ -225,11 +232,20 @@ class Keys:
 
     def offline_message(self, message_id: str) -> str:
         """Hash of one offline message (留言)."""
-        return f"{self.prefix}:left:item:{message_id}"
+        return f"{self.offline_base}:item:{message_id}"
 
     def offline_open(self, team: str) -> str:
         """Sorted set of a team's unhandled offline messages, oldest first."""
-        return f"{self.prefix}:left:open:{team}"
+        return f"{self.offline_base}:open:{team}"
+
+    @property
+    def offline_base(self) -> str:
+        """The offline messages' ``{left}`` tag: a claim is one script over a message and its team's list."""
+        return f"{self.prefix}:{{left}}"
+
+    def legacy_offline(self, family: str) -> str:
+        """Where offline ``item`` hashes and ``open`` lists were before the ``{left}`` tag."""
+        return f"{self.prefix}:left:{family}"
 
     @property
     def canned_shared(self) -> str:
@@ -266,7 +282,12 @@ class Keys:
     @property
     def kb(self) -> KnowledgeKeys:
         """The knowledge base's keys."""
-        return KnowledgeKeys(f"{self.prefix}:kb")
+        return KnowledgeKeys(f"{self.prefix}:{{kb}}")
+
+    @property
+    def legacy_kb(self) -> str:
+        """Where the knowledge base's keys lived before they shared the ``{kb}`` tag (moved at start-up)."""
+        return f"{self.prefix}:kb"
 
     @property
     def complaints(self) -> ComplaintKeys:

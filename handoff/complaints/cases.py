@@ -263,7 +263,7 @@ class Complaints:
         When ``plan`` returns None nothing is written and the case is returned unchanged (twice).
         """
         key, asked = self.keys.case(case_id), None
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=True, shard_hint=key) as pipe:
             await pipe.watch(key)
             raw = await pipe.get(key)
             if not raw:
@@ -350,7 +350,7 @@ class Complaints:
             pipe.zrem(keys.escalate, case.id)
 
     async def _append(self, case_id: str, change: Change) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=True, shard_hint=self.keys.history(case_id)) as pipe:
             pipe.rpush(self.keys.history(case_id), _line(change))
             pipe.ltrim(self.keys.history(case_id), -HISTORY_MAXLEN, -1)
             await pipe.execute()

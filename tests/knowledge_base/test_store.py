@@ -8,8 +8,10 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
+from core.key_moves import copy_key
 from knowledge_base.entries import EntryError, parse_entry
 from knowledge_base.live import LiveKnowledgeBase
+from knowledge_base.matcher import Thresholds
 from knowledge_base.store import KnowledgeStore, PublishRefused
 
 
@@ -162,3 +164,33 @@ async def test_the_live_version_only_moves_forward_when_publishes_race(
         assert kb.live.version == later.version
     finally:
         await kb.stop()
+
+
+async def test_a_knowledge_base_stored_before_the_kb_hash_tag_is_moved_and_answers(
+    redis_client: aioredis.Redis, prefix: str
+) -> None:
+    # What an engine before the {kb} tag left: the same layout under "{prefix}:kb:".
+    writer = KnowledgeStore(redis_client, prefix)
+    entry = parse_entry({"id": "gift", "question": "礼品卡怎么买", "answer": "在商城首页购买礼品卡。"})
+    await writer.replace_drafts([entry])
+    await writer.commit([entry], {}, Thresholds(), "ann", "first")
+    await redis_client.expire(f"{prefix}:{{kb}}:draft", 3600)
+    tagged = [k async for k in redis_client.scan_iter(match=f"{prefix}:{{kb}}:*")]
+    assert len(tagged) >= 4  # draft, version, versions, live (and the sequence)
+    for key in tagged:
+        assert await copy_key(redis_client, key, key.replace(":{kb}:", ":kb:"))
+        await redis_client.delete(key)
+
+    live = LiveKnowledgeBase(redis_client, prefix, seed_file=None)
+    await live.start()
+    try:
+        assert await live.store.live_version() == 1
+        assert [e.id for e in await live.store.draft_entries()] == ["gift"]
+        index = live.live
+        assert index is not None
+        assert index.version == 1
+    finally:
+        await live.stop()
+    assert [k async for k in redis_client.scan_iter(match=f"{prefix}:kb:*")] == []
+    assert 0 < await redis_client.ttl(f"{prefix}:{{kb}}:draft") <= 3600
+    assert await live.store.adopt_legacy_keys() == 0  # a second start finds nothing to move

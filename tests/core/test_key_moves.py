@@ -1,0 +1,64 @@
+"""Keys moved to their hash-tagged names on a real Redis: each kind, its lifetime, twice and at once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import redis.asyncio as aioredis
+
+from core.key_moves import move_prefixed
+from core.keys import Keys
+from handoff.offline import OfflineMessages
+
+
+async def test_strings_hashes_and_sorted_sets_move_with_their_lifetimes_once(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    old, new = f"{key_prefix}:mv{uuid.uuid4().hex[:6]}", f"{key_prefix}:{{mv}}{uuid.uuid4().hex[:6]}"
+    await redis_client.set(f"{old}:live", "3", ex=600)
+    await redis_client.hset(f"{old}:draft", mapping={"zh-CN/gift": '{"id": "gift"}', "en/gift": "{}"})
+    await redis_client.zadd(f"{old}:versions", {"1": 1, "3": 3})
+    await redis_client.set(f"{new}:live", "4")  # moved already (by another instance): it wins
+
+    moved = await asyncio.gather(*(move_prefixed(redis_client, old, new) for _ in range(3)))
+
+    assert 2 <= sum(moved) <= 6  # the hash and the sorted set, copied by one or more of the three
+    assert await redis_client.get(f"{new}:live") == "4"
+    assert await redis_client.hgetall(f"{new}:draft") == {"zh-CN/gift": '{"id": "gift"}', "en/gift": "{}"}
+    assert await redis_client.zrange(f"{new}:versions", 0, -1, withscores=True) == [("1", 1.0), ("3", 3.0)]
+    assert [k async for k in redis_client.scan_iter(match=f"{old}:*")] == []
+    assert await move_prefixed(redis_client, old, new) == 0
+
+
+async def test_offline_messages_left_before_the_tag_are_still_open_for_their_team(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    prefix = f"{key_prefix}lm{uuid.uuid4().hex[:6]}"
+    keys = Keys(prefix)
+    # The layout an engine before the {left} tag wrote.
+    await redis_client.hset(
+        f"{keys.legacy_offline('item')}:m1",
+        mapping={
+            "conversation": "rest:1",
+            "team": "support",
+            "text": "请回电",
+            "tier": "vip",
+            "channel": "rest",
+            "created_ms": "1000",
+            "status": "open",
+            "agent": "",
+        },
+    )
+    await redis_client.zadd(f"{keys.legacy_offline('open')}:support", {"m1": 1000})
+    await redis_client.set(keys.offline_leaving("rest:2"), "support|zh", ex=3600)
+    offline = OfflineMessages(redis_client, prefix)
+
+    assert await offline.adopt_legacy_keys() == 2
+
+    [message] = await offline.open({"support"})
+    assert (message.id, message.text, message.tier) == ("m1", "请回电", "vip")
+    claimed = await offline.claim("m1", "ann")
+    assert claimed is not None
+    assert claimed.agent == "ann"
+    assert await offline.leaving("rest:2") == ("support", "zh")  # a customer mid-message is not moved

@@ -11,14 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.messages import StorageUnavailable
+from core.redis import REDIS_AWAY
 from core.throttle import throttled
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
+_UNAVAILABLE: tuple[type[Exception], ...] = (*REDIS_AWAY, StorageUnavailable)
 
 
 def _note(path: str, exc: Exception) -> None:
@@ -33,7 +33,7 @@ def as_unavailable(what: str) -> Iterator[None]:
     """Turn a Redis connection failure into `StorageUnavailable`, which channels answer with a retry."""
     try:
         yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
+    except REDIS_AWAY as exc:
         _note(what, exc)
         raise StorageUnavailable("the shared store cannot be reached; retry shortly") from exc
 
@@ -45,7 +45,7 @@ async def storage_unavailable(
     """Answer 503 + Retry-After when the handler could not reach Redis (BusyLoadingError included)."""
     try:
         return await handler(request)
-    except (RedisConnectionError, RedisTimeoutError, StorageUnavailable) as exc:
+    except _UNAVAILABLE as exc:
         if not isinstance(exc, StorageUnavailable):
             _note(request.path, exc)
         return web.json_response(

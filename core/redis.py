@@ -15,7 +15,15 @@ from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    ClusterError,
+    MasterDownError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.redis_cluster import EngineCluster
 from core.redis_url import is_cluster, is_sentinel, parse_cluster, parse_sentinel
@@ -31,6 +39,19 @@ else:
     SyncRedis = redis.Redis
 
 log = logging.getLogger(__name__)
+
+# What "Redis is away for now" looks like: a lost connection or timeout on any topology, and on a cluster
+# a slot without a master while a replica is promoted (CLUSTERDOWN, TRYAGAIN, MASTERDOWN, an uncovered
+# slot, redis-py giving up after its redirections: ClusterError). Callers answer 503 or retry later.
+REDIS_AWAY: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ClusterDownError,
+    ClusterError,
+    MasterDownError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 START_ATTEMPTS = 4
 # Retries of a command whose connection broke (each on a fresh connection), and the connect timeout.

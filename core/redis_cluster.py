@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
-from redis.exceptions import RedisClusterException
+from redis.exceptions import ConnectionError, RedisClusterException, TimeoutError, TryAgainError
 
 if TYPE_CHECKING:
     from redis.asyncio.client import PubSub
@@ -97,8 +97,15 @@ class _SlotTransaction:
         self._pipe = client.pipeline(transaction=True)
         return await self._pipe.__aenter__()
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self._pipe.__aexit__(*exc)
+    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        await self._pipe.__aexit__(kind, exc, tb)
+        moved = exc is not None and "MOVED" in str(exc)
+        if moved or isinstance(exc, (ConnectionError, TimeoutError)):
+            # The node was lost or no longer serves the slot: forget the topology, as redis-py does for
+            # its own commands, so the next call (the platform's retry) learns the new master.
+            await self._cluster.close()
+        if moved:
+            raise TryAgainError("the slot moved to another node; retry") from exc
 
 
 class EnginePipeline(ClusterPipeline):  # type: ignore[type-arg]

@@ -115,8 +115,8 @@ class ClusterGroup:
                 continue
             client = await _node(server.port)
             try:
-                slot = int(await client.execute_command("CLUSTER", "KEYSLOT", key))
-                for start, end, master, *_ in await client.execute_command("CLUSTER", "SLOTS"):
+                slot = int(await client.execute_command("CLUSTER", "KEYSLOT", key))  # type: ignore[no-untyped-call]
+                for start, end, master, *_ in await client.execute_command("CLUSTER", "SLOTS"):  # type: ignore[no-untyped-call]
                     if start <= slot <= end:
                         port = int(master[1])
                         return next(s for s in self.servers if s.port == port)
@@ -132,6 +132,18 @@ class ClusterGroup:
         master = await self.master_of(key)
         await master.kill()
         return master
+
+    async def failed_over(self, key: str, dead: Server, timeout: float = 30.0) -> None:
+        """Wait until another node is master of ``key``'s slot and the live nodes call the cluster ok."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            try:
+                if (await self.master_of(key)).port != dead.port and await self._all_ok():
+                    return
+            except RuntimeError:
+                pass  # no node answered yet
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"no replica took over {key!r} from the killed master on {dead.port}")
 
     async def stop(self) -> None:
         for server in self.servers:

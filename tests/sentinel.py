@@ -125,7 +125,7 @@ class SentinelGroup:
         for port in self.sentinel_ports:
             client = aioredis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=1)
             try:
-                host_port = await client.execute_command("SENTINEL", "get-master-addr-by-name", SERVICE)
+                host_port = await client.execute_command("SENTINEL", "get-master-addr-by-name", SERVICE)  # type: ignore[no-untyped-call]
                 return int(host_port[1])
             except Exception:
                 continue
@@ -149,7 +149,7 @@ class SentinelGroup:
                         if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"
                     )
                     if info.get("role") == "master" and online >= replicas:
-                        seen = await client.execute_command("PING")
+                        seen = await client.execute_command("PING")  # type: ignore[no-untyped-call]
                         if seen:
                             return time.monotonic() - started
                 finally:

@@ -24,16 +24,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from bot.engine.streams import Workers, drain
 from channels.base import Channel
 from core.keys import DELIVERIES_TTL_SECONDS, Keys
 from core.lease import Lease
 from core.messages import Button, Outbound
 from core.ports import SendFailed
-from core.redis import AsyncRedis
+from core.redis import REDIS_AWAY, AsyncRedis
 from core.state import Transition
 from core.tasks import stop_tasks
 from core.transcript import Transcripts
@@ -294,7 +291,7 @@ class Outbox:
             try:
                 await self._record(conversation_id, delivery_id, record, status, attempts, reason)
                 return
-            except (RedisConnectionError, RedisTimeoutError):
+            except REDIS_AWAY:
                 if time.monotonic() > deadline:
                     raise
                 log.warning(

@@ -17,19 +17,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from bot.engine.streams import Workers, drain
 from core.keys import DEDUP_TTL_SECONDS, Keys
 from core.lease import Lease
 from core.messages import EngineNotReady, Inbound, Outbound, Overloaded, StorageUnavailable
 from core.ports import Passive, Reply, Submitted
-from core.redis import AsyncRedis, for_slot
+from core.redis import REDIS_AWAY, AsyncRedis, for_slot
 from core.tasks import stop_tasks
 from core.throttle import throttled
 
 log = logging.getLogger(__name__)
+# Not a failure of the message: the worker stops and the message stays queued.
+_STOP_HERE: tuple[type[BaseException], ...] = (asyncio.CancelledError, *REDIS_AWAY)
 
 # A queue untouched this long while its conversation is still listed belongs to a dead worker.
 RECOVER_AFTER_SECONDS = 5.0
@@ -303,7 +302,7 @@ class InboundQueue:
                 break
             except EngineNotReady:
                 await asyncio.sleep(RETRY_BASE_SECONDS)  # the model is loading: wait, never give up
-            except (asyncio.CancelledError, RedisConnectionError, RedisTimeoutError):
+            except _STOP_HERE:
                 # Redis is away: stop here, the message stays queued and the sweep retries it once
                 # Redis is back (retrying here could outlive the lease and meet a second worker).
                 raise

@@ -129,12 +129,38 @@ async def load(url: str, target: str, customers: int, messages: int, seed: int) 
 HANDOFF_NOTICES = ("转接人工", "connecting you to a human")
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def with_children(pids: list[int]) -> list[int]:
+    """Return ``pids`` and every live process below them (an engine's WORKERS, for their CPU)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    found, frontier = list(pids), list(pids)
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
 def cpu_seconds(pids: list[int]) -> float:
-    """Return the user + system CPU seconds the processes ``pids`` have used so far (Linux /proc)."""
+    """Return the user + system CPU seconds the processes ``pids`` and their children have used so far.
+
+    A worker's CPU is counted while it runs (Linux /proc); the children are found again at each call.
+    """
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    for pid in with_children(pids):
+        try:
+            fields = _stat(pid)
+        except OSError:
+            continue
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 

@@ -47,6 +47,7 @@ def start_engines(count: int, redis_url: str, model: Path) -> list[tuple[str, su
             "REDIS_URL": redis_url,
             "REDIS_PREFIX": prefix,
             "INSTANCE_ID": f"scale-{i}",
+            "WORKERS": "1",  # instances are counted here; each is one process
             "MODEL_DIR": str(model.parent),
             "PYTHONPATH": str(PROJECT_ROOT),
             "LOG_LEVEL": "WARNING",

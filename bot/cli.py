@@ -26,18 +26,27 @@ def _serve(settings: Settings, train: bool) -> int:
 
     from bot.app import create_app
     from bot.dialogue.training import ensure_model
+    from bot.workers import is_worker, supervise
 
     if train and settings.model_path is None:
-        ensure_model(settings.model_dir)
-    shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
-    url = f"http://{shown_host}:{settings.port}"
-    widget = f", chat widget demo at {url}/webchat/demo" if settings.webchat is not None else ""
-    print(f"Engine on {url}  (web chat at {url}/{widget}, health at {url}/healthz; Ctrl-C stops)", flush=True)
+        ensure_model(settings.model_dir)  # once, here: the workers start with --no-train
+    if not is_worker():
+        shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
+        url = f"http://{shown_host}:{settings.port}"
+        widget = f", chat widget demo at {url}/webchat/demo" if settings.webchat is not None else ""
+        processes = f"{settings.workers} engine processes; " if settings.workers > 1 else ""
+        print(
+            f"Engine on {url}  ({processes}web chat at {url}/{widget}, health at {url}/healthz; Ctrl-C stops)"
+        )
+        sys.stdout.flush()
+        if settings.workers > 1:
+            return supervise(settings, settings.workers)
     # Importing Rasa imports Sanic, which installs uvloop's loop policy process-wide; the engine runs
     # on the standard loop it is tested on (Rasa's own `rasa run` resets the policy the same way).
     asyncio.set_event_loop_policy(None)
     # run_app turns SIGINT/SIGTERM into a clean shutdown that runs every cleanup context.
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    app = create_app(settings)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, reuse_port=is_worker())
     return 0
 
 

@@ -90,6 +90,8 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8080
+    # Engine processes on this port (`bot.workers`): one per core, as a turn runs on one core.
+    workers: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
     redis_url: str | None = None
     redis_prefix: str = "cs"
     var_dir: Path = PROJECT_ROOT / "var"
@@ -166,6 +168,8 @@ class Settings:
             raise ValueError("TRANSCRIPT_RETENTION_DAYS must be 1 or more")
         if self.redis_wait_replicas is not None and self.redis_wait_replicas < 0:
             raise ValueError("REDIS_WAIT_REPLICAS must be 0 (acknowledge at once) or more")
+        if self.workers < 1:
+            raise ValueError("WORKERS must be 1 or more")
         if self.redis_wait_ms < 1:
             raise ValueError("REDIS_WAIT_MS must be 1 or more")
         if self.redis_url:
@@ -190,6 +194,7 @@ class Settings:
         return cls(
             host=env.get("HOST") or defaults.host,
             port=_int(env, "PORT", defaults.port),
+            workers=_int(env, "WORKERS", defaults.workers),
             redis_url=env.get("REDIS_URL") or None,
             redis_prefix=env.get("REDIS_PREFIX") or defaults.redis_prefix,
             var_dir=var_dir,

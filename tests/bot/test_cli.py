@@ -23,10 +23,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_serve_with_embedded_redis_and_stop_on_ctrl_c(trained_model: Path, tmp_path: Path) -> None:
+async def test_serve_two_workers_with_embedded_redis_and_stop_on_ctrl_c(
+    trained_model: Path, tmp_path: Path
+) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(VAR_DIR=str(tmp_path), MODEL_DIR=str(trained_model.parent), PORT=str(port), LOG_FORMAT="json")
+    env.update(WORKERS="2")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "serve", "--no-train",
         cwd=PROJECT_ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
@@ -43,12 +46,20 @@ async def test_serve_with_embedded_redis_and_stop_on_ctrl_c(trained_model: Path,
             raise AssertionError("engine exited before loading its model")
 
         await asyncio.wait_for(loaded(), 180)
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                assert response.status == 200
-            url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-            async with session.post(url, json={"sender": "cli", "message": "你好"}) as response:
-                assert "您好" in (await response.json())[0]["text"]
+        await asyncio.wait_for(loaded(), 180)  # both workers
+        # Each new connection goes to one of the two processes on the port (SO_REUSEPORT).
+        instances = set()
+        for _ in range(40):
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    assert response.status == 200
+                    instances.add((await response.json())["instance"])
+                url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+                async with session.post(url, json={"sender": "cli", "message": "你好"}) as response:
+                    assert "您好" in (await response.json())[0]["text"]
+            if len(instances) == 2:
+                break
+        assert len(instances) == 2, instances
         proc.send_signal(signal.SIGINT)
         _, stderr = await asyncio.wait_for(proc.communicate(), 60)
     finally:

@@ -174,6 +174,7 @@ async def deployed(store: Store, folder: Path, name: str) -> AsyncIterator[Deplo
             **os.environ,
             "REDIS_URL": store.url,
             "REDIS_PREFIX": prefix,
+            "WORKERS": "1",  # one process per instance: the faults kill and count instances
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "INSTANCE_ID": engine_name,

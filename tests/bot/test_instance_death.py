@@ -55,6 +55,7 @@ async def doomed(
         "VAR_DIR": str(tmp_path),
         "MODEL_DIR": str(PROJECT_ROOT / "var" / "models"),
         "LOG_LEVEL": "WARNING",
+        "WORKERS": "1",  # the instance killed is one process
     }
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "bot", "serve", "--no-train"]

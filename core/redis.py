@@ -15,13 +15,7 @@ from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import (
-    ClusterDownError,
-    ClusterError,
-    MasterDownError,
-    SlotNotCoveredError,
-    TryAgainError,
-)
+from redis.exceptions import ClusterError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -41,14 +35,13 @@ else:
 log = logging.getLogger(__name__)
 
 # What "Redis is away for now" looks like: a lost connection or timeout on any topology, and on a cluster
-# a slot without a master while a replica is promoted (CLUSTERDOWN, TRYAGAIN, MASTERDOWN, an uncovered
-# slot, redis-py giving up after its redirections: ClusterError). Callers answer 503 or retry later.
+# a slot without a master while a replica is promoted (ClusterError covers CLUSTERDOWN, MASTERDOWN and
+# redis-py giving up after its redirections; TRYAGAIN and an uncovered slot are their own). Callers answer
+# 503 or retry later.
 REDIS_AWAY: tuple[type[Exception], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
-    ClusterDownError,
     ClusterError,
-    MasterDownError,
     SlotNotCoveredError,
     TryAgainError,
 )
@@ -132,9 +125,10 @@ async def close_async(client: AsyncRedis) -> None:
 
     A Sentinel-watched client's connections to the sentinels are closed too.
     """
-    await client.close()
     if isinstance(client, EngineCluster):
-        return  # its close() closed every node's connections
+        await client.close_all()
+        return
+    await client.close()
     await client.connection_pool.disconnect()
     manager = getattr(client.connection_pool, "sentinel_manager", None)
     for sentinel in getattr(manager, "sentinels", ()):

@@ -76,13 +76,17 @@ class EngineCluster(RedisCluster):  # type: ignore[type-arg]
         nodes = list(known.values()) if known else self.get_primaries()
         return self._client_for(random.choice(nodes)).pubsub()
 
-    async def close(self) -> None:
-        """Close the cluster's connections and the plain per-node clients."""
+    async def close_all(self) -> None:
+        """Close the cluster's connections and the plain per-node clients (the client's final close).
+
+        Not `close`: redis-py calls that itself to forget the topology after a connection error, and the
+        subscribers and transactions on the other nodes' plain clients must not be cut by it.
+        """
         clients, self._node_clients = list(self._node_clients.values()), {}
         for client in clients:
             await client.close()
             await client.connection_pool.disconnect()
-        await super().close()
+        await self.close()
 
 
 class _SlotTransaction:

@@ -24,6 +24,7 @@ from bot.appkeys import DIALOGUE
 from bot.logging_setup import quiet_rasa_structlog
 from bot.settings import PROJECT_ROOT, Settings
 from core.redis import EmbeddedRedis, async_client, close_async
+from tests.topologies import TOPOLOGIES, Deployments, Instances
 
 MODEL_LOAD_TIMEOUT = 180
 
@@ -165,11 +166,37 @@ async def engine(trained_model: Path, start_engine: EngineFactory) -> TestClient
 
 
 @pytest_asyncio.fixture(scope="session")
-async def engine_b(trained_model: Path, start_engine: EngineFactory) -> TestClient:
-    """Engine instance B, on the same Redis and prefix as A."""
-    client = await start_engine(instance_id="engine-b")
-    assert client.app[DIALOGUE].dialogue is not None, client.app[DIALOGUE].error
-    return client
+async def deployments(
+    redis_url: str, key_prefix: str, start_engine: EngineFactory, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Deployments]:
+    """The run's Redis deployments (one server, Sentinel, Cluster), each started on first use."""
+    started = Deployments(tmp_path_factory.mktemp("deployments"), redis_url, key_prefix, start_engine)
+    yield started
+    await started.stop()
+
+
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def topology(request: pytest.FixtureRequest) -> str:
+    """The deployment a two-instance test runs on; a test asking for it runs on each of the three."""
+    return str(request.param)
+
+
+@pytest_asyncio.fixture
+async def shared_url(deployments: Deployments, topology: str) -> str:
+    """The REDIS_URL of ``topology``, for a second client or an engine process of the test's own."""
+    return await deployments.url(topology)
+
+
+@pytest_asyncio.fixture
+async def shared_redis(deployments: Deployments, topology: str) -> aioredis.Redis:
+    """A client on ``topology``'s Redis, the one that two instances in the test share."""
+    return await deployments.redis(topology)
+
+
+@pytest_asyncio.fixture
+async def instances(trained_model: Path, deployments: Deployments, topology: str) -> Instances:
+    """Engine instances A and B on ``topology``, staffed with Ann and Bob (agents) and editor1."""
+    return await deployments.instances(topology)
 
 
 @pytest.fixture

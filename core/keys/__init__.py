@@ -19,7 +19,7 @@ Slots, for Redis Cluster:
 
 A transaction names its slot: ``pipeline(transaction=True, shard_hint=key)`` (`core.redis_cluster`).
 On Redis Cluster a script or transaction over two slots fails (CROSSSLOT); the engine's two-instance
-tests run on a cluster (tests/bot/test_on_topologies.py), so a key family without its tag is found there.
+tests run on a cluster too (the ``topology`` fixture), so a key family without its tag is found there.
 
 Channels never import this module: they keep their own values (tokens, cursors, button payloads) through
 the `core.ports.SharedStore` port, and pass the lifetime of each value with it.

@@ -7,21 +7,11 @@ import uuid
 from typing import Any
 
 import aiohttp
-import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
 from tests.bot.test_agent_api import login, support_engine  # noqa: F401  (session fixture)
-from tests.conftest import EngineFactory, say
-
-
-@pytest_asyncio.fixture(scope="session")
-async def support_engine_b(
-    support_engine: TestClient,  # noqa: F811
-    start_engine: EngineFactory,
-    key_prefix: str,
-) -> TestClient:
-    """A second instance on the same Redis keys as ``support_engine``."""
-    return await start_engine(instance_id="agents-b", redis_prefix=key_prefix + "ag", cookie_secure=False)
+from tests.conftest import say
+from tests.topologies import Instances
 
 
 async def next_frame(ws: aiohttp.ClientWebSocketResponse, **match: Any) -> dict[str, Any]:
@@ -37,10 +27,9 @@ async def next_frame(ws: aiohttp.ClientWebSocketResponse, **match: Any) -> dict[
 
 
 async def test_routing_events_and_customer_lines_reach_the_console_across_instances(
-    support_engine: TestClient,  # noqa: F811
-    support_engine_b: TestClient,
+    instances: Instances,
 ) -> None:
-    a, b = support_engine, support_engine_b
+    a, b = instances.a, instances.b
     # Only Ann is available, so the conversation is hers.
     bob = await login(a, "bob")
     await a.post("/api/agent/status", json={"status": "offline"}, headers=bob)
@@ -51,6 +40,8 @@ async def test_routing_events_and_customer_lines_reach_the_console_across_instan
         await follow_a_handoff(a, b, ws, headers)
     finally:
         await ws.close()
+        # The pair is shared by the run's other two-instance tests: nobody is left taking customers.
+        await a.post("/api/agent/status", json={"status": "offline"}, headers=headers)
 
 
 async def follow_a_handoff(

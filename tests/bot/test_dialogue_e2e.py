@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from typing import Any
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from core.keys import Keys
 from core.state import ConversationStates, Owner
 from tests.conftest import say, texts
+from tests.topologies import Instances
 
 
 async def test_greeting_in_chinese(engine: TestClient, sender: str) -> None:
@@ -158,32 +160,28 @@ async def test_closed_conversation_returns_to_the_bot(
     assert await states.get(conversation) is Owner.BOT
 
 
-async def test_two_instances_share_one_conversation_in_order(
-    engine: TestClient, engine_b: TestClient, sender: str, redis_client: aioredis.Redis, key_prefix: str
-) -> None:
+async def test_two_instances_share_one_conversation_in_order(instances: Instances, sender: str) -> None:
     # Turns alternate between instances; the language set on A and the offer made on B carry over.
-    await say(engine, sender, "hello")
-    replies = await say(engine_b, sender, "can you paint my house purple")
+    a, b = instances.a, instances.b
+    await say(a, sender, "hello")
+    replies = await say(b, sender, "can you paint my house purple")
     assert "talk to a human" in texts(replies).lower()
-    replies = await say(engine, sender, "yes")
+    replies = await say(a, sender, "yes")
     assert "connecting you to a human" in texts(replies)
-    assert await say(engine_b, sender, "are you there?") == []
-    assert await ConversationStates(redis_client, Keys(key_prefix)).get(f"rest:{sender}") is Owner.QUEUED
+    assert await say(b, sender, "are you there?") == []
+    states = ConversationStates(instances.redis, Keys(instances.prefix))
+    assert await states.get(f"rest:{sender}") is Owner.QUEUED
 
 
-async def test_concurrent_messages_to_two_instances_are_serialised(
-    engine: TestClient, engine_b: TestClient, sender: str, key_prefix: str, redis_client: aioredis.Redis
-) -> None:
+async def test_concurrent_messages_to_two_instances_are_serialised(instances: Instances, sender: str) -> None:
     # Ten messages at once, half to each instance: every one is answered and the tracker holds all
     # ten user turns, each followed by its own bot reply (no interleaving, nothing lost).
     messages = [f"退款多久到账 {i}" for i in range(10)]
     results = await asyncio.gather(
-        *(say(engine if i % 2 else engine_b, sender, text) for i, text in enumerate(messages))
+        *(say(instances.a if i % 2 else instances.b, sender, text) for i, text in enumerate(messages))
     )
     assert all("工作日" in texts(r) for r in results)
-    import json
-
-    raw = await redis_client.lrange(Keys(key_prefix).dialogue_events(f"rest:{sender}"), 0, -1)
+    raw = await instances.redis.lrange(Keys(instances.prefix).dialogue_events(f"rest:{sender}"), 0, -1)
     events = [json.loads(e) for e in raw]
     turns = [e for e in events if e["event"] in ("user", "bot")]
     assert sorted(e["text"] for e in turns if e["event"] == "user") == sorted(messages)

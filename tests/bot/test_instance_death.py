@@ -40,14 +40,14 @@ class Doomed:
 
 @pytest_asyncio.fixture
 async def doomed(
-    trained_model: object, redis_url: str, key_prefix: str, tmp_path: Path
+    trained_model: object, shared_url: str, key_prefix: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Doomed, str]]:
-    """Engine B as a real process on this run's Redis, with a key prefix of this test's own."""
+    """Engine B as a real process on each deployment in turn, with a key prefix of this test's own."""
     prefix = key_prefix + "kill" + uuid.uuid4().hex[:4]
     port = free_port()
     env = {
         **os.environ,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": shared_url,
         "REDIS_PREFIX": prefix,
         "HOST": "127.0.0.1",
         "PORT": str(port),
@@ -64,11 +64,11 @@ async def doomed(
 
 
 async def test_an_engine_killed_mid_handoff_loses_nothing(
-    doomed: tuple[Doomed, str], start_engine: EngineFactory, redis_client: aioredis.Redis
+    doomed: tuple[Doomed, str], start_engine: EngineFactory, shared_redis: aioredis.Redis, shared_url: str
 ) -> None:
     engine_b, prefix = doomed
-    engine_a = await staffed_support(start_engine, prefix)
-    states = ConversationStates(redis_client, Keys(prefix))
+    engine_a = await staffed_support(start_engine, prefix, redis_url=shared_url)
+    states = ConversationStates(shared_redis, Keys(prefix))
     queue = engine_a.app[QUEUE]
 
     async with aiohttp.ClientSession() as http:

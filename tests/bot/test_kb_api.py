@@ -14,7 +14,9 @@ from aiohttp.test_utils import TestClient
 
 from staff.accounts import Accounts
 from staff.auth import ACCOUNTS
+from tests.bot.test_agent_api import login as staff_login
 from tests.conftest import EngineFactory, say, texts
+from tests.topologies import Instances
 
 PASSWORD = "correct horse battery"
 
@@ -80,10 +82,9 @@ def gift_entry(word: str) -> dict[str, object]:
     }
 
 
-async def test_publish_reaches_the_other_instance_within_a_second(
-    kb_engines: tuple[TestClient, TestClient], editor: dict[str, str]
-) -> None:
-    a, b = kb_engines
+async def test_publish_reaches_the_other_instance_within_a_second(instances: Instances) -> None:
+    a, b = instances.a, instances.b
+    editor = await staff_login(a, "editor1")
     word = uuid.uuid4().hex[:6]
     entry = gift_entry(word)
     assert (await a.post("/api/kb/entries", json=entry, headers=editor)).status == 200

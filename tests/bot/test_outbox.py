@@ -84,8 +84,8 @@ async def until_settled(
 
 async def test_pushes_of_a_killed_instance_are_sent_by_another_once_and_in_order(
     platform: Platform,
-    redis_client: aioredis.Redis,
-    redis_url: str,
+    shared_redis: aioredis.Redis,
+    shared_url: str,
     prefix: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -95,7 +95,7 @@ async def test_pushes_of_a_killed_instance_are_sent_by_another_once_and_in_order
         sys.executable,
         "-m",
         "tests.bot.pushing",
-        redis_url,
+        shared_url,
         prefix,
         conversation,
         platform.url,
@@ -116,7 +116,7 @@ async def test_pushes_of_a_killed_instance_are_sent_by_another_once_and_in_order
     assert platform.received == ["m0"]
 
     monkeypatch.setattr(delivery_module, "RECOVER_AFTER_SECONDS", 0.0)
-    survivor = outbox_for(platform.url, redis_client, prefix)
+    survivor = outbox_for(platform.url, shared_redis, prefix)
     records = await until_settled(survivor, conversation, 3, timeout=10 + KILLED_LEASE_MS / 1000)
     await survivor.close()
 
@@ -128,7 +128,7 @@ async def test_pushes_of_a_killed_instance_are_sent_by_another_once_and_in_order
         ("m2", "delivered", 1),
     ]
     assert [bool(r.get("maybe_duplicated")) for r in records] == [True, False, False]
-    assert await redis_client.xlen(Keys(prefix).push_queue(conversation)) == 0
+    assert await shared_redis.xlen(Keys(prefix).push_queue(conversation)) == 0
 
 
 async def test_a_push_recorded_as_delivered_is_never_sent_again(
@@ -162,11 +162,11 @@ async def test_a_push_recorded_as_delivered_is_never_sent_again(
 
 
 async def test_two_instances_pushing_to_one_conversation_keep_its_order(
-    platform: Platform, redis_client: aioredis.Redis, prefix: str
+    platform: Platform, shared_redis: aioredis.Redis, prefix: str
 ) -> None:
     platform.slow = 0.2
     conversation = f"telegram:{uuid.uuid4().int % 10**9}"
-    one, two = outbox_for(platform.url, redis_client, prefix), outbox_for(platform.url, redis_client, prefix)
+    one, two = outbox_for(platform.url, shared_redis, prefix), outbox_for(platform.url, shared_redis, prefix)
     await one.send(conversation, Outbound("", "a1"))
     await asyncio.wait_for(platform.arrived.wait(), 10)
     # Queued on the other instance while the first is still sending: it waits its turn there.

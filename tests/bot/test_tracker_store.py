@@ -17,8 +17,9 @@ from core.redis import AsyncRedis, async_client, close_async
 
 
 @pytest_asyncio.fixture
-async def client(redis_url: str) -> AsyncIterator[AsyncRedis]:
-    made = async_client(redis_url)
+async def client(shared_url: str) -> AsyncIterator[AsyncRedis]:
+    """A client on each deployment in turn: the store must hold on one server, Sentinel and Cluster."""
+    made = async_client(shared_url)
     yield made
     await close_async(made)
 

@@ -13,31 +13,31 @@ from handoff.offline import OfflineMessages
 
 
 async def test_strings_hashes_and_sorted_sets_move_with_their_lifetimes_once(
-    redis_client: aioredis.Redis, key_prefix: str
+    shared_redis: aioredis.Redis, key_prefix: str
 ) -> None:
     old, new = f"{key_prefix}:mv{uuid.uuid4().hex[:6]}", f"{key_prefix}:{{mv}}{uuid.uuid4().hex[:6]}"
-    await redis_client.set(f"{old}:live", "3", ex=600)
-    await redis_client.hset(f"{old}:draft", mapping={"zh-CN/gift": '{"id": "gift"}', "en/gift": "{}"})
-    await redis_client.zadd(f"{old}:versions", {"1": 1, "3": 3})
-    await redis_client.set(f"{new}:live", "4")  # moved already (by another instance): it wins
+    await shared_redis.set(f"{old}:live", "3", ex=600)
+    await shared_redis.hset(f"{old}:draft", mapping={"zh-CN/gift": '{"id": "gift"}', "en/gift": "{}"})
+    await shared_redis.zadd(f"{old}:versions", {"1": 1, "3": 3})
+    await shared_redis.set(f"{new}:live", "4")  # moved already (by another instance): it wins
 
-    moved = await asyncio.gather(*(move_prefixed(redis_client, old, new) for _ in range(3)))
+    moved = await asyncio.gather(*(move_prefixed(shared_redis, old, new) for _ in range(3)))
 
     assert 2 <= sum(moved) <= 6  # the hash and the sorted set, copied by one or more of the three
-    assert await redis_client.get(f"{new}:live") == "4"
-    assert await redis_client.hgetall(f"{new}:draft") == {"zh-CN/gift": '{"id": "gift"}', "en/gift": "{}"}
-    assert await redis_client.zrange(f"{new}:versions", 0, -1, withscores=True) == [("1", 1.0), ("3", 3.0)]
-    assert [k async for k in redis_client.scan_iter(match=f"{old}:*")] == []
-    assert await move_prefixed(redis_client, old, new) == 0
+    assert await shared_redis.get(f"{new}:live") == "4"
+    assert await shared_redis.hgetall(f"{new}:draft") == {"zh-CN/gift": '{"id": "gift"}', "en/gift": "{}"}
+    assert await shared_redis.zrange(f"{new}:versions", 0, -1, withscores=True) == [("1", 1.0), ("3", 3.0)]
+    assert [k async for k in shared_redis.scan_iter(match=f"{old}:*")] == []
+    assert await move_prefixed(shared_redis, old, new) == 0
 
 
 async def test_offline_messages_left_before_the_tag_are_still_open_for_their_team(
-    redis_client: aioredis.Redis, key_prefix: str
+    shared_redis: aioredis.Redis, key_prefix: str
 ) -> None:
     prefix = f"{key_prefix}lm{uuid.uuid4().hex[:6]}"
     keys = Keys(prefix)
     # The layout an engine before the {left} tag wrote.
-    await redis_client.hset(
+    await shared_redis.hset(
         f"{keys.legacy_offline('item')}:m1",
         mapping={
             "conversation": "rest:1",
@@ -50,9 +50,9 @@ async def test_offline_messages_left_before_the_tag_are_still_open_for_their_tea
             "agent": "",
         },
     )
-    await redis_client.zadd(f"{keys.legacy_offline('open')}:support", {"m1": 1000})
-    await redis_client.set(keys.offline_leaving("rest:2"), "support|zh", ex=3600)
-    offline = OfflineMessages(redis_client, prefix)
+    await shared_redis.zadd(f"{keys.legacy_offline('open')}:support", {"m1": 1000})
+    await shared_redis.set(keys.offline_leaving("rest:2"), "support|zh", ex=3600)
+    offline = OfflineMessages(shared_redis, prefix)
 
     assert await offline.adopt_legacy_keys() == 2
 

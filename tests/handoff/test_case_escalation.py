@@ -43,8 +43,9 @@ def prefix(key_prefix: str) -> str:
 
 
 @pytest_asyncio.fixture
-async def second_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = async_client(redis_url)
+async def second_client(shared_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of its own on the deployment, as a second engine instance has."""
+    client = async_client(shared_url)
     yield client
     await close_async(client)
 
@@ -66,13 +67,13 @@ async def _actions(cases: Complaints, case_id: str) -> list[str]:
 
 
 async def test_two_instances_escalate_a_case_once_per_level_up_to_the_supervisor(
-    redis_client: aioredis.Redis, second_client: aioredis.Redis, prefix: str, clock: Clock
+    shared_redis: aioredis.Redis, second_client: aioredis.Redis, prefix: str, clock: Clock
 ) -> None:
-    one = Complaints(redis_client, prefix, POLICY, clock)
+    one = Complaints(shared_redis, prefix, POLICY, clock)
     two = Complaints(second_client, prefix, POLICY, clock)
     case, _ = await one.open("p1", "rest:e1", "快递丢了", channel="rest", team="support", actor="bot")
     await one.move(case.id, Status.IN_PROGRESS, "agent:gus", owner="gus")
-    events = redis_client.pubsub()
+    events = shared_redis.pubsub()
     await events.subscribe(one.keys.all_events)
 
     async def sweep_both() -> int:
@@ -102,7 +103,7 @@ async def test_two_instances_escalate_a_case_once_per_level_up_to_the_supervisor
         "escalated:overdue",
         "escalated:reassigned",
     ]
-    assert not await redis_client.zscore(one.keys.escalate, case.id)
+    assert not await shared_redis.zscore(one.keys.escalate, case.id)
     seen = []
     # The subscribe confirmation reads as None too: read until a quiet spell, not until the first None.
     quiet = 0

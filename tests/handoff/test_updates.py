@@ -32,9 +32,9 @@ def test_what_counts_as_a_meaningful_change(told: str, now: Position, seconds_la
 
 
 async def test_customers_who_moved_up_are_told_once_across_instances(
-    redis_client: aioredis.Redis, key_prefix: str
+    shared_redis: aioredis.Redis, key_prefix: str
 ) -> None:
-    queue = make_queue(redis_client, f"{key_prefix}up{uuid.uuid4().hex[:6]}")
+    queue = make_queue(shared_redis, f"{key_prefix}up{uuid.uuid4().hex[:6]}")
     start = int(time.time() * 1000) - 120_000
     conversations = [f"c:{i}" for i in range(1, 8)]
     for i, conversation in enumerate(conversations, start=1):

@@ -97,10 +97,10 @@ async def test_publish_diff_rollback_and_a_synonym_reaching_customers(
 
 
 async def test_other_instances_load_what_the_publisher_built(
-    redis_client: aioredis.Redis, prefix: str
+    shared_redis: aioredis.Redis, prefix: str
 ) -> None:
     topics = {"card": "card arrival delivery", "refund": "refund money back", "login": "password login reset"}
-    publisher = LiveKnowledgeBase(redis_client, prefix, seed_file=None)
+    publisher = LiveKnowledgeBase(shared_redis, prefix, seed_file=None)
     for entry_id, words in topics.items():
         phrasings = [f"question {i} about {words}" for i in range(10)]
         await publisher.store.save_entry(
@@ -117,7 +117,7 @@ async def test_other_instances_load_what_the_publisher_built(
         snapshot.version,
         {state.key: dataclasses.replace(state, coef=state.coef * 2, intercept=state.intercept * 2)},
     )
-    follower = LiveKnowledgeBase(redis_client, prefix, seed_file=None)
+    follower = LiveKnowledgeBase(shared_redis, prefix, seed_file=None)
     await follower.start()
     try:
         assert follower.live is not None
@@ -142,21 +142,21 @@ async def test_other_instances_load_what_the_publisher_built(
 
 
 async def test_the_live_version_only_moves_forward_when_publishes_race(
-    redis_client: aioredis.Redis, prefix: str
+    shared_redis: aioredis.Redis, prefix: str
 ) -> None:
-    kb = LiveKnowledgeBase(redis_client, prefix)
+    kb = LiveKnowledgeBase(shared_redis, prefix)
     await kb.start()
     try:
         assert kb.live is not None
         # A slow publish takes its number, then waits; a later one overtakes it and lands first.
         seq = kb.store.keys.version_seq
-        reserved = int(await redis_client.incr(seq))
+        reserved = int(await shared_redis.incr(seq))
         later = await kb.publish("bea", "later")
         assert later.version == reserved + 1
-        await redis_client.set(seq, reserved - 1)  # so the slow one's commit lands on its own number
+        await shared_redis.set(seq, reserved - 1)  # so the slow one's commit lands on its own number
         slow = await kb.store.commit(later.entries, {}, later.thresholds, "al", "slow")
         assert slow.version == reserved
-        await redis_client.set(seq, later.version)
+        await shared_redis.set(seq, later.version)
         assert await kb.store.live_version() == later.version, "the pointer did not move back"
         assert kb.live.version == later.version
         # A late message about the older version does not move an instance back either.
@@ -167,21 +167,21 @@ async def test_the_live_version_only_moves_forward_when_publishes_race(
 
 
 async def test_a_knowledge_base_stored_before_the_kb_hash_tag_is_moved_and_answers(
-    redis_client: aioredis.Redis, prefix: str
+    shared_redis: aioredis.Redis, prefix: str
 ) -> None:
     # What an engine before the {kb} tag left: the same layout under "{prefix}:kb:".
-    writer = KnowledgeStore(redis_client, prefix)
+    writer = KnowledgeStore(shared_redis, prefix)
     entry = parse_entry({"id": "gift", "question": "礼品卡怎么买", "answer": "在商城首页购买礼品卡。"})
     await writer.replace_drafts([entry])
     await writer.commit([entry], {}, Thresholds(), "ann", "first")
-    await redis_client.expire(f"{prefix}:{{kb}}:draft", 3600)
-    tagged = [k async for k in redis_client.scan_iter(match=f"{prefix}:{{kb}}:*")]
+    await shared_redis.expire(f"{prefix}:{{kb}}:draft", 3600)
+    tagged = [k async for k in shared_redis.scan_iter(match=f"{prefix}:{{kb}}:*")]
     assert len(tagged) >= 4  # draft, version, versions, live (and the sequence)
     for key in tagged:
-        assert await copy_key(redis_client, key, key.replace(":{kb}:", ":kb:"))
-        await redis_client.delete(key)
+        assert await copy_key(shared_redis, key, key.replace(":{kb}:", ":kb:"))
+        await shared_redis.delete(key)
 
-    live = LiveKnowledgeBase(redis_client, prefix, seed_file=None)
+    live = LiveKnowledgeBase(shared_redis, prefix, seed_file=None)
     await live.start()
     try:
         assert await live.store.live_version() == 1
@@ -191,6 +191,6 @@ async def test_a_knowledge_base_stored_before_the_kb_hash_tag_is_moved_and_answe
         assert index.version == 1
     finally:
         await live.stop()
-    assert [k async for k in redis_client.scan_iter(match=f"{prefix}:kb:*")] == []
-    assert 0 < await redis_client.ttl(f"{prefix}:{{kb}}:draft") <= 3600
+    assert [k async for k in shared_redis.scan_iter(match=f"{prefix}:kb:*")] == []
+    assert 0 < await shared_redis.ttl(f"{prefix}:{{kb}}:draft") <= 3600
     assert await live.store.adopt_legacy_keys() == 0  # a second start finds nothing to move

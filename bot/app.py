@@ -166,7 +166,12 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
             if not model.exists():
                 raise FileNotFoundError(f"no trained model at {model}: run `python -m bot train`")
             slot.dialogue = await asyncio.to_thread(
-                Dialogue.load, model, app[REDIS], app[KEYS].rasa_prefix, settings.tracker_ttl_seconds
+                Dialogue.load,
+                model,
+                app[REDIS],
+                app[KEYS].rasa_prefix,
+                settings.tracker_ttl_seconds,
+                settings.nlu_max_batch,
             )
             log.info("dialogue model loaded", extra={"model": model.name})
         except Exception as exc:

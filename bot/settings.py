@@ -102,6 +102,8 @@ class Settings:
     max_message_chars: int = 4000
     max_body_bytes: int = 64 * 1024
     tracker_ttl_seconds: int = 30 * 24 * 3600
+    # Parses of concurrent conversations run as one NLU batch of up to this many (`bot.dialogue.nlu_batch`).
+    nlu_max_batch: int = 32
     cookie_secure: bool = True
     handoff_team: str = "support"
     handoff_kb_misses: int = 2
@@ -170,6 +172,8 @@ class Settings:
             raise ValueError("REDIS_WAIT_REPLICAS must be 0 (acknowledge at once) or more")
         if self.workers < 1:
             raise ValueError("WORKERS must be 1 or more")
+        if self.nlu_max_batch < 1:
+            raise ValueError("NLU_MAX_BATCH must be 1 (one message per NLU run, as Rasa) or more")
         if self.redis_wait_ms < 1:
             raise ValueError("REDIS_WAIT_MS must be 1 or more")
         if self.redis_url:
@@ -205,6 +209,7 @@ class Settings:
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
             tracker_ttl_seconds=_int(env, "TRACKER_TTL_SECONDS", defaults.tracker_ttl_seconds),
+            nlu_max_batch=_int(env, "NLU_MAX_BATCH", defaults.nlu_max_batch),
             handoff_team=env.get("HANDOFF_TEAM") or defaults.handoff_team,
             handoff_kb_misses=_int(env, "HANDOFF_KB_MISSES", defaults.handoff_kb_misses),
             handoff_auto_assign_teams=_words(env.get("HANDOFF_AUTO_ASSIGN_TEAMS", "")),

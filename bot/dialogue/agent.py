@@ -27,6 +27,7 @@ from rasa_sdk.interfaces import ActionNotFoundException
 import knowledge_base
 from bot.dialogue import scope
 from bot.dialogue.lock_store import RedisTicketLockStore
+from bot.dialogue.nlu_batch import MAX_BATCH, BatchedParse
 from bot.dialogue.tracker_store import RedisEventTrackerStore
 from core.language import detect_language
 from core.messages import Inbound, Outbound
@@ -106,9 +107,12 @@ class ScopedParse:
     use (a bare parse), Rasa's own parse is returned unchanged.
     """
 
-    def __init__(self, processor: MessageProcessor, rules: scope.ScopeRules | None = None) -> None:
-        """Wrap ``processor``'s own parse."""
-        self._parse = processor.parse_message
+    def __init__(
+        self, processor: MessageProcessor, rules: scope.ScopeRules | None = None, max_batch: int = MAX_BATCH
+    ) -> None:
+        """Wrap ``processor``'s own parse, run for concurrent conversations together (`nlu_batch`)."""
+        self.batched = BatchedParse(processor, max_batch)
+        self._parse = self.batched
         self.rules = rules or scope.ScopeRules()
 
     async def __call__(
@@ -134,7 +138,9 @@ class ScopedParse:
 class Dialogue:
     """One loaded Rasa agent whose trackers and locks live in Redis."""
 
-    def __init__(self, agent: Agent, lock_store: RedisTicketLockStore) -> None:
+    def __init__(
+        self, agent: Agent, lock_store: RedisTicketLockStore, nlu_max_batch: int = MAX_BATCH
+    ) -> None:
         """Wrap a loaded agent; its processor's parse is followed by the scope decision."""
         self.agent = agent
         self.lock_store = lock_store
@@ -147,7 +153,7 @@ class Dialogue:
         if isinstance(agent.tracker_store, FailSafeTrackerStore):
             agent.tracker_store = processor.tracker_store = agent.tracker_store._tracker_store
         # Rasa has no hook between its NLU and its policies; the processor's own method is the seam.
-        processor.parse_message = ScopedParse(processor)
+        processor.parse_message = ScopedParse(processor, max_batch=nlu_max_batch)
 
     @property
     def model_name(self) -> str:
@@ -155,7 +161,9 @@ class Dialogue:
         return str(self.agent.model_name)
 
     @classmethod
-    def load(cls, model: Path, client: AsyncRedis, prefix: str, tracker_ttl: int) -> Dialogue:
+    def load(
+        cls, model: Path, client: AsyncRedis, prefix: str, tracker_ttl: int, nlu_max_batch: int = MAX_BATCH
+    ) -> Dialogue:
         """Load the model (blocking: call it in a thread) with Redis stores and in-process actions.
 
         One load at a time per process: TensorFlow's graph building races when two models load at once
@@ -170,7 +178,7 @@ class Dialogue:
                 lock_store=locks,
                 action_endpoint=InProcessActionEndpoint(),
             )
-        return cls(agent, locks)
+        return cls(agent, locks, nlu_max_batch)
 
     @asynccontextmanager
     async def conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:

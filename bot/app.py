@@ -173,6 +173,7 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
                 settings.tracker_ttl_seconds,
                 settings.nlu_max_batch,
             )
+            slot.dialogue.watch_nlu_batches(app[METRICS].nlu_batch_size.observe)
             log.info("dialogue model loaded", extra={"model": model.name})
         except Exception as exc:
             slot.error = f"{type(exc).__name__}: {exc}"

@@ -10,18 +10,24 @@ async def copy_key(client: AsyncRedis, old: str, new: str) -> bool:
 
     Copied by type, not renamed: the two names may live in different Cluster slots.
     """
+    # Another instance may move and delete ``old`` between these reads: an empty read means it is gone.
     kind = await client.type(old)  # type: ignore[no-untyped-call]
     if kind == "string":
         value = await client.get(old)
         if value is None:
             return False
-        await client.set(new, value)
+        await client.set(new, value, nx=True)
     elif kind == "hash":
         fields: dict[str | bytes, str] = {}
         fields.update(await client.hgetall(old))
+        if not fields:
+            return False
         await client.hset(new, mapping=fields)
     elif kind == "zset":
-        await client.zadd(new, dict(await client.zrange(old, 0, -1, withscores=True)))
+        members: dict[str | bytes, float] = dict(await client.zrange(old, 0, -1, withscores=True))
+        if not members:
+            return False
+        await client.zadd(new, members)
     elif kind == "none":
         return False
     else:

@@ -84,6 +84,12 @@ class EngineMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.nlu_batch_size = Histogram(
+            "cs_nlu_batch_size",
+            "Messages per NLU run: concurrent conversations' parses share one (NLU_MAX_BATCH)",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=registry,
+        )
         self.handoffs = Counter(
             "cs_handoffs", "Conversations handed to the human queue, by reason", ["reason"], registry=registry
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,12 @@ class Dialogue:
             agent.tracker_store = processor.tracker_store = agent.tracker_store._tracker_store
         # Rasa has no hook between its NLU and its policies; the processor's own method is the seam.
         processor.parse_message = ScopedParse(processor, max_batch=nlu_max_batch)
+
+    def watch_nlu_batches(self, observe: Callable[[int], object]) -> None:
+        """Call ``observe`` with the size of every NLU run (from the NLU batch thread)."""
+        parse = self.agent.processor.parse_message if self.agent.processor is not None else None
+        if isinstance(parse, ScopedParse):
+            parse.batched.observers.append(observe)
 
     @property
     def model_name(self) -> str:

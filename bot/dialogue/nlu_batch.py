@@ -74,6 +74,8 @@ class BatchedParse:
         self.original = processor.parse_message
         self.max_batch = max_batch
         self.stats = BatchStats()
+        # Called with each run's size (in the batch thread), e.g. a Prometheus histogram's observe.
+        self.observers: list[Callable[[int], object]] = []
         metadata = processor.model_metadata
         self.target = metadata.nlu_target
         self.enabled = (
@@ -138,6 +140,8 @@ class BatchedParse:
         )
         messages: list[Message] = results[self.target]
         self.stats.add(len(batch))
+        for observe in self.observers:
+            observe(len(batch))
         parses = []
         for waiting, parsed in zip(batch, messages, strict=True):
             parse_data: dict[str, Any] = {

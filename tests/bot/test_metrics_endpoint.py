@@ -39,6 +39,9 @@ async def test_metrics_count_this_instances_work_and_read_the_queue_from_redis(
     assert seen[("cs_inbound_messages_total", (("channel", "rest"),))] == 2
     assert seen[("cs_replies_total", (("channel", "rest"),))] >= 2
     assert seen[("cs_turn_seconds_count", (("step", "bot_turn"),))] == 2
+    # One after the other, each message's NLU ran alone: two runs of one.
+    assert seen[("cs_nlu_batch_size_count", ())] == 2
+    assert seen[("cs_nlu_batch_size_bucket", (("le", "1.0"),))] == 2
     handoffs = {labels: v for (name, labels), v in seen.items() if name == "cs_handoffs_total"}
     assert sum(handoffs.values()) == 1, handoffs
     assert seen[("cs_queue_waiting", (("team", "support"),))] == 1

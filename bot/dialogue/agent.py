@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -210,8 +210,10 @@ class Dialogue:
             answered = await self._answered_before(inbound)
             if answered is not None:
                 return answered
+        parse = processor.parse_message
+        coming = parse.batched.turn_coming() if isinstance(parse, ScopedParse) else nullcontext()
         # One KB match per turn: the scope decision's, reused by the answering action.
-        with knowledge_base.one_turn():
+        with knowledge_base.one_turn(), coming:
             responses = await processor.handle_message(message) or []
         return [Outbound.from_rasa(r) for r in responses]
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,18 @@ log = logging.getLogger(__name__)
 
 # Past this, a batch's padding to its longest message costs more than the calls it saves.
 MAX_BATCH = 32
+# A batch about to run waits at most this long for turns already on their way to their parse (turns that
+# hold their conversation's lock and are reading its tracker): measured +4-11 % msgs per CPU-second.
+LINGER_SECONDS = 0.010
+
+
+class _Coming:
+    """One turn, its conversation lock held, that has not asked for its parse yet."""
+
+    counted = True
+
+
+_COMING: ContextVar[_Coming | None] = ContextVar("nlu_batch_coming", default=None)
 
 
 @dataclass
@@ -87,8 +101,32 @@ class BatchedParse:
             batch_diet_inference(processor.graph_runner)
         self._waiting: list[_Waiting] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._coming = 0
+        self._changed = asyncio.Event()
         # One thread: batches run one after another, and the next fills while one runs.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="nlu-batch")
+
+    @contextmanager
+    def turn_coming(self) -> Iterator[None]:
+        """Count a turn that will ask for its parse soon, so that a batch about to run can wait for it.
+
+        Enter it with the conversation lock held: a turn still waiting for its lock may wait on a turn
+        of the same conversation that is itself in the batch.
+        """
+        coming = _Coming()
+        self._coming += 1
+        token = _COMING.set(coming)
+        try:
+            yield
+        finally:
+            _COMING.reset(token)
+            self._arrived(coming)
+
+    def _arrived(self, coming: _Coming | None) -> None:
+        if coming is not None and coming.counted:
+            coming.counted = False
+            self._coming -= 1
+            self._changed.set()
 
     async def __call__(
         self,
@@ -101,6 +139,8 @@ class BatchedParse:
             return dict(await self.original(message, tracker, only_output_properties))
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(message, only_output_properties, future))
+        self._arrived(_COMING.get())
+        self._changed.set()
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         return await future
@@ -108,6 +148,7 @@ class BatchedParse:
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._waiting:
+            await self._linger()
             batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
             try:
                 parsed = await loop.run_in_executor(self._thread, self._run, batch)
@@ -126,6 +167,20 @@ class BatchedParse:
                 continue
             for waiting, parse in zip(batch, parsed, strict=True):
                 _settle(waiting, parse)
+
+    async def _linger(self) -> None:
+        """Wait (briefly) while turns on their way could still join the batch."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LINGER_SECONDS
+        while self._coming > 0 and len(self._waiting) < self.max_batch:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return
 
     def _run(self, batch: list[_Waiting]) -> list[dict[str, Any]]:
         """Run the NLU graph on ``batch`` (in the batch thread), as Rasa's parse_message does for one."""

@@ -46,6 +46,10 @@ CLUSTER_GAUGES: Mapping[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+NLU_BATCH_HELP = "Messages per NLU run: concurrent conversations' parses share one (NLU_MAX_BATCH)"
+NLU_BATCHES = (1, 2, 4, 8, 16, 32, 64)
+
+
 class EngineMetrics:
     """Every metric one engine instance exposes."""
 
@@ -85,10 +89,7 @@ class EngineMetrics:
             registry=registry,
         )
         self.nlu_batch_size = Histogram(
-            "cs_nlu_batch_size",
-            "Messages per NLU run: concurrent conversations' parses share one (NLU_MAX_BATCH)",
-            buckets=(1, 2, 4, 8, 16, 32, 64),
-            registry=registry,
+            "cs_nlu_batch_size", NLU_BATCH_HELP, buckets=NLU_BATCHES, registry=registry
         )
         self.handoffs = Counter(
             "cs_handoffs", "Conversations handed to the human queue, by reason", ["reason"], registry=registry

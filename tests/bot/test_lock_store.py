@@ -18,9 +18,9 @@ from core.redis import AsyncRedis, async_client, close_async
 
 
 @pytest_asyncio.fixture
-async def clients(redis_url: str) -> AsyncIterator[list[AsyncRedis]]:
-    """Four connections, as four engine instances would have."""
-    made = [async_client(redis_url) for _ in range(4)]
+async def clients(shared_url: str) -> AsyncIterator[list[AsyncRedis]]:
+    """Four connections, as four engine instances would have, on each deployment in turn."""
+    made = [async_client(shared_url) for _ in range(4)]
     yield made
     for client in made:
         await close_async(client)

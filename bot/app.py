@@ -202,6 +202,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         app[ROUTER].on_message,
         outbox,
         backlog_limit=settings.inbound_backlog_limit,
+        turns_at_once=settings.turns_at_once,
         wait_replicas=settings.wait_replicas(),
         wait_ms=settings.redis_wait_ms,
     )

@@ -126,6 +126,8 @@ class Settings:
     audit_retention_days: int = 365
     # Conversations with messages waiting across instances before push webhooks answer 503 (overload).
     inbound_backlog_limit: int = 5000
+    # Dialogue turns one process runs at once (`bot.engine.intake`); their NLU parses batch together.
+    turns_at_once: int = 4
     # Replicas that must hold a customer's message before the webhook acknowledges it (Redis WAIT); None:
     # 1 for a Sentinel-watched master or a cluster (a failover then loses no acknowledged message), else 0.
     redis_wait_replicas: int | None = None
@@ -164,6 +166,8 @@ class Settings:
             raise ValueError("AUDIT_RETENTION_DAYS must be at least 1")
         if self.report_retention_days < 1:
             raise ValueError("REPORT_RETENTION_DAYS must be 1 or more")
+        if self.turns_at_once < 1:
+            raise ValueError("TURNS_AT_ONCE must be 1 or more")
         if self.inbound_backlog_limit < 1:
             raise ValueError("INBOUND_BACKLOG_LIMIT must be 1 or more")
         if self.transcript_retention_days < 1:
@@ -230,6 +234,7 @@ class Settings:
             report_retention_days=_int(env, "REPORT_RETENTION_DAYS", defaults.report_retention_days),
             audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", defaults.audit_retention_days),
             inbound_backlog_limit=_int(env, "INBOUND_BACKLOG_LIMIT", defaults.inbound_backlog_limit),
+            turns_at_once=_int(env, "TURNS_AT_ONCE", defaults.turns_at_once),
             redis_wait_replicas=_optional_int(env, "REDIS_WAIT_REPLICAS"),
             redis_wait_ms=_int(env, "REDIS_WAIT_MS", defaults.redis_wait_ms),
             transcript_retention_days=_int(

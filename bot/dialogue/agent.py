@@ -25,7 +25,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection as SdkRejection
 from rasa_sdk.interfaces import ActionNotFoundException
 
 import knowledge_base
-from bot.dialogue import scope
+from bot.dialogue import model_load, scope
 from bot.dialogue.lock_store import RedisTicketLockStore
 from bot.dialogue.nlu_batch import MAX_BATCH, BatchedParse
 from bot.dialogue.tracker_store import RedisEventTrackerStore
@@ -177,6 +177,7 @@ class Dialogue:
         whose engine stopped meanwhile carries on in its thread, beside the next engine's.
         """
         locks = RedisTicketLockStore(client, prefix)
+        model_load.install()
         with _LOADING:
             agent = Agent.load(
                 model,

@@ -37,7 +37,8 @@ HANDLE_ATTEMPTS = 4
 MAX_TAKES = 2
 # Conversations with messages waiting to be handled, across instances, before new ones are refused.
 DEFAULT_BACKLOG_LIMIT = 5000
-# Turns run at once per process (each is mostly CPU on this event loop; more only slow the webhooks).
+# Turns run at once per process by default (`TURNS_AT_ONCE`): each is mostly CPU, so more than a few
+# only slow the webhooks sharing the event loop (bench/RESULTS.md, overload).
 CONCURRENT_TURNS = 4
 # Messages one conversation may have waiting (a sender flooding its own conversation is refused first).
 MAX_WAITING_PER_CONVERSATION = 100
@@ -115,6 +116,7 @@ class InboundQueue:
         pushes: Pushes,
         *,
         backlog_limit: int = DEFAULT_BACKLOG_LIMIT,
+        turns_at_once: int = CONCURRENT_TURNS,
         wait_replicas: int = 0,
         wait_ms: int = 500,
     ) -> None:
@@ -126,7 +128,7 @@ class InboundQueue:
         """
         self.backlog_limit = backlog_limit
         self.wait_replicas, self.wait_ms = wait_replicas, wait_ms
-        self._turns = asyncio.Semaphore(CONCURRENT_TURNS)
+        self._turns = asyncio.Semaphore(turns_at_once)
         self._redis = client
         self._keys = keys
         self._handle = handle

@@ -41,7 +41,7 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _spawn(settings: Settings, redis_url: str, index: int) -> subprocess.Popen[bytes]:
+def _spawn(settings: Settings, redis_url: str, index: int, count: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         WORKER_ENV: "1",
@@ -52,9 +52,9 @@ def _spawn(settings: Settings, redis_url: str, index: int) -> subprocess.Popen[b
         "INSTANCE_ID": f"{settings.instance_id}-w{index}",
     }
     # TensorFlow sizes its thread pools to every core in each worker: with a worker per core that is
-    # cores x cores threads spinning for one small model. Each worker gets its share (measured +5-9 %
-    # msgs per CPU-second with 2 workers), unless the operator chose otherwise.
-    share = str(max(1, len(os.sched_getaffinity(0)) // settings.workers))
+    # cores x cores threads spinning for one small model. Each worker gets its share (+5-9 % msgs per
+    # CPU-second with 2 workers in one A/B, within run-to-run noise), unless the operator chose otherwise.
+    share = str(max(1, len(os.sched_getaffinity(0)) // count))
     for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         env.setdefault(variable, share)
     command = [sys.executable, "-m", "bot", "serve", "--no-train"]
@@ -74,7 +74,7 @@ def supervise(settings: Settings, count: int) -> int:
         stopping.append(signum)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    workers = {i: _spawn(settings, redis_url, i) for i in range(count)}
+    workers = {i: _spawn(settings, redis_url, i, count) for i in range(count)}
     log.info("workers started", extra={"workers": count, "pids": [w.pid for w in workers.values()]})
     try:
         while not stopping:
@@ -83,7 +83,7 @@ def supervise(settings: Settings, count: int) -> int:
                 if code is not None and not stopping:
                     log.error("worker exited; starting another", extra={"worker": index, "code": code})
                     time.sleep(RESTART_PAUSE_SECONDS)
-                    workers[index] = _spawn(settings, redis_url, index)
+                    workers[index] = _spawn(settings, redis_url, index, count)
             time.sleep(0.2)
     finally:
         for worker in workers.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -153,13 +153,12 @@ class Dialogue:
         if isinstance(agent.tracker_store, FailSafeTrackerStore):
             agent.tracker_store = processor.tracker_store = agent.tracker_store._tracker_store
         # Rasa has no hook between its NLU and its policies; the processor's own method is the seam.
-        processor.parse_message = ScopedParse(processor, max_batch=nlu_max_batch)
+        self._scoped = ScopedParse(processor, max_batch=nlu_max_batch)
+        processor.parse_message = self._scoped
 
     def watch_nlu_batches(self, observe: Callable[[int], object]) -> None:
         """Call ``observe`` with the size of every NLU run (from the NLU batch thread)."""
-        parse = self.agent.processor.parse_message if self.agent.processor is not None else None
-        if isinstance(parse, ScopedParse):
-            parse.batched.observers.append(observe)
+        self._scoped.batched.observers.append(observe)
 
     @property
     def model_name(self) -> str:
@@ -211,10 +210,8 @@ class Dialogue:
             answered = await self._answered_before(inbound)
             if answered is not None:
                 return answered
-        parse = processor.parse_message
-        coming = parse.batched.turn_coming() if isinstance(parse, ScopedParse) else nullcontext()
         # One KB match per turn: the scope decision's, reused by the answering action.
-        with knowledge_base.one_turn(), coming:
+        with knowledge_base.one_turn(), self._scoped.batched.turn_coming():
             responses = await processor.handle_message(message) or []
         return [Outbound.from_rasa(r) for r in responses]
 

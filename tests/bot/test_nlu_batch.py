@@ -69,9 +69,9 @@ async def test_concurrent_parses_share_a_batch_and_match_rasas_own_parse(engine:
     tracker = DialogueStateTracker.from_events("nlu-batch-test", [])
     # Rasa's own parse, one message per graph run (its DIET then takes its own one-message path).
     alone = [processor._parse_message_with_graph(UserMessage(t), tracker) for t in TEXTS]
-    before = batched.stats.batches
+    before = batched.runs
     together = await asyncio.gather(*(batched(UserMessage(t)) for t in TEXTS))
-    runs = batched.stats.batches - before
+    runs = batched.runs - before
     assert runs < len(TEXTS) / 2, f"{len(TEXTS)} concurrent parses took {runs} graph runs"
     for one, many in zip(alone, together, strict=True):
         _compare(one, many)

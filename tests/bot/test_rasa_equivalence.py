@@ -100,10 +100,10 @@ async def test_batched_parses_equal_rasas_own_on_public_utterances(
     assert isinstance(scoped, ScopedParse)
     texts = _public_texts() + TEXTS
     assert len(texts) > 400
-    before = scoped.batched.stats.batches
+    before = scoped.batched.runs
     # Rasa's parse is the NLU's; the scope decision comes after it and is not part of this comparison.
     ours = await asyncio.gather(*(scoped.batched(UserMessage(t)) for t in texts))
-    assert scoped.batched.stats.batches - before < len(texts) / 4, "the parses were not batched"
+    assert scoped.batched.runs - before < len(texts) / 4, "the parses were not batched"
     async with aiohttp.ClientSession() as http:
         for text, parse in zip(texts, ours, strict=True):
             async with http.post(plain_rasa + "/model/parse", json={"text": text}) as response:

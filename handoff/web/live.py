@@ -140,6 +140,8 @@ async def socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     await feed.start()
+    # Subscribed: from here on nothing is missed, so the console may drop what it read before.
+    await ws.send_json({"type": "ready"})
     changes: asyncio.Queue[str | None] = asyncio.Queue()
     tasks = [
         asyncio.create_task(_pump(feed, ws, changes)),

@@ -32,6 +32,8 @@ async def cases_page(browser: Browser, base: str, name: str) -> Page:
     await page.fill("#password", PASSWORD)
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("#who")).to_have_text(name)
+    # Live: the socket is subscribed, so events from here on reach the page.
+    await expect(page.locator("body")).to_have_attribute("data-live", "on")
     return page
 
 

@@ -21,6 +21,8 @@ async def log_in(page: Page, base: str, name: str) -> None:
     await page.fill("#password", PASSWORD)
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("#who")).to_have_text(name)
+    # Live: the socket is subscribed, so events from here on reach the page.
+    await expect(page.locator("body")).to_have_attribute("data-live", "on")
 
 
 async def console(browser: Browser, base: str, name: str) -> Page:

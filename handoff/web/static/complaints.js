@@ -203,10 +203,13 @@ function live() {
   ws.onopen = () => { wsRetry = 500; };
   ws.onmessage = (message) => {
     const data = JSON.parse(message.data);
+    // Subscribed: re-read once, for what happened while the socket was away.
+    if (data.type === "ready") { document.body.dataset.live = "on"; soon(); }
     if (data.type === "case") { toast(data); soon(); }
   };
   ws.onclose = () => {
     ws = null;
+    document.body.dataset.live = "off";
     if (!$("app").classList.contains("hidden")) { setTimeout(live, wsRetry); wsRetry = Math.min(wsRetry * 2, 10000); }
   };
 }

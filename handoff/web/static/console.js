@@ -46,6 +46,7 @@ function live() {
   ws.onopen = () => { wsRetry = 500; watch(); };
   ws.onmessage = (message) => {
     const data = JSON.parse(message.data);
+    if (data.type === "ready") document.body.dataset.live = "on";
     // Complaint cases live on their own page; the console only says that one needs attention.
     if (data.type === "case") {
       if (data.event === "escalated" || data.event === "reopened") $("case-alert").textContent = `${data.case} ${t("case_" + data.event)}`;
@@ -55,6 +56,7 @@ function live() {
   };
   ws.onclose = () => {
     ws = null;
+    document.body.dataset.live = "off";
     if (!$("app").classList.contains("hidden")) { setTimeout(live, wsRetry); wsRetry = Math.min(wsRetry * 2, 10000); }
   };
 }

@@ -25,6 +25,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from channels.base import Channel, register_channel
 from channels.config import TelegramConfig
+from channels.telegram_http import AiohttpRequest
 from core.messages import EngineNotReady, Inbound, Outbound
 from core.ports import Core, SendFailed, SharedStore
 from core.tasks import stop_tasks
@@ -88,6 +89,7 @@ class TelegramChannel(Channel):
         base = self._config.api_base_url
         builder = Application.builder().token(self._config.token)
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(pool_size=1))
         if self._config.mode == "webhook":
             builder = builder.updater(None)
         application = builder.build()

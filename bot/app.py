@@ -206,6 +206,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         wait_replicas=settings.wait_replicas(),
         wait_ms=settings.redis_wait_ms,
     )
+    app[INBOUND].start()
     yield
     await app[INBOUND].close()
     await outbox.close()

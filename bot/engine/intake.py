@@ -4,7 +4,8 @@ A platform webhook must be answered within seconds, so a push channel hands each
 `InboundQueue.submit`, which stores it in Redis (dropping a platform retry by its message id) and
 returns. A worker per conversation then handles the messages one by one, in arrival order; a lease
 in Redis makes one worker across all instances own a conversation, and a sweep picks up the queue
-of an instance that died before handling what it had acknowledged.
+of an instance that died before handling what it had acknowledged. The worker runs in whichever
+process has a turn free (`bot.engine.ready`), except for a webhook waiting for its own replies.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from bot.engine.ready import ReadyList
 from bot.engine.streams import Workers, drain
 from core.keys import DEDUP_TTL_SECONDS, Keys
 from core.lease import Lease
@@ -137,6 +139,7 @@ class InboundQueue:
         self._local = Workers(self._drain)
         self._workers = self._local.tasks
         self._waiters: dict[str, _Waiter] = {}
+        self._ready = ReadyList(client, keys.inbound_ready, self._run_pulled, self._free_turn, turns_at_once)
 
     async def submit(
         self, inbound: Inbound, *, wait_reply: float = 0.0, passive: Passive | None = None
@@ -175,12 +178,14 @@ class InboundQueue:
         if held is not None and not await self._replicated(conversation, int(held)):
             self.kick(conversation)  # stored all the same: it is handled, and the platform's retry dropped
             raise StorageUnavailable("the message is not safe on a replica yet; retry shortly")
-        waiter = None
-        if wait_reply > 0 and passive is not None:
-            waiter = self._waiters[entry_id] = _Waiter(passive)
-        self.kick(conversation)
-        if waiter is None:
+        if wait_reply <= 0 or passive is None:
+            # Handled by whichever process has a turn free, not necessarily this one.
+            self._ready.start()
+            await self._ready.announce(conversation)
             return Submitted(duplicate=False)
+        # The webhook waits here for the replies: its own process handles the message.
+        waiter = self._waiters[entry_id] = _Waiter(passive)
+        self.kick(conversation)
         try:
             replies = await asyncio.wait_for(asyncio.shield(waiter.future), wait_reply)
         except asyncio.TimeoutError:
@@ -235,6 +240,22 @@ class InboundQueue:
     def kick(self, conversation: str) -> None:
         """Make sure a local worker drains the conversation's queue (no-op if one is running)."""
         self._local.kick(conversation)
+
+    def start(self) -> None:
+        """Start pulling announced conversations (also started by the first submit)."""
+        self._ready.start()
+
+    async def _free_turn(self) -> None:
+        async with self._turns:
+            pass
+
+    async def _run_pulled(self, conversation: str) -> None:
+        self.kick(conversation)
+        task = self._workers.get(conversation)
+        if task is not None:
+            # The runner stays busy while its conversation is handled: a process pulls at most as many
+            # conversations as it runs turns at once.
+            await asyncio.wait([task])
 
     async def _drain(self, conversation: str) -> None:
         # Renewed while a message is handled (however long Rasa's lock or the model takes), so no
@@ -335,11 +356,17 @@ class InboundQueue:
         return len(stale)
 
     async def idle(self) -> None:
-        """Wait until the local workers have drained their queues."""
-        while tasks := [t for t in self._workers.values() if not t.done()]:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        """Wait until nothing announced is left to pull and the local workers have drained their queues."""
+        while True:
+            if tasks := [t for t in self._workers.values() if not t.done()]:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            elif await self._ready.waiting():
+                await asyncio.sleep(0.01)
+            else:
+                return
 
     async def close(self) -> None:
         """Stop local workers; their unfinished messages stay queued for another instance."""
+        await self._ready.close()
         await stop_tasks(*self._workers.values())
         self._workers.clear()

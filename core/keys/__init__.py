@@ -157,6 +157,11 @@ class Keys:
         return f"{self.prefix}:inq:active"
 
     @property
+    def inbound_ready(self) -> str:
+        """List of conversations announced as having a message waiting; idle processes pull from it."""
+        return f"{self.prefix}:inq:ready"
+
+    @property
     def inbound_dead(self) -> str:
         """Stream of messages that could not be handled after every retry, kept for inspection."""
         return f"{self.prefix}:inq:dead"

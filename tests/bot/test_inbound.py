@@ -26,11 +26,13 @@ class Bot:
         self.sent: list[tuple[str, str]] = []
         self.replayed: list[bool] = []
         self.done = asyncio.Event()
+        self.started = asyncio.Event()
         self.expect = 0
         self._fail = fail_first
         self._delay = delay
 
     async def handle(self, message: Inbound, reply: Reply) -> None:
+        self.started.set()
         if self._fail > 0:
             self._fail -= 1
             raise RuntimeError("transient failure")
@@ -195,6 +197,7 @@ async def test_a_turn_longer_than_the_lease_is_never_taken_over_by_another_insta
     first = InboundQueue(redis_client, keys, slow.handle, slow)
     second = InboundQueue(redis_client, keys, other.handle, other)
     await first.submit(message("c8", "slow one", "s1"))
+    await asyncio.wait_for(slow.started.wait(), 5)  # the first instance is in the middle of its turn
 
     await sweep_until(second, slow.done)
     await asyncio.wait_for(first.idle(), 10)
@@ -273,3 +276,34 @@ async def test_a_full_backlog_refuses_new_conversations_until_it_drains_and_lose
         "echo: and again",
     ]
     assert ("telegram:o3", "echo: third") in bot.sent
+
+
+async def test_a_process_with_no_turn_free_leaves_new_conversations_to_one_that_has(
+    redis_client: aioredis.Redis, keys: Keys
+) -> None:
+    # Platforms reuse few connections, so one process may take in every webhook; the work must not stay there.
+    release = asyncio.Event()
+
+    class Busy(Bot):
+        async def handle(self, message: Inbound, reply: Reply) -> None:
+            self.started.set()
+            await release.wait()
+            await super().handle(message, reply)
+
+    busy, idle = Busy(), Bot()
+    idle.expect = 2
+    receiving = InboundQueue(redis_client, keys, busy.handle, busy, turns_at_once=1)
+    other = InboundQueue(redis_client, keys, idle.handle, idle, turns_at_once=1)
+    await receiving.submit(message("d1", "first", "d1"))
+    await asyncio.wait_for(busy.started.wait(), 5)  # its one turn is taken
+    other.start()
+    await receiving.submit(message("d2", "second", "d2"))
+    await receiving.submit(message("d3", "third", "d3"))
+    # Both new conversations are handled while the receiving process's one turn is still busy.
+    await asyncio.wait_for(idle.done.wait(), 10)
+    assert sorted(idle.seen) == ["second", "third"]
+    release.set()
+    await asyncio.wait_for(receiving.idle(), 10)
+    assert busy.seen == ["first"]
+    await receiving.close()
+    await other.close()

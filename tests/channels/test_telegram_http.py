@@ -44,9 +44,8 @@ class Capture:
                     files[name] = (value.filename, upload.read())
             else:
                 fields[name] = value
-        self.calls.append(
-            {"method": request.match_info["method"], "type": request.content_type, "fields": fields, "files": files}
-        )
+        method, kind = request.match_info["method"], request.content_type
+        self.calls.append({"method": method, "type": kind, "fields": fields, "files": files})
         if self.status != 200:
             return web.Response(status=self.status, text="<html>Bad Gateway</html>")
         message = {"message_id": 1, "date": 0, "chat": {"id": 42, "type": "private"}, "from": BOT_USER}
@@ -110,7 +109,7 @@ async def test_an_unreachable_api_or_a_gateway_error_is_a_network_error(api: tup
     await server.close()  # nothing listens there any more
     request = AiohttpRequest()
     bot = await bot_on(closed, request)
-    with pytest.raises(NetworkError, match="aiohttp.ClientConnectorError"):
+    with pytest.raises(NetworkError, match=r"aiohttp\.ClientConnectorError"):
         await bot.send_message(42, "hello")
     await request.shutdown()
 

@@ -148,8 +148,9 @@ async def load(channel: str, rate: float, seconds: float, send: Sender, seed: in
             await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
             try:
                 latency = await asyncio.wait_for(send(session, i, pick(rng)), seconds + DRAIN_SECONDS)
-            except (asyncio.TimeoutError, aiohttp.ClientError):
+            except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
                 errors += 1
+                print(f"{channel} message {i}: {type(exc).__name__} {exc}", file=sys.stderr, flush=True)
                 return
             if latency is not None:
                 latencies.append(latency)

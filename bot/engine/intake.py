@@ -138,7 +138,9 @@ class InboundQueue:
         self._submit = client.register_script(_SUBMIT_LUA)
         self._local = Workers(self._drain)
         self._workers = self._local.tasks
-        self._waiters: dict[str, _Waiter] = {}
+        # By conversation and entry id: entry ids are per stream (the millisecond), so two conversations'
+        # messages stored in the same millisecond share one.
+        self._waiters: dict[tuple[str, str], _Waiter] = {}
         self._ready = ReadyList(client, keys.inbound_ready, self._run_pulled, self._free_turn, turns_at_once)
 
     async def submit(
@@ -184,7 +186,7 @@ class InboundQueue:
             await self._ready.announce(conversation)
             return Submitted(duplicate=False)
         # The webhook waits here for the replies: its own process handles the message.
-        waiter = self._waiters[entry_id] = _Waiter(passive)
+        waiter = self._waiters[conversation, entry_id] = _Waiter(passive)
         self.kick(conversation)
         try:
             replies = await asyncio.wait_for(asyncio.shield(waiter.future), wait_reply)
@@ -192,7 +194,7 @@ class InboundQueue:
             return Submitted(duplicate=False)
         finally:
             # From here on the worker sends whatever it has not handed over.
-            self._waiters.pop(entry_id, None)
+            self._waiters.pop((conversation, entry_id), None)
             if not waiter.future.done():
                 waiter.future.cancel()
         return Submitted(duplicate=False, replies=replies)
@@ -338,7 +340,7 @@ class InboundQueue:
                     return ()
                 log.warning("message handling failed; retrying", exc_info=True, extra={"attempt": attempt})
                 await asyncio.sleep(RETRY_BASE_SECONDS * 2 ** (attempt - 1))
-        waiter = self._waiters.pop(entry_id, None)
+        waiter = self._waiters.pop((conversation, entry_id), None)
         if waiter is not None and not waiter.future.done():
             if waiter.passive(replies):
                 waiter.future.set_result(list(replies))

@@ -307,3 +307,28 @@ async def test_a_process_with_no_turn_free_leaves_new_conversations_to_one_that_
     assert busy.seen == ["first"]
     await receiving.close()
     await other.close()
+
+
+async def test_each_waiting_webhook_gets_its_own_conversations_reply(
+    redis_client: aioredis.Redis, keys: Keys
+) -> None:
+    # Stream ids are per conversation and made of the millisecond: two customers' messages stored in the
+    # same millisecond get the same id, and a reply must still go back to its own customer's webhook.
+    bot = Bot()
+    queue = InboundQueue(redis_client, keys, bot.handle, bot, turns_at_once=8)
+    senders = [f"w{i}" for i in range(200)]
+    submitted = await asyncio.gather(
+        *(
+            queue.submit(message(s, f"from {s}", f"m-{s}"), wait_reply=5, passive=lambda r: len(r) == 1)
+            for s in senders
+        )
+    )
+    await queue.idle()
+    await queue.close()
+    answered = {s: [r.text for r in (done.replies or [])] for s, done in zip(senders, submitted)}
+    pushed = {conversation: text for conversation, text in bot.sent}
+    for s in senders:
+        # Answered on its own webhook, or pushed to its own conversation: never another customer's reply.
+        assert answered[s] in ([f"echo: from {s}"], []), (s, answered[s])
+        if not answered[s]:
+            assert pushed.get(f"telegram:{s}") == f"echo: from {s}"

@@ -325,7 +325,7 @@ async def test_each_waiting_webhook_gets_its_own_conversations_reply(
     )
     await queue.idle()
     await queue.close()
-    answered = {s: [r.text for r in (done.replies or [])] for s, done in zip(senders, submitted)}
+    answered = {s: [r.text for r in (done.replies or [])] for s, done in zip(senders, submitted, strict=True)}
     pushed = {conversation: text for conversation, text in bot.sent}
     for s in senders:
         # Answered on its own webhook, or pushed to its own conversation: never another customer's reply.

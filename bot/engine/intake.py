@@ -180,8 +180,9 @@ class InboundQueue:
         if held is not None and not await self._replicated(conversation, int(held)):
             self.kick(conversation)  # stored all the same: it is handled, and the platform's retry dropped
             raise StorageUnavailable("the message is not safe on a replica yet; retry shortly")
-        if wait_reply <= 0 or passive is None:
-            # Handled by whichever process has a turn free, not necessarily this one.
+        # A webhook may wait for its own replies only while this process has a turn free; otherwise the
+        # message goes to whichever process has one, and its replies through the outbox.
+        if wait_reply <= 0 or passive is None or self._turns.locked():
             self._ready.start()
             await self._ready.announce(conversation)
             return Submitted(duplicate=False)

@@ -332,3 +332,34 @@ async def test_each_waiting_webhook_gets_its_own_conversations_reply(
         assert answered[s] in ([f"echo: from {s}"], []), (s, answered[s])
         if not answered[s]:
             assert pushed.get(f"telegram:{s}") == f"echo: from {s}"
+
+
+async def test_a_waiting_webhook_on_a_busy_process_is_answered_at_once_and_its_reply_pushed(
+    redis_client: aioredis.Redis, keys: Keys
+) -> None:
+    release = asyncio.Event()
+
+    class Busy(Bot):
+        async def handle(self, message: Inbound, reply: Reply) -> None:
+            self.started.set()
+            await release.wait()
+            await super().handle(message, reply)
+
+    busy, idle = Busy(), Bot()
+    idle.expect = 1
+    receiving = InboundQueue(redis_client, keys, busy.handle, busy, turns_at_once=1)
+    other = InboundQueue(redis_client, keys, idle.handle, idle, turns_at_once=1)
+    await receiving.submit(message("e1", "first", "e1"))
+    await asyncio.wait_for(busy.started.wait(), 5)
+    other.start()
+    # WeChat's webhook would wait up to 5 s for a passive reply; with no turn free here it does not wait.
+    began = asyncio.get_running_loop().time()
+    submitted = await receiving.submit(message("e2", "second", "e2"), wait_reply=5, passive=lambda r: True)
+    assert asyncio.get_running_loop().time() - began < 1
+    assert submitted.replies is None
+    await asyncio.wait_for(idle.done.wait(), 10)
+    assert idle.sent == [("telegram:e2", "echo: second")]
+    release.set()
+    await asyncio.wait_for(receiving.idle(), 10)
+    await receiving.close()
+    await other.close()

@@ -254,11 +254,9 @@ class InboundQueue:
 
     async def _run_pulled(self, conversation: str) -> None:
         self.kick(conversation)
-        task = self._workers.get(conversation)
-        if task is not None:
-            # The runner stays busy while its conversation is handled: a process pulls at most as many
-            # conversations as it runs turns at once.
-            await asyncio.wait([task])
+        # The runner stays busy while its conversation is handled: a process pulls at most as many
+        # conversations as it runs turns at once.
+        await asyncio.wait([self._workers[conversation]])
 
     async def _drain(self, conversation: str) -> None:
         # Renewed while a message is handled (however long Rasa's lock or the model takes), so no

@@ -62,6 +62,19 @@ async def keys(redis_client: aioredis.Redis, key_prefix: str) -> AsyncIterator[K
     yield Keys(key_prefix + "in" + uuid.uuid4().hex[:6])
 
 
+class Held(Bot):
+    """A handler whose turns wait for ``release``: its process has no turn free meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def handle(self, message: Inbound, reply: Reply) -> None:
+        self.started.set()
+        await self.release.wait()
+        await super().handle(message, reply)
+
+
 async def sweep_until(instance: InboundQueue, done: asyncio.Event, seconds: float = 10) -> None:
     """Run the instance's recovery sweep, as its sweeper does, until ``done`` (at most ``seconds``)."""
 
@@ -244,14 +257,7 @@ async def test_a_full_backlog_refuses_new_conversations_until_it_drains_and_lose
     redis_client: aioredis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(inbound_module, "MAX_WAITING_PER_CONVERSATION", 3)
-    release = asyncio.Event()
-
-    class Slow(Bot):
-        async def handle(self, message: Inbound, reply: Reply) -> None:
-            await release.wait()  # the instance is saturated: nothing gets handled for now
-            await super().handle(message, reply)
-
-    bot = Slow()
+    bot = Held()  # the instance is saturated: nothing gets handled for now
     bot.expect = 5
     queue = InboundQueue(redis_client, keys, bot.handle, bot, backlog_limit=2)
     await queue.submit(message("o1", "first", "o1-1"))
@@ -264,7 +270,7 @@ async def test_a_full_backlog_refuses_new_conversations_until_it_drains_and_lose
     await queue.submit(message("o1", "and again", "o1-3"))
     with pytest.raises(Overloaded):
         await queue.submit(message("o1", "one too many", "o1-4"))
-    release.set()
+    bot.release.set()
     await asyncio.wait_for(queue.idle(), 10)
     # Drained in order; the refused ones come back as the platform retries and are taken now.
     await queue.submit(message("o3", "third", "o3-1"))
@@ -282,15 +288,7 @@ async def test_a_process_with_no_turn_free_leaves_new_conversations_to_one_that_
     redis_client: aioredis.Redis, keys: Keys
 ) -> None:
     # Platforms reuse few connections, so one process may take in every webhook; the work must not stay there.
-    release = asyncio.Event()
-
-    class Busy(Bot):
-        async def handle(self, message: Inbound, reply: Reply) -> None:
-            self.started.set()
-            await release.wait()
-            await super().handle(message, reply)
-
-    busy, idle = Busy(), Bot()
+    busy, idle = Held(), Bot()
     idle.expect = 2
     receiving = InboundQueue(redis_client, keys, busy.handle, busy, turns_at_once=1)
     other = InboundQueue(redis_client, keys, idle.handle, idle, turns_at_once=1)
@@ -302,7 +300,7 @@ async def test_a_process_with_no_turn_free_leaves_new_conversations_to_one_that_
     # Both new conversations are handled while the receiving process's one turn is still busy.
     await asyncio.wait_for(idle.done.wait(), 10)
     assert sorted(idle.seen) == ["second", "third"]
-    release.set()
+    busy.release.set()
     await asyncio.wait_for(receiving.idle(), 10)
     assert busy.seen == ["first"]
     await receiving.close()
@@ -337,15 +335,7 @@ async def test_each_waiting_webhook_gets_its_own_conversations_reply(
 async def test_a_waiting_webhook_on_a_busy_process_is_answered_at_once_and_its_reply_pushed(
     redis_client: aioredis.Redis, keys: Keys
 ) -> None:
-    release = asyncio.Event()
-
-    class Busy(Bot):
-        async def handle(self, message: Inbound, reply: Reply) -> None:
-            self.started.set()
-            await release.wait()
-            await super().handle(message, reply)
-
-    busy, idle = Busy(), Bot()
+    busy, idle = Held(), Bot()
     idle.expect = 1
     receiving = InboundQueue(redis_client, keys, busy.handle, busy, turns_at_once=1)
     other = InboundQueue(redis_client, keys, idle.handle, idle, turns_at_once=1)
@@ -359,7 +349,7 @@ async def test_a_waiting_webhook_on_a_busy_process_is_answered_at_once_and_its_r
     assert submitted.replies is None
     await asyncio.wait_for(idle.done.wait(), 10)
     assert idle.sent == [("telegram:e2", "echo: second")]
-    release.set()
+    busy.release.set()
     await asyncio.wait_for(receiving.idle(), 10)
     await receiving.close()
     await other.close()

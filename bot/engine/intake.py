@@ -255,8 +255,10 @@ class InboundQueue:
     async def _run_pulled(self, conversation: str) -> None:
         self.kick(conversation)
         # The runner stays busy while its conversation is handled: a process pulls at most as many
-        # conversations as it runs turns at once.
-        await asyncio.wait([self._workers[conversation]])
+        # conversations as it runs turns at once. (No worker: a kick that starts none, as in the tests'
+        # crashed instance; the runner must survive it.)
+        if (task := self._workers.get(conversation)) is not None:
+            await asyncio.wait([task])
 
     async def _drain(self, conversation: str) -> None:
         # Renewed while a message is handled (however long Rasa's lock or the model takes), so no

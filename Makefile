@@ -21,7 +21,7 @@ lint: install ## ruff, mypy (strict), the import-linter layer contracts, no impo
 install: ## Create .venv with Python 3.10 and install the pinned packages if needed
 	@scripts/bootstrap.sh
 
-ui: ## Install the staff pages' browser libraries (Apache ECharts) from the npm registry if needed
+ui: ## Install the staff pages' browser libraries (Apache ECharts) and the tests' axe-core from the npm registry if needed
 	@scripts/ensure-ui.sh
 
 browser: ## Install what the tests need from Debian (chromium, a CJK font, redis-server) if missing

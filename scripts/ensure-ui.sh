@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the staff pages' browser libraries (Apache ECharts) from the npm registry, pinned by
+# Install the staff pages' browser libraries (Apache ECharts) and the tests' axe-core from the npm registry, pinned by
 # package-lock.json, unless the lock has not changed since the last install. Nothing loads from a CDN.
 set -euo pipefail
 cd "$(dirname "$0")/.."

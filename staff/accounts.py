@@ -24,6 +24,10 @@ from staff.throttle import LoginThrottle
 ROLES = ("editor", "agent", "supervisor", "quality", "admin")
 COOKIE = "cs_session"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# The staff app's languages: zh-CN first, English on request.
+LANGUAGES = ("zh", "en")
+# What an operation asks for when any signed-in user may call it (their own preferences, say).
+SIGNED_IN = "staff"
 # scrypt at n=2**14, r=8: about 16 MiB and tens of milliseconds per check, per OWASP's minimum.
 _N, _R, _P = 2**14, 8, 1
 
@@ -67,7 +71,7 @@ class Session:
     def has(self, role: str) -> bool:
         """Return True when the user holds ``role`` (admin: all; a supervisor: agent and quality too)."""
         implied = role in ("agent", "quality") and "supervisor" in self.roles
-        return role in self.roles or "admin" in self.roles or implied
+        return role == SIGNED_IN or role in self.roles or "admin" in self.roles or implied
 
 
 class Accounts:
@@ -147,6 +151,18 @@ class Accounts:
             await self.logout(token)
             return None
         return Session(token, data["username"], tuple(record["roles"]), data["csrf"])
+
+    async def language(self, username: str) -> str | None:
+        """Return the language the user chose for the staff app, or None when they never chose."""
+        raw = await self.redis.hget(self._keys.staff_preferences, username)
+        chosen = json.loads(raw).get("language") if raw else None
+        return chosen if chosen in LANGUAGES else None
+
+    async def set_language(self, username: str, language: str) -> None:
+        """Remember the user's language for every staff page and browser; refuses unknown ones."""
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        await self.redis.hset(self._keys.staff_preferences, username, json.dumps({"language": language}))
 
     async def logout(self, token: str) -> None:
         """End a session."""

@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from core.keys import SESSION_TTL_SECONDS
-from staff.accounts import COOKIE
-from staff.api import Operation, read_json
+from staff.accounts import COOKIE, LANGUAGES, SIGNED_IN
+from staff.api import Operation, read_json, session_of
 from staff.auth import ACCOUNTS, session_token
 from staff.errors import json_error
 
@@ -66,9 +66,25 @@ async def whoami(request: web.Request) -> web.StreamResponse:
     session = await request.config_dict[ACCOUNTS].session(session_token(request))
     if session is None:
         return json_error(401, "log in first")
+    accounts = request.config_dict[ACCOUNTS]
     return web.json_response(
-        {"username": session.username, "roles": list(session.roles), "csrf": session.csrf}
+        {
+            "username": session.username,
+            "roles": list(session.roles),
+            "csrf": session.csrf,
+            "language": await accounts.language(session.username),
+        }
     )
+
+
+async def set_language(request: web.Request) -> web.StreamResponse:
+    """Remember the signed-in user's language for the staff app."""
+    body = await read_json(request)
+    language = body.get("language") if isinstance(body, dict) else None
+    if language not in LANGUAGES:
+        return json_error(400, f'send {{"language": ...}}, one of {", ".join(LANGUAGES)}')
+    await request.config_dict[ACCOUNTS].set_language(session_of(request).username, str(language))
+    return web.json_response({"language": language})
 
 
 def operations() -> list[Operation]:
@@ -76,11 +92,17 @@ def operations() -> list[Operation]:
     return [
         Operation("POST", "/api/login", login, "Log in (sets an HttpOnly session cookie).", None, "Login"),
         Operation("POST", "/api/logout", logout, "Log out.", None),
-        Operation("GET", "/api/session", whoami, "The logged-in user and CSRF token.", None),
+        Operation("GET", "/api/session", whoami, "The logged-in user, CSRF token and language.", None),
+        Operation("PUT", "/api/session/language", set_language, "Keep my language.", SIGNED_IN, "Language"),
     ]
 
 
 SCHEMAS: dict[str, Any] = {
+    "Language": {
+        "type": "object",
+        "required": ["language"],
+        "properties": {"language": {"type": "string", "enum": list(LANGUAGES)}},
+    },
     "Login": {
         "type": "object",
         "required": ["username", "password"],

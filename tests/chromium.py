@@ -40,6 +40,30 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+# axe-core from the npm registry (`make ui`), run inside the page under test.
+AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+_BLOCKING = ("serious", "critical")
+
+
+async def assert_accessible(page: Page, name: str) -> None:
+    """Run axe-core (WCAG 2.1 A/AA and best practices) on what ``page`` shows; fail on serious or worse.
+
+    The script is evaluated through the DevTools protocol, which the pages' CSP (script-src 'self') does
+    not block, so the page is checked exactly as staff and customers get it.
+    """
+    await page.evaluate(AXE.read_text() + "\n;0")
+    violations = await page.evaluate(
+        """async () => (await axe.run(document)).violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " → " + n.failureSummary)}))"""
+    )
+    blocking = [v for v in violations if v["impact"] in _BLOCKING]
+    report = "\n".join(
+        f"{v['impact']} {v['id']} ({v['help']}):\n  " + "\n  ".join(v["nodes"]) for v in blocking
+    )
+    assert not blocking, f"axe-core on {name}:\n{report}"
+
+
 async def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
     """Save what ``page`` shows as ``SCREENSHOTS/name.png`` and return the file."""
     path = SCREENSHOTS / f"{name}.png"  # Playwright makes the folder

@@ -27,7 +27,7 @@
           suggestLabel: "Try asking" }
   }[lang];
   var suggestions = opts.suggest ? String(opts.suggest).split("|").map(function (q) { return q.trim(); }).filter(Boolean).slice(0, 6) : T.suggest;
-  var color = /^#[0-9a-fA-F]{3,8}$/.test(opts.color || "") ? opts.color : "#1677ff";
+  var color = /^#[0-9a-fA-F]{3,8}$/.test(opts.color || "") ? opts.color : "#0958d9"; // 5.9:1 on white (WCAG AA); a shop may pass its own data-color
   var storeKey = "cs-webchat:" + server.host + ":";
   function load(name, fallback) {
     try { var v = localStorage.getItem(storeKey + name); return v === null ? fallback : JSON.parse(v); } catch (e) { return fallback; }
@@ -64,7 +64,7 @@
     ".buttons{margin-top:6px;display:flex;flex-wrap:wrap;gap:6px}",
     ".buttons button{border:1px solid " + color + ";background:#fff;color:" + color + ";border-radius:14px;padding:4px 10px;font-size:13px;cursor:pointer}",
     ".msg img{max-width:100%;border-radius:8px;margin-top:6px}",
-    ".typing{font-size:12px;color:#888;padding:0 14px 6px;display:none;background:#f5f6f8}",
+    ".typing{font-size:12px;color:#5f6368;padding:0 14px 6px;display:none;background:#f5f6f8}",
     "form{display:flex;border-top:1px solid #eee}",
     "textarea{flex:1;border:0;padding:10px 12px;font-size:14px;resize:none;height:48px;outline:none}",
     "form button{border:0;background:" + color + ";color:#fff;padding:0 16px;font-size:14px;cursor:pointer}",

@@ -231,6 +231,11 @@ class Keys:
         """Hash of each team's business hours (JSON)."""
         return f"{self.prefix}:hours"
 
+    @property
+    def routing_policy(self) -> str:
+        """The routing policy supervisors set in the staff app (JSON), over the environment's defaults."""
+        return f"{self.prefix}:routing:policy"
+
     def offline_leaving(self, conversation_id: str) -> str:
         """Marker that the customer's next message is an offline message (team and language)."""
         return f"{self.prefix}:left:leaving:{conversation_id}"
@@ -265,6 +270,11 @@ class Keys:
     def users(self) -> str:
         """Hash of staff accounts (scrypt hash and roles, JSON)."""
         return f"{self.prefix}:users"
+
+    @property
+    def staff_preferences(self) -> str:
+        """Hash of each staff user's preferences (JSON: the staff app's language)."""
+        return f"{self.prefix}:users:prefs"
 
     def session(self, token: str) -> str:
         """A staff session (expires)."""

@@ -146,6 +146,10 @@ class KnowledgeKeys:
         """What the publish of a version built (expires; rebuilt when gone)."""
         return f"{self.base}:built:{number}"
 
+    def usage(self, day: str) -> str:
+        """Hash of one day's (UTC) counts of how the bot used each entry: ``locale/id/band`` → n (expires)."""
+        return f"{self.base}:usage:{day}"
+
 
 @dataclass(frozen=True)
 class ComplaintKeys:

@@ -16,7 +16,7 @@ const EN = {
   entries: "entries", admins_only: "The audit log is for admins.",
 };
 const ZH = { entries: "条记录", admins_only: "审计日志仅管理员可查看。" };
-const texts = i18n("audit-lang", EN, ZH);
+const texts = i18n(EN, ZH);
 const t = texts.t;
 
 function cell(text, className) {

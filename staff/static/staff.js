@@ -1,11 +1,15 @@
 // What every staff page shares: element lookup, the JSON API with the session's CSRF token, the
-// login form, and zh-CN/English texts (the choice remembered per page in localStorage).
-// Plain ES module, no build step: the pages import it from /staff/staff.js.
+// login form, the app shell (navigation, who is signed in, language, log out) and zh-CN/English texts.
+// The language is the user's: chosen once, it follows them to every staff page and browser.
+// Plain ES modules, no build step: the pages import this from /staff/staff.js.
+
+import { renderNav } from "/staff/shell.js";
 
 export const $ = (id) => document.getElementById(id);
 
-export const session = { csrf: "", username: "", roles: [] };
+export const session = { csrf: "", username: "", roles: [], language: null };
 let whenLoggedOut = () => {};
+let texts = null; // the page's i18n(), which the shell's navigation and language switch follow
 
 /** Call the API; a 401 (session gone) shows the page's login form. */
 export async function api(method, path, body, raw) {
@@ -24,24 +28,42 @@ export async function api(method, path, body, raw) {
 export async function loadSession() {
   const me = await api("GET", "/api/session");
   if (!me.ok) return false;
-  Object.assign(session, { csrf: me.data.csrf, username: me.data.username, roles: me.data.roles || [] });
+  Object.assign(session, {
+    csrf: me.data.csrf, username: me.data.username, roles: me.data.roles || [], language: me.data.language,
+  });
+  if (texts) texts.follow(session.language);
   return true;
 }
 
-/** Show the page's #login section instead of its #app. */
-export function showLogin() { $("login").classList.remove("hidden"); $("app").classList.add("hidden"); }
+/** Show the page's #login section instead of its #app (and the navigation of nobody). */
+export function showLogin() {
+  $("login").classList.remove("hidden"); $("app").classList.add("hidden");
+  $("logout")?.classList.add("hidden");
+  Object.assign(session, { csrf: "", username: "", roles: [] });
+  renderNav($("staff-nav"), [], texts ? texts.lang : "zh");
+  $("who").textContent = "";
+}
 
 /** Read the session and show #app (with the user's name in #who), or the login form; true when signed in. */
 export async function signedIn() {
   if (!(await loadSession())) { showLogin(); return false; }
   $("who").textContent = session.username;
   $("login").classList.add("hidden"); $("app").classList.remove("hidden");
+  $("logout")?.classList.remove("hidden");
+  renderNav($("staff-nav"), session.roles, texts ? texts.lang : "zh");
   return true;
+}
+
+/** Log out and show the login form (the page reloads, so no socket or timer of the user outlives them). */
+async function logOut() {
+  await api("POST", "/api/logout", {});
+  location.reload();
 }
 
 /** Wire the page's #login-form: on success call ``start``; ``showLogin`` runs whenever the session ends. */
 export function bindLogin(start, showLogin) {
   whenLoggedOut = showLogin;
+  $("logout")?.addEventListener("click", logOut);
   $("login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const res = await api("POST", "/api/login", { username: $("username").value, password: $("password").value });
@@ -49,10 +71,17 @@ export function bindLogin(start, showLogin) {
   });
 }
 
-/** Texts in zh-CN (the page's own markup, plus ``zh`` for script-made text) and English (``en``). */
-export function i18n(storageKey, en, zh) {
-  let lang = localStorage.getItem(storageKey) || (navigator.language.startsWith("zh") ? "zh" : "en");
+/** Texts in zh-CN (the page's own markup, plus ``zh`` for script-made text) and English (``en``).
+
+The language is the signed-in user's choice (kept on the server), else this browser's last one, else
+the browser's own; the switch in the header changes it for every staff page.
+*/
+export function i18n(pageEn, zh) {
+  const en = { ...SHARED_EN, ...pageEn };
+  const stored = localStorage.getItem(LANG_KEY);
+  let lang = stored || (navigator.language.startsWith("zh") ? "zh" : "en");
   const zhDefaults = {};
+  const listeners = [];
   const t = (key) => (lang === "en" ? en[key] : (zh[key] || zhDefaults[key])) || key;
   function apply() {
     document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
@@ -66,12 +95,39 @@ export function i18n(storageKey, en, zh) {
       if (!(key in zhDefaults)) zhDefaults[key] = el.placeholder;
       el.placeholder = t(key);
     });
+    document.querySelectorAll("[data-i18n-label]").forEach((el) => {
+      const key = el.dataset.i18nLabel;
+      if (!(key in zhDefaults)) zhDefaults[key] = el.getAttribute("aria-label");
+      el.setAttribute("aria-label", t(key));
+    });
     $("lang-switch").textContent = lang === "en" ? "中文" : "English";
+    $("lang-switch").setAttribute("lang", lang === "en" ? "zh-CN" : "en");
+    renderNav($("staff-nav"), session.roles, lang);
+    listeners.forEach((listener) => listener(lang));
   }
-  function toggle() {
-    lang = lang === "en" ? "zh" : "en";
-    localStorage.setItem(storageKey, lang);
+  function set(next) {
+    if (next === lang) return;
+    lang = next;
+    localStorage.setItem(LANG_KEY, lang);
     apply();
   }
-  return { t, apply, toggle, get lang() { return lang; } };
+  function toggle() {
+    set(lang === "en" ? "zh" : "en");
+    if (session.username) api("PUT", "/api/session/language", { language: lang });
+  }
+  texts = {
+    t, apply, toggle,
+    /** Take the user's stored choice (on sign-in), if they made one. */
+    follow(chosen) { if (chosen) set(chosen); },
+    /** Call ``listener(lang)`` after every change of language (to redraw script-made text). */
+    onChange(listener) { listeners.push(listener); },
+    get lang() { return lang; },
+  };
+  return texts;
 }
+
+const LANG_KEY = "staff-lang";
+// The shell's and login form's texts in English (their zh-CN is each page's markup).
+const SHARED_EN = {
+  logout: "Log out", login: "Log in", username: "User name", password: "Password", presence: "My status",
+};

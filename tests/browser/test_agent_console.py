@@ -7,7 +7,7 @@ from playwright.async_api import expect
 
 from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import PASSWORD, support_engine  # noqa: F401  (session fixture)
-from tests.chromium import chromium
+from tests.chromium import assert_accessible, chromium, screenshot
 
 
 async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine: TestClient) -> None:  # noqa: F811
@@ -25,6 +25,8 @@ async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine
             await browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
         ).new_page()
         await agent.goto(base + "/agent")
+        await screenshot(agent, "login")
+        await assert_accessible(agent, "login")
         await agent.fill("#username", "ann")
         await agent.fill("#password", PASSWORD)
         await agent.click("#login-form button[type=submit]")
@@ -40,6 +42,8 @@ async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine
         await agent.press("#note", "Enter")
         await expect(agent.locator("#notes div").last).to_have_text("ann: <b>老客户</b>，语气急")
         await expect(agent.locator("#history li.selected")).to_have_count(1)
+        await screenshot(agent, "console-conversation")
+        await assert_accessible(agent, "console-conversation")
 
         await agent.fill("#reply", "您好，我是 Ann，<script>alert(1)</script>请说")
         await agent.press("#reply", "Enter")

@@ -11,7 +11,7 @@ from staff.accounts import Accounts
 from staff.auth import ACCOUNTS
 from tests.bot.test_agent_api import PASSWORD
 from tests.bot.test_closing import desk, with_ann  # noqa: F401  (fixture: a staffed instance of its own)
-from tests.chromium import chromium, screenshot
+from tests.chromium import assert_accessible, chromium, screenshot
 
 
 async def test_an_admin_sees_who_read_a_transcript_and_narrows_the_list(
@@ -43,6 +43,7 @@ async def test_an_admin_sees_who_read_a_transcript_and_narrows_the_list(
         await page.click("#filters button[type=submit]")
         await expect(page.locator("#entries tr", has_text=conversation).first).to_be_visible()
         await screenshot(page, "audit", full_page=True)
+        await assert_accessible(page, "audit")
         await page.click("#lang-switch")
         await expect(page.locator("h1")).to_have_text("Audit log")
         await context.close()

@@ -19,7 +19,7 @@ from handoff.web.appkeys import QUEUE, SERVICE
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
 from tests.browser.test_supervisor_console import console
-from tests.chromium import chromium, screenshot
+from tests.chromium import assert_accessible, chromium, screenshot
 from tests.conftest import say
 
 
@@ -72,6 +72,7 @@ async def test_a_complaint_is_worked_resolved_reopened_and_confirmed_by_the_cust
         await gus.click("#resolve")
         await expect(gus.locator("#case-title")).to_have_text(f"{case_id} · 待客户确认")
         await screenshot(gus, "complaints-agent")
+        await assert_accessible(gus, "complaints-agent")
 
         question = customer.locator(".msg.bot", has_text="已补发，顺丰单号 SF1001")
         await expect(question).to_have_count(1, timeout=10_000)
@@ -87,6 +88,7 @@ async def test_a_complaint_is_worked_resolved_reopened_and_confirmed_by_the_cust
         await again.locator("button", has_text="已解决").click()
         await expect(customer.locator(".msg.bot", has_text="已关闭")).to_have_count(1)
         await screenshot(customer, "complaints-customer")
+        await assert_accessible(customer, "complaints-customer")
         # Confirmed cases leave the list of unfinished work.
         await expect(row).to_have_count(0, timeout=10_000)
 
@@ -121,6 +123,7 @@ async def test_a_case_left_alone_escalates_to_the_supervisor_who_sees_it_live(
         await row.click()
         await expect(sue.locator("#history li[data-action='escalated:overdue']")).to_contain_text("已超时")
         await screenshot(sue, "complaints-supervisor")
+        await assert_accessible(sue, "complaints-supervisor")
 
 
 async def test_an_agent_records_a_complaint_from_the_conversation_they_hold(
@@ -149,7 +152,7 @@ async def test_an_agent_records_a_complaint_from_the_conversation_they_hold(
         status = page.locator("#complaint-status")
         await expect(status).to_contain_text("已登记工单 TS")
         case_id = (await status.inner_text()).split()[-1]
-        await page.click("#complaints-link")
+        await page.click("#nav-complaints")
         row = page.locator(f"#cases tr[data-case={case_id}]")
         await expect(row).to_contain_text("质量")
         await expect(row).to_contain_text("严重")

@@ -11,7 +11,7 @@ from playwright.async_api import expect
 from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
-from tests.chromium import chromium, screenshot
+from tests.chromium import assert_accessible, chromium, screenshot
 from tests.conftest import say
 
 # Non-white pixels in a chart's canvas: a drawn chart has axes, bars and lines.
@@ -96,3 +96,4 @@ async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
         assert waiting not in await page.locator("#drill-rows").inner_text()
         await desk.post("/api/agent/status", json={"status": "offline"}, headers=gus)
         await screenshot(page, "dashboard", full_page=True)
+        await assert_accessible(page, "dashboard")

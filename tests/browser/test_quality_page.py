@@ -10,7 +10,7 @@ from playwright.async_api import Browser, Page, expect
 from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import PASSWORD, login, mine_once_offered
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
-from tests.chromium import chromium, screenshot
+from tests.chromium import assert_accessible, chromium, screenshot
 from tests.conftest import say
 
 
@@ -69,9 +69,11 @@ async def test_an_inspector_scores_a_sample_and_the_agent_reads_it(
         await sue.click("#save-checklist")
         await expect(sue.locator("#checklist-status")).to_contain_text("110")
         await screenshot(sue, "quality-inspector")
+        await assert_accessible(sue, "quality-inspector")
 
         me = await quality_page(browser, base, "gus")
         await expect(me.locator("#samples-panel")).to_be_hidden()
         await expect(me.locator("#my-average")).to_contain_text("平均分 84")
         await expect(me.locator("#my-reviews")).to_contain_text("准确解答: 3/5 — 没有核实订单号")
         await screenshot(me, "quality-agent")
+        await assert_accessible(me, "quality-agent")

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Page, expect
 from handoff.web.appkeys import QUEUE
 from tests.bot.test_agent_api import PASSWORD
 from tests.bot.test_supervise_api import desk  # noqa: F401  (fixture: a staffed instance of its own)
-from tests.chromium import chromium
+from tests.chromium import assert_accessible, chromium, screenshot
 from tests.conftest import say
 
 
@@ -81,6 +81,30 @@ async def test_an_agent_transfers_to_another_team_and_the_supervisor_sees_it_wai
         await expect(sue.locator("#teams li", has_text="billing")).to_have_text("billing: 0 人排队")
         await expect(sue.locator("#agents li", has_text="Gus")).to_contain_text("0/2")
         await expect(sue.locator("#agents li", has_text="Hal")).to_contain_text("1/2")
+        # The shell shows a supervisor every page their role opens, and an agent only theirs.
+        await expect(sue.locator("#staff-nav a")).to_have_text(["工作台", "投诉", "质检", "报表", "设置"])
+        await expect(gus.locator("#staff-nav a")).to_have_text(["工作台", "投诉", "质检"])
+        await expect(sue.locator("#nav-agent")).to_have_attribute("aria-current", "page")
+        await screenshot(sue, "console-supervisor")
+        await assert_accessible(sue, "console-supervisor")
+
+        # The supervisor's view on a phone: one column, nothing wider than the screen.
+        phone_context = await browser.new_context(
+            locale="zh-CN", viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True
+        )
+        phone = await phone_context.new_page()
+        await log_in(phone, base, "sue")
+        await expect(phone.locator("#agents li", has_text="Hal")).to_contain_text("1/2")
+        box = await phone.locator("#overview").bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 375
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 375, "no sideways scrolling"
+        # An agent going offline shows up without a reload (at the latest at the page's 5-second refresh).
+        await queue.set_status("gus", "offline")
+        await expect(phone.locator("#agents li", has_text="Gus")).to_contain_text("离线", timeout=12_000)
+        await screenshot(phone, "console-supervisor-phone", full_page=True)
+        await assert_accessible(phone, "console-supervisor-phone")
     beating.cancel()
     ticket = await desk.app[QUEUE].ticket(f"rest:{sender}")
     assert ticket is not None

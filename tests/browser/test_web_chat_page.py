@@ -8,7 +8,7 @@ from playwright.async_api import expect
 
 from core.keys import Keys
 from core.state import ConversationStates, Owner
-from tests.chromium import chromium
+from tests.chromium import assert_accessible, chromium, screenshot
 
 
 async def test_chat_with_the_bot_and_ask_for_a_human(
@@ -37,6 +37,8 @@ async def test_chat_with_the_bot_and_ask_for_a_human(
         assert await page.locator(".msg img").count() == 0
         await page.locator(".msg.bot .buttons button", has_text="退款多久到账").last.click()
         await expect(page.locator(".msg.bot").last).to_contain_text("工作日")
+        await screenshot(page, "web-chat")
+        await assert_accessible(page, "web-chat")
 
         await page.fill("#text", "你们能帮我修自行车吗")
         await page.click("#send")

@@ -13,7 +13,7 @@ from playwright.async_api import expect
 
 from channels.config import WebchatConfig
 from handoff.web.appkeys import DELIVER, TRANSCRIPTS
-from tests.chromium import chromium, screenshot
+from tests.chromium import assert_accessible, chromium, screenshot
 from tests.conftest import EngineFactory
 
 
@@ -64,7 +64,7 @@ async def shop() -> AsyncIterator[tuple[TestServer, Relay]]:
 
     async def page(request: web.Request) -> web.Response:
         html = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>Shop</title>"
+            "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>Shop</title>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             "<style>div{color:red}</style></head><body><h1>Our shop</h1>"
             f"<script src='http://127.0.0.1:{relay.port}/webchat/widget.js' data-title='客服' async>"
@@ -187,6 +187,7 @@ async def test_on_a_phone_the_chat_is_full_screen_greets_and_offers_questions(
         assert await bubble.locator("svg").count() == 1
         assert (await bubble.inner_text()).strip() in ("", "0")
         await screenshot(page, "widget-phone-closed")
+        await assert_accessible(page, "widget-phone-closed")
         await bubble.click()
         dialog = page.get_by_role("dialog", name="客服")
         await expect(dialog).to_be_visible()
@@ -195,12 +196,29 @@ async def test_on_a_phone_the_chat_is_full_screen_greets_and_offers_questions(
         await expect(page.locator(".welcome")).to_contain_text("智能客服")
         await expect(page.locator(".welcome .buttons button")).to_have_count(4)
         await screenshot(page, "widget-phone-open")
+        await assert_accessible(page, "widget-phone-open")
         # A suggested question is asked as if typed; the greeting steps aside for the conversation.
         await page.locator(".welcome button", has_text="什么时候发货").click()
         await expect(page.locator(".msg.customer")).to_have_text(["什么时候发货"])
         await expect(page.locator(".msg.bot").last).to_contain_text("发货")
         await expect(page.locator(".welcome")).to_be_hidden()
         await screenshot(page, "widget-phone-answered")
+        await assert_accessible(page, "widget-phone-answered")
+        # Handed over: the customer asks for a person, is queued, and the agent who picks it up shows
+        # with a name and an avatar at the top of the phone screen.
+        await page.locator("textarea").fill("转人工")
+        await page.locator("textarea").press("Enter")
+        await expect(page.locator(".msg.bot").last).to_contain_text("人工")
+        visitor = await page.evaluate(
+            "Object.keys(localStorage).filter(k => k.endsWith(':visitor'))"
+            ".map(k => JSON.parse(localStorage.getItem(k)))[0]"
+        )
+        await widget_engine.app[DELIVER](f"webchat:{visitor}", "您好，我是小李，帮您查一下发货", "小李")
+        await expect(page.locator(".msg.agent .body").last).to_have_text("您好，我是小李，帮您查一下发货")
+        await expect(page.locator(".msg.agent .avatar").last).to_have_text("小")
+        await expect(page.locator(".head .who")).to_have_text("客服 小李 为您服务")
+        await screenshot(page, "widget-phone-handed-over")
+        await assert_accessible(page, "widget-phone-handed-over")
         # Keyboard: Escape closes the chat and gives the focus back to the button that opened it.
         await page.keyboard.press("Escape")
         await expect(dialog).to_be_hidden()

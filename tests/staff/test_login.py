@@ -108,3 +108,17 @@ async def test_staff_responses_forbid_framing_and_sniffing(staff: TestClient) ->
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+async def test_a_user_s_language_follows_them_to_every_session(staff: TestClient) -> None:
+    assert (await staff.put("/api/session/language", json={"language": "en"})).status == 401
+    login = await staff.post("/api/login", json={"username": "ann", "password": PASSWORD})
+    csrf = {"X-CSRF-Token": (await login.json())["csrf"]}
+    assert (await (await staff.get("/api/session")).json())["language"] is None  # never chosen
+    assert (await staff.put("/api/session/language", json={"language": "en"})).status == 403  # no CSRF token
+    for bad in ({"language": "fr"}, {"lang": "en"}, ["en"]):
+        assert (await staff.put("/api/session/language", json=bad, headers=csrf)).status == 400
+    assert (await staff.put("/api/session/language", json={"language": "en"}, headers=csrf)).status == 200
+    staff.session.cookie_jar.clear()  # another browser
+    assert await _login(staff) == 200
+    assert (await (await staff.get("/api/session")).json())["language"] == "en"

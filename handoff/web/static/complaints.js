@@ -1,7 +1,7 @@
 // Complaint cases (/agent/complaints): the list with filters and SLA countdowns, one case with its
 // history, transcript and customer, and the actions (take, note, resolve, reassign, escalate).
 // Case events (escalated, reopened, confirmed...) arrive on the console's socket as they happen.
-import { $, api, bindLogin, i18n, loadSession, session } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, session, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Complaint cases", console: "Agent console", quality: "Quality", login: "Log in", username: "User name", password: "Password",
@@ -39,7 +39,7 @@ const ZH = {
   actor_rating: "满意度评价", actor_bench: "测试",
 };
 const STATUSES = ["open", "in_progress", "reopened", "resolved"];
-const texts = i18n("complaints-lang", EN, ZH);
+const texts = i18n(EN, ZH);
 const t = texts.t;
 let cases = [], current = null, skew = 0, ws = null, wsRetry = 500, timer = null, soonTimer = null;
 
@@ -227,14 +227,12 @@ function tick() {
 }
 
 function showLogin() {
-  $("login").classList.remove("hidden"); $("app").classList.add("hidden");
+  showShellLogin();
   if (timer) clearInterval(timer);
 }
 
 async function start() {
-  if (!(await loadSession())) { showLogin(); return; }
-  $("who").textContent = session.username;
-  $("login").classList.add("hidden"); $("app").classList.remove("hidden");
+  if (!(await signedIn())) { showLogin(); return; }
   fillSelect("f-status", [...STATUSES], t);
   await refresh();
   if (!ws) live();

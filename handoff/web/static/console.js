@@ -1,6 +1,6 @@
 // The agent console (/agent): my conversations, the queue, the transcript, reply, transfer, the
 // customer's profile, canned replies, offline messages (留言) and, for supervisors, the overview.
-import { $, api, bindLogin, i18n, loadSession, session } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, session, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Agent console", online: "Online", paused: "Paused", offline: "Offline", login: "Log in",
@@ -13,7 +13,7 @@ const EN = {
   transfer_note: "Note for whoever takes over", overview: "Supervisor view", waiting_n: "waiting",
   with_bot: "With the bot", take_over: "Take over", turns: "messages", ago: "ago",
   reply_placeholder: "Type a reply, Enter sends; / for canned replies", canned: "Canned replies",
-  shortcut: "Shortcut", canned_text: "Reply text", personal: "Mine", shared: "Shared", save: "Save",
+  shortcut: "Shortcut", canned_text: "Reply text", personal: "Mine", canned_scope: "Scope", shared: "Shared", save: "Save",
   delete: "Delete", left: "Left messages", handle: "Handle", hours: "Business hours", team: "Team",
   open_now: "open", closed_now: "closed", saved: "Saved", complaints: "Complaint cases",
   case_escalated: "escalated", case_reopened: "reopened", complaint_open: "Record complaint",
@@ -28,7 +28,7 @@ const ZH = {
   case_escalated: "投诉已升级", case_reopened: "投诉被重新打开", complaint_opened: "已登记工单",
   complaint_added: "已补充到工单",
 };
-const texts = i18n("agent-lang", EN, ZH);
+const texts = i18n(EN, ZH);
 const t = texts.t;
 let current = null, timer = null, watched = null, ws = null, wsRetry = 500, soonTimer = null;
 
@@ -158,7 +158,6 @@ async function showOverview() {
   const r = await api("GET", "/api/agent/overview");
   $("overview").classList.toggle("hidden", !r.ok);
   if (!r.ok) return;
-  if (!hoursLoaded) { hoursLoaded = true; loadHours(); }
   $("teams").replaceChildren(...Object.entries(r.data.teams).map(([team, q]) => {
     const li = document.createElement("li"); li.textContent = `${team}: ${q.waiting} ${t("waiting_n")}`; return li;
   }));
@@ -192,36 +191,6 @@ async function showLeftMessages() {
     return li;
   }));
 }
-let hoursLoaded = false;
-// The stored schedule arrives after the page: it must not overwrite what the supervisor began typing.
-// Focus counts as editing: a field the supervisor is in is theirs, even before the first keystroke
-// (a schedule arriving between selecting the text and typing over it once gave "supportsupport").
-let hoursEdited = false;
-["hours-team", "hours-json"].forEach((id) => {
-  $(id).addEventListener("focus", () => { hoursEdited = true; });
-  $(id).addEventListener("input", () => { hoursEdited = true; $("hours-status").textContent = ""; });
-});
-async function loadHours() {
-  const r = await api("GET", "/api/agent/hours");
-  if (!r.ok || hoursEdited) return;
-  const [team, entry] = Object.entries(r.data.teams)[0] || ["support", null];
-  $("hours-team").value = team;
-  $("hours-json").value = JSON.stringify(entry ? entry.schedule : {
-    timezone: "Asia/Shanghai",
-    weekly: { mon: ["09:00-18:00"], tue: ["09:00-18:00"], wed: ["09:00-18:00"], thu: ["09:00-18:00"], fri: ["09:00-18:00"], sat: [], sun: [] },
-    holidays: [], special: {},
-  }, null, 1);
-}
-$("hours-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  let body;
-  try { body = JSON.parse($("hours-json").value); } catch (err) { $("chat-error").textContent = String(err); return; }
-  $("hours-status").textContent = "";
-  const r = await api("PUT", `/api/agent/hours/${encodeURIComponent($("hours-team").value.trim())}`, body);
-  $("chat-error").textContent = r.ok ? "" : r.data.error;
-  // Say it was saved: without this a supervisor cannot tell a save from a click that did nothing.
-  if (r.ok) $("hours-status").textContent = `${t("saved")} ${new Date().toLocaleTimeString()}`;
-});
 // The bot's list costs a few reads per conversation: refresh it every 10 s, not on every event.
 let botListAt = 0;
 async function showBotConversations() {
@@ -391,16 +360,14 @@ $("canned-form").addEventListener("submit", async (e) => {
 });
 
 function showLogin() {
-  $("login").classList.remove("hidden"); $("app").classList.add("hidden"); $("presence").classList.add("hidden");
+  showShellLogin(); $("presence").classList.add("hidden");
   if (timer) clearInterval(timer);
 }
 async function start() {
-  if (!(await loadSession())) { showLogin(); return; }
-  $("who").textContent = session.username;
+  if (!(await signedIn())) { showLogin(); return; }
   supervisor = session.roles.includes("supervisor");
-  $("reports-link").classList.toggle("hidden", !supervisor && !session.roles.includes("admin"));
   $("canned-scope").classList.toggle("hidden", !supervisor);
-  $("login").classList.add("hidden"); $("app").classList.remove("hidden"); $("presence").classList.remove("hidden");
+  $("presence").classList.remove("hidden");
   await loadComplaintChoices();
   await refresh();
   await loadCanned();

@@ -1,6 +1,6 @@
 // Quality inspection (/agent/quality): inspectors pick a sampled conversation, read it and score it
 // against the checklist, and keep the checklist itself; every agent reads their own reviews.
-import { $, api, bindLogin, i18n, loadSession, session } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, session, showLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Quality inspection", console: "Agent console", complaints: "Complaint cases", login: "Log in",
@@ -15,7 +15,7 @@ const ZH = {
   random: "随机抽检", low_rating: "差评", complaint: "投诉", saved: "已保存", scored: "得分", average: "平均分",
   reviews_n: "次质检", by: "质检员", none_yet: "暂无质检结果",
 };
-const texts = i18n("quality-lang", EN, ZH);
+const texts = i18n(EN, ZH);
 const t = texts.t;
 let current = null, checklist = [];
 const when = (stamp) => new Date(stamp * 1000).toLocaleString(texts.lang === "en" ? "en-GB" : "zh-CN");
@@ -135,12 +135,8 @@ $("checklist-form").addEventListener("submit", async (e) => {
   if (r.ok) loadChecklist();
 });
 
-function showLogin() { $("login").classList.remove("hidden"); $("app").classList.add("hidden"); }
-
 async function start() {
-  if (!(await loadSession())) { showLogin(); return; }
-  $("who").textContent = session.username;
-  $("login").classList.add("hidden"); $("app").classList.remove("hidden");
+  if (!(await signedIn())) return;
   const inspector = ["quality", "supervisor", "admin"].some((role) => session.roles.includes(role));
   document.querySelectorAll(".inspector").forEach((node) => node.classList.toggle("hidden", !inspector));
   $("app").classList.toggle("agent-only", !inspector);

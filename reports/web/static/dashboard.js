@@ -31,7 +31,7 @@ const ZH = {
   resolution: "解决率", reopen: "重开率", aht: "处理时长（秒）", aht_hours: "工作时间内处理时长（秒）",
   csat_bot: "满意度（机器人）", csat_human: "满意度（人工）", cost_resolved: "单次解决成本", confirm: "投诉确认中位时长（秒）",
 };
-const texts = i18n("reports-lang", EN, ZH);
+const texts = i18n(EN, ZH);
 const t = texts.t;
 const charts = {};
 const iso = (d) => d.toISOString().slice(0, 10);

@@ -35,6 +35,7 @@ from bot.appkeys import (
     REDIS,
     REDIS_URL,
     ROUTER,
+    ROUTING,
     SERVICE,
     SERVICES,
     SETTINGS,
@@ -110,13 +111,14 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     delivery = Delivery(outbox, transcripts, channel_for)
     services = build_services(client, settings, delivery.deliver, transcripts=transcripts)
+    await services.routing.refresh()
     app[SERVICES] = services
     app[OUTBOX] = outbox
     app[DELIVER] = delivery.deliver
     app[STATES], app[TRANSCRIPTS], app[QUEUE] = services.states, services.transcripts, services.queue
     app[SERVICE], app[CLOSING], app[PROFILES] = services.handoff, services.closing, services.profiles
     app[CSAT], app[CANNED], app[ACCOUNTS] = services.csat, services.canned, services.accounts
-    app[AUDIT] = services.audit
+    app[AUDIT], app[ROUTING] = services.audit, services.routing
     app[SIGNOFF], app[QUALITY], app[OBSERVE] = services.signoff, services.quality, services.events.observe
     # Platforms with their own service states hear of each change, in order with the messages.
     services.states.listen(delivery.mirror)

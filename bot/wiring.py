@@ -24,6 +24,7 @@ from handoff.offline import OfflineMessages
 from handoff.profiles import Profiles
 from handoff.quality import Quality
 from handoff.queue import HandoffQueue
+from handoff.routing_policy import RoutingPolicies
 from handoff.service import HandoffService
 from knowledge_base.live import SEED_FILE, LiveKnowledgeBase
 from reports.events import ServiceEvents
@@ -47,6 +48,7 @@ class Services:
     offline: OfflineMessages
     canned: CannedReplies
     handoff: HandoffService
+    routing: RoutingPolicies
     closing: Closing
     signoff: Signoff
     quality: Quality
@@ -90,9 +92,8 @@ def build_services(
         client, prefix, states, settings.queue_settings(), observe=observe, presence=presence
     )
     profiles, csat, hours = Profiles(client, prefix), Csat(client, prefix), Hours(client, prefix)
-    offline = OfflineMessages(client, prefix)
+    offline, quality = OfflineMessages(client, prefix), Quality(client, prefix)
     complaints = Complaints(client, prefix, settings.complaint_policy, calendar=hours.get, observe=observe)
-    quality = Quality(client, prefix)
     handoff = HandoffService(
         client,
         keys,
@@ -121,6 +122,7 @@ def build_services(
         offline=offline,
         canned=CannedReplies(client, prefix),
         handoff=handoff,
+        routing=RoutingPolicies(client, prefix, queue, handoff),
         closing=Closing(keys, states, queue, transcripts, profiles, csat, deliver, quality),
         quality=quality,
         signoff=Signoff(complaints, deliver, transcripts),

@@ -4,11 +4,12 @@ A schedule is JSON a supervisor edits::
 
     {"timezone": "Asia/Shanghai",
      "weekly": {"mon": ["09:00-18:00"], ..., "sat": [], "sun": []},
-     "holidays": ["2026-10-01", "2026-10-02"],
+     "holidays": {"2026-10-01": "国庆节", "2026-10-02": "国庆节"},
      "special": {"2026-10-11": ["09:00-18:00"]}}
 
 ``special`` days (调休 working weekends, short days) replace the weekly hours of that date; holidays are
-closed all day. A team without a schedule is always open.
+closed all day, and carry the holiday's name (a plain list of dates is read too). A team without a
+schedule is always open.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from core.redis import AsyncRedis
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 _LOOKAHEAD_DAYS = 60
+_MAX_NAME = 40
 
 
 class ScheduleError(ValueError):
@@ -53,6 +55,20 @@ def _ranges(raw: object, where: str) -> tuple[Range, ...]:
     return tuple(sorted(ranges))
 
 
+def _holidays(raw: object) -> dict[dt.date, str]:
+    """Holidays as {date: name}; a list of dates (the older form) gives each an empty name."""
+    if isinstance(raw, list):
+        raw = {d: "" for d in raw}
+    if not isinstance(raw, dict):
+        raise ScheduleError("holidays: an object of date → name")
+    named = {}
+    for day, name in raw.items():
+        if not isinstance(name, str) or len(name) > _MAX_NAME:
+            raise ScheduleError(f"holidays.{day}: a name of at most {_MAX_NAME} characters")
+        named[_date(day, "holidays")] = name.strip()
+    return named
+
+
 def _date(raw: object, where: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(raw))
@@ -66,7 +82,7 @@ class Schedule:
 
     timezone: str = "Asia/Shanghai"
     weekly: Mapping[str, tuple[Range, ...]] = field(default_factory=dict)
-    holidays: frozenset[dt.date] = frozenset()
+    holidays: Mapping[dt.date, str] = field(default_factory=dict)
     special: Mapping[dt.date, tuple[Range, ...]] = field(default_factory=dict)
     source: Mapping[str, object] = field(default_factory=dict)
 
@@ -87,10 +103,7 @@ class Schedule:
         if not isinstance(weekly_raw, dict) or set(weekly_raw) - set(DAYS):
             raise ScheduleError(f"weekly: an object with days {', '.join(DAYS)}")
         weekly = {day: _ranges(weekly_raw.get(day, []), f"weekly.{day}") for day in DAYS}
-        holidays_raw = data.get("holidays") or []
-        if not isinstance(holidays_raw, list):
-            raise ScheduleError("holidays: a list of dates")
-        holidays = frozenset(_date(d, "holidays") for d in holidays_raw)
+        holidays = _holidays(data.get("holidays") or {})
         special_raw = data.get("special") or {}
         if not isinstance(special_raw, dict):
             raise ScheduleError("special: an object of date → ranges")

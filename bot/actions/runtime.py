@@ -37,6 +37,8 @@ async def standalone_services() -> Services:
             services = build_services(async_client(settings.redis_url), settings)
             await services.knowledge.start()
             _standalone = services
+        # No sweep runs here: a supervisor's routing change is read at most a second late.
+        await _standalone.routing.refresh_if_older(1.0)
     return _standalone
 
 

@@ -58,6 +58,8 @@ class Sweeper:
     async def round(self, rounds: int) -> None:
         """Do one round's work; some jobs run only every few rounds."""
         services = self.services
+        # A supervisor's routing change reaches every instance within a round.
+        await services.routing.refresh()
         await services.queue.sweep()
         await self.inbound.recover()
         await self.outbox.recover()

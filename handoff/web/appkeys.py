@@ -17,6 +17,7 @@ from handoff.csat import Csat
 from handoff.profiles import Profiles
 from handoff.quality import Quality
 from handoff.queue import HandoffQueue
+from handoff.routing_policy import RoutingPolicies
 from handoff.service import HandoffService
 
 KEYS = web.AppKey("keys", Keys)
@@ -24,6 +25,7 @@ STATES = web.AppKey("states", ConversationStates)
 TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
 QUEUE = web.AppKey("handoff_queue", HandoffQueue)
 SERVICE = web.AppKey("handoff_service", HandoffService)
+ROUTING = web.AppKey("routing_policies", RoutingPolicies)
 CLOSING = web.AppKey("closing", Closing)
 PROFILES = web.AppKey("profiles", Profiles)
 CSAT = web.AppKey("csat", Csat)

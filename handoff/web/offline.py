@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from handoff.holiday_notice import NoticeError, read_holidays
 from handoff.hours import Hours, ScheduleError
 from handoff.offline import OfflineMessages
 from handoff.service import TAKE_REFUSED, TAKEN
@@ -13,6 +14,9 @@ from handoff.web.access import teams_of
 from handoff.web.appkeys import QUEUE, SERVICE, TRANSCRIPTS
 from staff.api import Operation, json_object, session_of
 from staff.errors import json_error
+
+# A year's notice is 3 KB as text and some 100 KB saved as a web page.
+MAX_HOLIDAY_LIST_BYTES = 1_000_000
 
 
 def _hours(request: web.Request) -> Hours:
@@ -86,6 +90,29 @@ async def put_hours(request: web.Request) -> web.StreamResponse:
     return web.json_response({"team": request.match_info["team"], "schedule": schedule.source})
 
 
+async def read_holiday_list(request: web.Request) -> web.StreamResponse:
+    """Read an uploaded holiday list (the State Council's notice, or holiday-cn JSON) into dates.
+
+    Nothing is stored: the settings page shows the dates for the supervisor to check, then saves them
+    with the team's hours.
+    """
+    if request.content_length is not None and request.content_length > MAX_HOLIDAY_LIST_BYTES:
+        return json_error(413, f"files up to {MAX_HOLIDAY_LIST_BYTES} bytes")
+    raw = await request.content.read(MAX_HOLIDAY_LIST_BYTES + 1)
+    if len(raw) > MAX_HOLIDAY_LIST_BYTES:
+        return json_error(413, f"files up to {MAX_HOLIDAY_LIST_BYTES} bytes")
+    year_raw = request.query.get("year", "")
+    if year_raw and not (year_raw.isdigit() and 2000 <= int(year_raw) <= 2100):
+        return json_error(400, "year: a year such as 2026")
+    try:
+        days = read_holidays(raw, int(year_raw) if year_raw else None)
+    except NoticeError as exc:
+        return json_error(400, str(exc))
+    return web.json_response(
+        {"days": [{"date": d.date.isoformat(), "name": d.name, "off": d.off} for d in days]}
+    )
+
+
 async def delete_hours(request: web.Request) -> web.StreamResponse:
     """Remove a team's schedule: always open again (supervisors)."""
     gone = await _hours(request).clear(request.match_info["team"])
@@ -112,6 +139,14 @@ def operations() -> list[Operation]:
             "agent",
         ),
         op("GET", "/api/agent/hours", get_hours, "Business hours per team, open now or not.", "agent"),
+        op(
+            "POST",
+            "/api/agent/holiday-list",
+            read_holiday_list,
+            "Read a holiday list file (国务院 notice or holiday-cn JSON; ?year=).",
+            "supervisor",
+            "File",
+        ),
         op(
             "PUT",
             "/api/agent/hours/{team}",
@@ -142,7 +177,11 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "properties": {d: _RANGES for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
             },
-            "holidays": {"type": "array", "items": {"type": "string", "format": "date"}},
+            "holidays": {
+                "description": "date (YYYY-MM-DD) → the holiday's name; a list of dates is read too",
+                "type": "object",
+                "additionalProperties": {"type": "string", "maxLength": 40},
+            },
             "special": {"type": "object", "additionalProperties": _RANGES},
         },
     },

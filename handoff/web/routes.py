@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.web import agent, canned, complaints, live, offline, profiles, quality, supervise
+from handoff.web import agent, canned, complaints, live, offline, profiles, quality, routing, supervise
 from staff.api import Operation, add_operations
 
 WEB_DIR = Path(__file__).parent
@@ -22,6 +22,7 @@ def operations() -> list[Operation]:
         *supervise.operations(),
         *canned.operations(),
         *offline.operations(),
+        *routing.operations(),
         *complaints.operations(),
         *quality.operations(),
     ]
@@ -33,6 +34,7 @@ SCHEMAS: dict[str, Any] = {
     **supervise.SCHEMAS,
     **canned.SCHEMAS,
     **offline.SCHEMAS,
+    **routing.SCHEMAS,
     **complaints.SCHEMAS,
     **quality.SCHEMAS,
 }
@@ -46,11 +48,12 @@ def _page(file: Path) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
 
 
 def register(app: web.Application) -> None:
-    """Add the console pages (``/agent``, its complaints and quality pages), its socket and the API."""
+    """Add the console pages (``/agent``, complaints, quality, ``/settings``), its socket and the API."""
     for path, name in (
         ("/agent", "agent.html"),
         ("/agent/complaints", "complaints.html"),
         ("/agent/quality", "quality.html"),
+        ("/settings", "settings.html"),
     ):
         app.router.add_get(path, _page(WEB_DIR / name))
     app.router.add_static("/agent/static/", WEB_DIR / "static", show_index=False)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
@@ -98,3 +101,39 @@ async def test_a_customer_facing_a_long_wait_may_leave_a_message_instead(slow_de
     await login(desk, "bob")
     listed = (await (await desk.get("/api/agent/left-messages")).json())["messages"]
     assert [m["text"] for m in listed] == ["明天上午给我回电话"]
+
+
+async def test_a_holiday_list_file_is_read_for_supervisors_and_named_holidays_close_the_team(
+    desk: TestClient,
+) -> None:
+    notice = (Path(__file__).parents[1] / "data" / "holidays" / "2025-notice.txt").read_bytes()
+    raw = {"Content-Type": "application/octet-stream"}
+    ann = await login(desk, "ann")  # an agent: reading a holiday list is the supervisor's
+    assert (await desk.post("/api/agent/holiday-list", data=notice, headers={**ann, **raw})).status == 403
+    sue = await login(desk, "sue")
+    read = await desk.post("/api/agent/holiday-list", data=notice, headers={**sue, **raw})
+    days = (await read.json())["days"]
+    assert read.status == 200
+    assert len([d for d in days if d["off"]]) == 28
+    assert {"date": "2025-01-26", "name": "春节", "off": False} in days
+    bad = await desk.post("/api/agent/holiday-list", data=b"{oops", headers={**sue, **raw})
+    assert bad.status == 400
+    assert "not JSON" in (await bad.json())["error"]
+    huge = await desk.post("/api/agent/holiday-list", data=b"x" * 1_000_001, headers={**sue, **raw})
+    assert huge.status == 413
+    year = await desk.post("/api/agent/holiday-list?year=abc", data=notice, headers={**sue, **raw})
+    assert year.status == 400
+
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    always = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    schedule = {"timezone": "Asia/Shanghai", "weekly": always, "holidays": {today: "店庆"}}
+    assert (await desk.put("/api/agent/hours/support", json=schedule, headers=sue)).status == 200
+    hours = (await (await desk.get("/api/agent/hours")).json())["teams"]["support"]
+    assert hours["open"] is False
+    assert hours["schedule"]["holidays"] == {today: "店庆"}
+    long_name = {**schedule, "holidays": {today: "节" * 41}}
+    assert (await desk.put("/api/agent/hours/support", json=long_name, headers=sue)).status == 400
+    # The older form, a list of dates, still reads.
+    listed = {**schedule, "holidays": [today]}
+    assert (await desk.put("/api/agent/hours/support", json=listed, headers=sue)).status == 200
+    assert "非工作时间" in texts(await say(desk, "lm-" + uuid.uuid4().hex[:6], "转人工"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import erasure_api
+from bot import answer_preview, erasure_api
 from bot.appkeys import CHANNELS, DIALOGUE, REDIS, SETTINGS
 from bot.settings import PROJECT_ROOT
 from handoff.web import routes as handoff_routes
@@ -62,6 +62,7 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
     # The staff pages' shared script (api, login, texts), imported as an ES module.
     app.router.add_static("/staff/", STAFF_STATIC, show_index=False)
     kb_routes.register(app)
+    add_operations(app, answer_preview.operations())
     handoff_routes.register(app)
     add_operations(app, reports_api.operations())
     dashboard.register(app, PROJECT_ROOT / "node_modules" / "echarts" / "dist" / "echarts.min.js")
@@ -72,6 +73,7 @@ def add_routes(app: web.Application, web_dir: Path) -> None:
             *erasure_api.operations(),
             *audit_api.operations(),
             *kb_routes.operations(),
+            *answer_preview.operations(),
             *handoff_routes.operations(),
             *reports_api.operations(),
         ],

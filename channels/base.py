@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import ClassVar
 
 from aiohttp import web
 
 from core.messages import Outbound
 from core.ports import Core
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One message as a channel's customer sees it (what the knowledge-base editor previews).
+
+    ``kind`` is ``text``, ``photo`` (an image with ``text`` as its caption) or ``menu`` (text whose
+    ``buttons`` are tappable lines, WeChat's msgmenu); ``layout`` says how buttons are drawn: ``lines``
+    under the text, ``keyboard`` (one button per row, Telegram) or ``chips`` (the web chat widget).
+    """
+
+    kind: str
+    text: str
+    buttons: tuple[str, ...] = ()
+    layout: str = ""
+    image_url: str | None = None
 
 
 class Channel(abc.ABC):
@@ -39,6 +56,11 @@ class Channel(abc.ABC):
     async def send(self, message: Outbound) -> None:
         """Send a message in the platform's richest form; by default as plain text."""
         await self.send_text(message.recipient_id, message.plain_text())
+
+    @classmethod
+    def preview(cls, message: Outbound) -> list[Shown]:
+        """Return the messages ``send`` would make of ``message``; by default the plain text."""
+        return [Shown("text", message.plain_text())]
 
     async def owner_changed(self, recipient_id: str, owner: str, agent: str | None) -> None:
         """Mirror a change of owner (BOT, QUEUED, AGENT, CLOSED) on the platform; raise `SendFailed`."""

@@ -23,7 +23,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from channels.base import Channel, register_channel
+from channels.base import Channel, Shown, register_channel
 from channels.config import TelegramConfig
 from channels.telegram_http import AiohttpRequest
 from core.messages import EngineNotReady, Inbound, Outbound
@@ -41,6 +41,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Telegram's own limits: message text, photo caption and callback_data (bytes).
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+MAX_BUTTON_TITLE = 64  # Telegram cuts longer inline-keyboard labels
 MAX_CALLBACK_BYTES = 64
 BUTTON_KEY_PREFIX = "#"
 BUTTON_TTL_SECONDS = 30 * 24 * 3600
@@ -58,6 +59,14 @@ def _seconds(exc: RetryAfter) -> float:
 
 def _chunks(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _parts(message: Outbound) -> tuple[str | None, list[str]]:
+    """The photo's caption (None: no photo) and the text messages that follow it, in order."""
+    if message.image_url:
+        rest = message.text[MAX_CAPTION:]
+        return message.text[:MAX_CAPTION], (_chunks(rest, MAX_TEXT) if rest else [])
+    return None, _chunks(message.text or " ", MAX_TEXT)
 
 
 @register_channel
@@ -246,6 +255,17 @@ class TelegramChannel(Channel):
         """Send plain text."""
         await self.send(Outbound(recipient_id, text))
 
+    @classmethod
+    def preview(cls, message: Outbound) -> list[Shown]:
+        """Return the messages ``send`` makes: the keyboard goes under the photo, else the last text."""
+        caption, pieces = _parts(message)
+        titles = tuple(b.title[:MAX_BUTTON_TITLE] for b in message.buttons)
+        shown = [Shown("text", piece) for piece in pieces]
+        if caption is not None:
+            return [Shown("photo", caption, titles, "keyboard", message.image_url), *shown]
+        last = shown[-1]
+        return [*shown[:-1], Shown("text", last.text, titles, "keyboard" if titles else "")]
+
     async def send(self, message: Outbound) -> None:
         """Send text (split at Telegram's limit), a photo with caption, and buttons as an inline keyboard."""
         application = self._application
@@ -255,20 +275,21 @@ class TelegramChannel(Channel):
         markup = None
         if message.buttons:
             rows = [
-                [InlineKeyboardButton(b.title[:64], callback_data=await self._callback_data(b.payload))]
+                [
+                    InlineKeyboardButton(
+                        b.title[:MAX_BUTTON_TITLE], callback_data=await self._callback_data(b.payload)
+                    )
+                ]
                 for b in message.buttons
             ]
             markup = InlineKeyboardMarkup(rows)
         chat_id = message.recipient_id
         try:
-            if message.image_url:
-                caption = message.text[:MAX_CAPTION] or None
-                await bot.send_photo(chat_id, photo=message.image_url, caption=caption, reply_markup=markup)
-                rest = message.text[MAX_CAPTION:]
-                pieces = _chunks(rest, MAX_TEXT) if rest else []
+            caption, pieces = _parts(message)
+            if caption is not None:
+                photo = message.image_url
+                await bot.send_photo(chat_id, photo=photo, caption=caption or None, reply_markup=markup)
                 markup = None
-            else:
-                pieces = _chunks(message.text or " ", MAX_TEXT)
             for i, piece in enumerate(pieces):
                 await bot.send_message(chat_id, piece, reply_markup=markup if i == len(pieces) - 1 else None)
         except RetryAfter as exc:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from channels.base import Channel, register_channel
+from channels.base import Channel, Shown, register_channel
 from channels.config import WebchatConfig
 from channels.signing import IdSigner
 from core.messages import EngineNotReady, Inbound, Outbound
@@ -212,6 +212,13 @@ class WebchatChannel(Channel):
     async def send_text(self, recipient_id: str, text: str) -> None:
         """Put plain text in the visitor's mailbox."""
         await self.send(Outbound(recipient_id, text))
+
+    @classmethod
+    def preview(cls, message: Outbound) -> list[Shown]:
+        """Return the bubble the widget draws: the image above the text, buttons as chips below."""
+        titles = tuple(b.title for b in message.buttons)
+        kind = "photo" if message.image_url else "text"
+        return [Shown(kind, message.text, titles, "chips" if titles else "", message.image_url)]
 
     async def send(self, message: Outbound) -> None:
         """Put the message in the visitor's mailbox; every socket of theirs, on any instance, shows it."""

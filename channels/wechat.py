@@ -26,9 +26,19 @@ from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import TextReply
 from wechatpy.utils import to_text
 
-from channels.base import Channel, register_channel
+from channels.base import Channel, Shown, register_channel
 from channels.config import WechatConfig
-from channels.wechat_api import ApiError, WechatApi, fresh, send_failure, signature, signature_ok
+from channels.wechat_api import (
+    ApiError,
+    WechatApi,
+    fresh,
+    menu_text,
+    send_failure,
+    shown_as_menu,
+    signature,
+    signature_ok,
+    text_pieces,
+)
 from core.messages import EngineNotReady, Inbound, Outbound
 from core.ports import Core, SharedStore
 from core.throttle import throttled
@@ -55,7 +65,7 @@ def _passive_ok(replies: Sequence[Outbound]) -> bool:
 
 
 def _chunks(text: str) -> list[str]:
-    return [text[i : i + MAX_TEXT_CHARS] for i in range(0, len(text), MAX_TEXT_CHARS)] or [""]
+    return text_pieces(text, MAX_TEXT_CHARS)
 
 
 @register_channel
@@ -209,12 +219,17 @@ class WechatChannel(Channel):
         """Send plain text through the customer-service message API."""
         await self.send(Outbound(recipient_id, text))
 
+    @classmethod
+    def preview(cls, message: Outbound) -> list[Shown]:
+        """Return the 客服消息 ``send`` makes of ``message``."""
+        return shown_as_menu(message, MAX_TEXT_CHARS)
+
     async def send(self, message: Outbound) -> None:
         """Send through 客服消息: text in pieces, buttons as a ``msgmenu``."""
         assert self._api is not None
         assert self._store is not None
         bodies: list[dict[str, Any]] = []
-        text = message.text if not message.image_url else f"{message.text}\n{message.image_url}".strip()
+        text = menu_text(message)
         if message.buttons:
             items = []
             for button in message.buttons:

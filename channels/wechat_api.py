@@ -20,6 +20,8 @@ from typing import Any
 
 import aiohttp
 
+from channels.base import Shown
+from core.messages import Outbound
 from core.ports import SendFailed, SharedStore
 
 log = logging.getLogger(__name__)
@@ -172,3 +174,21 @@ class WechatApi:
                 continue
             raise ApiError(code, str(payload.get("errmsg", "")))
         raise AssertionError("unreachable")
+
+
+def menu_text(message: Outbound) -> str:
+    """The text WeChat and WeCom send: an image goes as its address (客服消息 images need a media id)."""
+    return message.text if not message.image_url else f"{message.text}\n{message.image_url}".strip()
+
+
+def text_pieces(text: str, size: int) -> list[str]:
+    """Split text into the pieces the platform's size limit allows (one empty piece for no text)."""
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def shown_as_menu(message: Outbound, max_chars: int) -> list[Shown]:
+    """What a WeChat or WeCom customer sees: a msgmenu with tappable lines, or the text in pieces."""
+    text = menu_text(message)
+    if message.buttons:
+        return [Shown("menu", text, tuple(b.title for b in message.buttons), "lines")]
+    return [Shown("text", piece) for piece in text_pieces(text, max_chars)]

@@ -30,9 +30,18 @@ from wechatpy.enterprise.crypto import PrpCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.utils import to_text
 
-from channels.base import Channel, register_channel
+from channels.base import Channel, Shown, register_channel
 from channels.config import WecomConfig
-from channels.wechat_api import ApiError, WechatApi, fresh, send_failure, signature_ok
+from channels.wechat_api import (
+    ApiError,
+    WechatApi,
+    fresh,
+    menu_text,
+    send_failure,
+    shown_as_menu,
+    signature_ok,
+    text_pieces,
+)
 from core.messages import Inbound, Outbound
 from core.ports import Core, SharedStore
 from core.tasks import stop_tasks
@@ -224,12 +233,17 @@ class WecomChannel(Channel):
         """Send plain text with ``send_msg``."""
         await self.send(Outbound(recipient_id, text))
 
+    @classmethod
+    def preview(cls, message: Outbound) -> list[Shown]:
+        """Return the messages ``send`` makes of ``message``."""
+        return shown_as_menu(message, MAX_TEXT_CHARS)
+
     async def send(self, message: Outbound) -> None:
         """Send text in pieces or buttons as a ``msgmenu``; then end the session if a close is pending."""
         assert self._api is not None
         assert self._store is not None
         base = {"touser": message.recipient_id, "open_kfid": self._config.open_kfid}
-        text = message.text if not message.image_url else f"{message.text}\n{message.image_url}".strip()
+        text = menu_text(message)
         bodies: list[dict[str, Any]] = []
         if message.buttons:
             items = []
@@ -239,7 +253,7 @@ class WecomChannel(Channel):
                 items.append({"type": "click", "click": {"id": key, "content": button.title}})
             bodies.append({**base, "msgtype": "msgmenu", "msgmenu": {"head_content": text, "list": items}})
         else:
-            pieces = [text[i : i + MAX_TEXT_CHARS] for i in range(0, len(text), MAX_TEXT_CHARS)] or [""]
+            pieces = text_pieces(text, MAX_TEXT_CHARS)
             bodies.extend({**base, "msgtype": "text", "text": {"content": piece}} for piece in pieces)
         for body in bodies:
             try:

@@ -66,9 +66,11 @@ async def find(question: str, language: str | None) -> Found | None:
     return found
 
 
-async def note_band(band: Band, conversation_id: str, message_id: str) -> None:
-    """Tell the live knowledge base's observer which band the bot answered in (answer, suggest, escalate)."""
-    await (await current()).on_band(band.value, conversation_id, message_id)
+async def note_band(band: Band, conversation_id: str, message_id: str, found: Found | None = None) -> None:
+    """Count how the bot used the KB for one question (its band, and the entries behind it)."""
+    kb = await current()
+    kb.usage.count(found)
+    await kb.on_band(band.value, conversation_id, message_id)
 
 
 async def record_unanswered(found: Found | None, text: str, language: str | None, source: str) -> None:

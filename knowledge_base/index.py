@@ -23,6 +23,7 @@ class Found:
 
     decision: Decision
     entries: tuple[FaqEntry, ...]
+    locale: str = ""  # the entries' locale (the one matched against)
 
     @property
     def entry(self) -> FaqEntry | None:
@@ -89,7 +90,7 @@ class KnowledgeIndex:
         decision = matcher.match(question)
         wanted = decision.candidates if decision.band.value != "escalate" else ()
         entries = tuple(self.entries[(locale, c.entry_id)] for c in wanted)
-        return Found(decision, entries)
+        return Found(decision, entries, locale)
 
     def states(self) -> dict[str, MatcherState]:
         """Return what each locale's matcher built, by state key, for other instances and the next build."""

@@ -24,6 +24,7 @@ from knowledge_base.index import Found, KnowledgeIndex, locale_for
 from knowledge_base.matcher import Band, Thresholds
 from knowledge_base.state import MatcherState
 from knowledge_base.store import KnowledgeStore, PublishRefused, Snapshot, diff_entries
+from knowledge_base.usage import EntryUsage
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class LiveKnowledgeBase:
     def __init__(self, client: aioredis.Redis[str], prefix: str, seed_file: Path | None = SEED_FILE) -> None:
         """Serve the knowledge base stored under ``prefix``; seed it from ``seed_file`` when empty."""
         self.store = KnowledgeStore(client, prefix)
+        self.usage = EntryUsage(client, self.store.keys)
         self.seed_file = seed_file
         self._live: LiveIndex | None = None
         self._swap_lock = asyncio.Lock()
@@ -102,7 +104,11 @@ class LiveKnowledgeBase:
         if await self.store.live_version() is None and self.seed_file is not None:
             await self._seed()
         await self.reload()
-        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._poll())]
+        self._tasks = [
+            asyncio.create_task(self._listen()),
+            asyncio.create_task(self._poll()),
+            asyncio.create_task(self.usage.run()),
+        ]
 
     async def stop(self) -> None:
         """Stop following publishes."""

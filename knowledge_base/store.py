@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +176,28 @@ class KnowledgeStore:
     async def delete_entry(self, locale: str, entry_id: str) -> bool:
         """Delete a draft entry; return whether it existed."""
         return bool(await self.redis.hdel(self.keys.draft, f"{locale}/{entry_id}"))
+
+    async def change_entries(
+        self, keys: Sequence[str], change: Callable[[FaqEntry], FaqEntry | None]
+    ) -> tuple[int, list[str]]:
+        """Apply ``change`` to the draft entries under ``keys`` (``locale/id``); None deletes the entry.
+
+        One read and one transaction, so a bulk action is applied whole. Returns how many entries
+        changed and the keys that were no entry.
+        """
+        raws = await self.redis.hmget(self.keys.draft, list(keys)) if keys else []
+        missing = [key for key, raw in zip(keys, raws, strict=True) if raw is None]
+        async with self.redis.pipeline(transaction=True, shard_hint=self.keys.draft) as pipe:
+            for key, raw in zip(keys, raws, strict=True):
+                if raw is None:
+                    continue
+                changed = change(parse_entry(json.loads(raw)))
+                if changed is None:
+                    pipe.hdel(self.keys.draft, key)
+                else:
+                    pipe.hset(self.keys.draft, key, json.dumps(changed.to_dict(), ensure_ascii=False))
+            await pipe.execute()
+        return len(keys) - len(missing), missing
 
     async def replace_drafts(self, entries: Sequence[FaqEntry]) -> None:
         """Replace all draft entries at once (an import, or a rollback)."""

@@ -48,7 +48,7 @@ class ActionAnswerQuestion(EngineAction):
         found = await knowledge_base.find(text, language)
         band = found.decision.band if found else knowledge_base.Band.ESCALATE
         message_id = str(tracker.latest_message.get("message_id") or "")
-        await knowledge_base.note_band(band, tracker.sender_id, message_id)
+        await knowledge_base.note_band(band, tracker.sender_id, message_id, found)
         # The decision's explanation, minus the customer's text: INFO logs never carry message text.
         explanation: dict[str, Any] = found.decision.explain() if found else {"band": band.value}
         explanation.pop("normalised", None)

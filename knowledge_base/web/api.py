@@ -14,6 +14,8 @@ from knowledge_base.index import locale_for
 from knowledge_base.live import LiveKnowledgeBase
 from knowledge_base.matcher import Thresholds
 from knowledge_base.store import PublishRefused
+from knowledge_base.usage import WINDOWS
+from knowledge_base.web.bulk import bulk_operations
 from staff.api import Operation, add_operations, read_json
 from staff.errors import json_error
 
@@ -250,6 +252,11 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     return web.json_response({"inbox": await _kb(request).store.inbox()})
 
 
+async def usage(request: web.Request) -> web.StreamResponse:
+    """How often the bot answered with, suggested, or escalated near each entry (last 7 and 30 days)."""
+    return web.json_response({"windows": list(WINDOWS), "usage": await _kb(request).usage.summary()})
+
+
 async def dismiss(request: web.Request) -> web.StreamResponse:
     """Remove one question from the inbox."""
     body = await read_json(request)
@@ -311,6 +318,7 @@ def operations() -> list[Operation]:
     return [
         op("GET", "/api/kb/entries", list_entries, "List and filter draft entries."),
         op("POST", "/api/kb/entries", save_entry, "Create or replace a draft entry.", body="Entry"),
+        *bulk_operations(_kb),
         op("GET", "/api/kb/entries/{locale}/{entry_id}", get_entry, "One draft entry."),
         op("PUT", "/api/kb/entries/{locale}/{entry_id}", save_entry, "Replace a draft entry.", body="Entry"),
         op("DELETE", "/api/kb/entries/{locale}/{entry_id}", delete_entry, "Delete a draft entry."),
@@ -347,6 +355,7 @@ def operations() -> list[Operation]:
         op("GET", "/api/kb/synonyms", get_synonyms, "Synonym groups."),
         op("PUT", "/api/kb/synonyms", put_synonyms, "Replace synonym groups.", body="Synonyms"),
         op("GET", "/api/kb/inbox", inbox, "Unanswered questions.", audit="kb_inbox_viewed"),
+        op("GET", "/api/kb/usage", usage, "Per-entry answers, suggestions, escalations (7/30 days)."),
         op("POST", "/api/kb/inbox/dismiss", dismiss, "Dismiss an inbox question.", body="Dismiss"),
         op(
             "POST",

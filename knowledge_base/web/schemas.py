@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from knowledge_base.web.bulk import ACTIONS, MAX_BULK, MAX_CATEGORY_CHARS
+
 SCHEMAS: dict[str, Any] = {
     "Entry": {
         "type": "object",
@@ -86,4 +88,21 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "Dismiss": {"type": "object", "properties": {"key": {"type": "string"}}},
+    "Bulk": {
+        "type": "object",
+        "required": ["action", "entries"],
+        "properties": {
+            "action": {"type": "string", "enum": list(ACTIONS)},
+            "entries": {
+                "type": "array",
+                "maxItems": MAX_BULK,
+                "items": {
+                    "type": "object",
+                    "required": ["locale", "id"],
+                    "properties": {"locale": {"type": "string"}, "id": {"type": "string"}},
+                },
+            },
+            "category": {"type": "string", "maxLength": MAX_CATEGORY_CHARS},
+        },
+    },
 }

@@ -13,6 +13,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
 from staff.accounts import Accounts
+from staff.audit import AUDIT
 from staff.auth import ACCOUNTS
 from tests.bot.test_agent_api import login as staff_login
 from tests.conftest import EngineFactory, say, texts
@@ -231,3 +232,82 @@ async def test_every_api_route_is_in_the_openapi_document(kb_engines: tuple[Test
         and route.method != "HEAD"
     }
     assert served == documented
+
+
+async def test_the_answer_preview_shows_each_channel_and_checks_the_entry(
+    kb_engines: tuple[TestClient, TestClient],
+) -> None:
+    a, _ = kb_engines
+    headers = await login(a)
+    entry = {
+        "id": "preview-1",
+        "question": "怎么退货",
+        "answer": "七天内可退货。",
+        "channel_answers": {"wechat": "七天内可退货，点下方菜单申请。"},
+        "buttons": [{"title": "申请退货", "payload": "我要退货"}],
+    }
+    response = await a.post("/api/kb/preview", json=entry, headers=headers)
+    assert response.status == 200, await response.text()
+    channels = (await response.json())["channels"]
+    assert list(channels) == ["wechat", "wecom", "telegram", "webchat"]
+    assert channels["wechat"] == [
+        {
+            "kind": "menu",
+            "text": "七天内可退货，点下方菜单申请。",
+            "buttons": ["申请退货"],
+            "layout": "lines",
+            "image_url": None,
+        }
+    ]
+    assert channels["telegram"][0]["text"] == "七天内可退货。"
+    assert channels["telegram"][0]["layout"] == "keyboard"
+    assert channels["webchat"][0]["layout"] == "chips"
+    refused = await a.post("/api/kb/preview", json={**entry, "answer": ""}, headers=headers)
+    assert refused.status == 400
+    assert "answer" in (await refused.json())["error"]
+    assert (await a.post("/api/kb/preview", json=entry)).status in (401, 403), "editors only"
+
+
+async def test_bulk_actions_change_many_drafts_in_one_audited_call(
+    kb_engines: tuple[TestClient, TestClient],
+) -> None:
+    a, _ = kb_engines
+    headers = await login(a)
+    marker = uuid.uuid4().hex[:6]
+    ids = [f"bulk_{marker}_{i}" for i in range(3)]
+    for i, entry_id in enumerate(ids):
+        body = {"id": entry_id, "question": f"批量问题{marker}{i}", "answer": "答案", "locale": "zh-CN"}
+        assert (await a.post("/api/kb/entries", json=body, headers=headers)).status == 200
+    picked = [{"locale": "zh-CN", "id": entry_id} for entry_id in ids[:2]]
+    off = await a.post(
+        "/api/kb/entries/bulk",
+        json={"action": "disable", "entries": [*picked, {"locale": "zh-CN", "id": "no_such"}]},
+        headers=headers,
+    )
+    assert off.status == 200, await off.text()
+    assert await off.json() == {"changed": 2, "missing": ["zh-CN/no_such"]}
+    moved = await a.post(
+        "/api/kb/entries/bulk",
+        json={"action": "set_category", "entries": picked, "category": "促销"},
+        headers=headers,
+    )
+    assert (await moved.json())["changed"] == 2
+    entries = {
+        e["id"]: e for e in (await (await a.get("/api/kb/entries", params={"q": marker})).json())["entries"]
+    }
+    assert [entries[i]["enabled"] for i in ids] == [False, False, True]
+    assert [entries[i].get("category", "") for i in ids] == ["促销", "促销", ""]
+    gone = await a.post("/api/kb/entries/bulk", json={"action": "delete", "entries": picked}, headers=headers)
+    assert (await gone.json())["changed"] == 2
+    left = (await (await a.get("/api/kb/entries", params={"q": marker})).json())["entries"]
+    assert [e["id"] for e in left] == [ids[2]]
+    for bad in (
+        {"action": "explode", "entries": picked},
+        {"action": "enable", "entries": []},
+        {"action": "enable", "entries": [{"id": 3}]},
+        {"action": "enable", "entries": [{"locale": "zh-CN", "id": "x"}] * 501},
+        {"action": "set_category", "entries": picked, "category": " "},
+    ):
+        assert (await a.post("/api/kb/entries/bulk", json=bad, headers=headers)).status == 400, bad
+    admin_view = await a.app[AUDIT].search(action="kb_bulk_changed")
+    assert [entry.detail["action"] for entry in admin_view[:3]] == ["delete", "set_category", "disable"]

@@ -30,7 +30,7 @@ from core.privacy import mask_personal
 from knowledge_base.calibrate import Labelled
 from knowledge_base.entries import EntryError, FaqEntry, parse_entry
 from knowledge_base.matcher import Thresholds
-from knowledge_base.state import MatcherState, state_from_json, state_to_json
+from knowledge_base.state import MatcherState, states_from_bytes, states_to_bytes
 
 INBOX_MAX = 5000
 # Phone, card and order numbers do not belong in a list content staff browse: runs of 7+ digits
@@ -336,11 +336,13 @@ class KnowledgeStore:
                     continue  # another publish moved the pointer meanwhile: decide again
 
     async def save_built(self, version: int, states: Mapping[str, MatcherState]) -> None:
-        """Store what a version's publish built (arrays as .npy in base64: the client speaks text)."""
+        """Store what a version's publish built (one binary blob; see `knowledge_base.state`)."""
         if not states:
             return
-        payload = [state_to_json(state) for state in states.values()]
-        await self.redis.set(self.keys.built(version), json.dumps(payload), ex=KB_BUILT_TTL_SECONDS)
+        # The client speaks text, and redis-py 4.6's asyncio hiredis parser ignores NEVER_DECODE, so
+        # bytes travel as Latin-1 text (one code point per byte: exact, and ~10x cheaper than base64).
+        text = states_to_bytes(list(states.values())).decode("latin-1")
+        await self.redis.set(self.keys.built(version), text, ex=KB_BUILT_TTL_SECONDS)
 
     async def load_built(self, version: int) -> dict[str, MatcherState]:
         """Return what a version's publish built, or nothing if it is gone or unreadable."""
@@ -348,10 +350,9 @@ class KnowledgeStore:
         if not raw:
             return {}
         try:
-            loaded = (state_from_json(item) for item in json.loads(raw))
-            return {state.key: state for state in loaded}
-        except (ValueError, KeyError, TypeError):
-            return {}  # unreadable: the instance builds the index itself
+            return {state.key: state for state in states_from_bytes(raw.encode("latin-1"))}
+        except (ValueError, KeyError, TypeError, EOFError):
+            return {}  # unreadable (or an older format): the instance builds the index itself
 
     # Inbox ------------------------------------------------------------------------------------
     async def record_unanswered(self, normalised: str, text: str, locale: str, source: str) -> None:

@@ -208,7 +208,7 @@ async def test_on_a_phone_the_chat_is_full_screen_greets_and_offers_questions(
         # with a name and an avatar at the top of the phone screen.
         await page.locator("textarea").fill("转人工")
         await page.locator("textarea").press("Enter")
-        await expect(page.locator(".msg.bot").last).to_contain_text("人工")
+        await expect(page.locator(".msg.bot").last).to_contain_text("排在第 1 位")
         visitor = await page.evaluate(
             "Object.keys(localStorage).filter(k => k.endsWith(':visitor'))"
             ".map(k => JSON.parse(localStorage.getItem(k)))[0]"

@@ -101,7 +101,7 @@ class Closing:
             await self._quality.closed(conversation_id, ticket.agent)
         transcripts = self._transcripts
         await transcripts.append(
-            conversation_id, "system", "conversation closed", actor.removeprefix("agent:")
+            conversation_id, "system", "会话已结束 / conversation closed", actor.removeprefix("agent:")
         )
         language = last_language(await transcripts.read(conversation_id, 50))
         if notice:

@@ -6,8 +6,9 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, WebError, async_playwright
 
 from bot.settings import PROJECT_ROOT
 
@@ -31,13 +32,30 @@ CHROMIUM_ARGS = [
 
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
-    """Yield a headless chromium browser."""
+    """Yield a headless chromium browser; fail the test if any of its pages threw an uncaught error.
+
+    A script that throws (a missing import, a typo) leaves a page half-wired while its markup looks fine,
+    so a test could pass on what the page still shows: every context the test opens reports its errors.
+    """
+    errors: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        new_context = browser.new_context
+
+        def report(error: WebError) -> None:
+            errors.append(f"{error.page.url if error.page else 'a page'}: {error.error}")
+
+        async def reporting_context(**options: Any) -> BrowserContext:
+            context = await new_context(**options)
+            context.on("weberror", lambda error: report(error))
+            return context
+
+        browser.new_context = reporting_context  # type: ignore[method-assign]
         try:
             yield browser
         finally:
             await browser.close()
+    assert not errors, "uncaught errors in the pages:\n" + "\n".join(errors)
 
 
 # axe-core from the npm registry (`make ui`), run inside the page under test.

@@ -95,7 +95,7 @@ async def accept(request: web.Request) -> web.StreamResponse:
     if not await request.app[QUEUE].accept(session_of(request).username, conversation_id):
         return json_error(409, "this conversation is not offered to you (any more)")
     await request.app[TRANSCRIPTS].append(
-        conversation_id, "system", "agent joined", session_of(request).username
+        conversation_id, "system", "客服已接入 / an agent joined", session_of(request).username
     )
     return web.json_response({"conversation": conversation_id, "owner": "AGENT"})
 

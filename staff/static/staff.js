@@ -71,6 +71,22 @@ export function bindLogin(start, showLogin) {
   });
 }
 
+/** Show what a list is doing in its state line (``#<id>``): "loading", "empty", "error" or "" (it has rows).
+
+Every staff list says when it is loading, when there is nothing in it and when it could not be read: an
+empty list and a failed request must not look the same to the person waiting on it. ``message`` replaces
+the shared text (a list's own "nothing here", or the server's error).
+*/
+export function listState(id, state, message) {
+  const line = $(id);
+  line.classList.toggle("error", state === "error");
+  line.classList.toggle("hidden", !state);
+  const shared = { loading: "list_loading", empty: "list_empty", error: "list_error" }[state];
+  const text = shared ? (texts ? texts.t(shared) : "") : "";
+  const colon = texts && texts.lang === "en" ? ": " : "：";
+  line.textContent = state === "error" && message ? `${text}${colon}${message}` : (message || text);
+}
+
 /** Texts in zh-CN (the page's own markup, plus ``zh`` for script-made text) and English (``en``).
 
 The language is the signed-in user's choice (kept on the server), else this browser's last one, else
@@ -82,7 +98,7 @@ export function i18n(pageEn, zh) {
   let lang = stored || (navigator.language.startsWith("zh") ? "zh" : "en");
   const zhDefaults = {};
   const listeners = [];
-  const t = (key) => (lang === "en" ? en[key] : (zh[key] || zhDefaults[key])) || key;
+  const t = (key) => (lang === "en" ? en[key] : (zh[key] || SHARED_ZH[key] || zhDefaults[key])) || key;
   function apply() {
     document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
     document.querySelectorAll("[data-i18n]").forEach((el) => {
@@ -130,4 +146,7 @@ const LANG_KEY = "staff-lang";
 // The shell's and login form's texts in English (their zh-CN is each page's markup).
 const SHARED_EN = {
   logout: "Log out", login: "Log in", username: "User name", password: "Password", presence: "My status",
+  list_loading: "Loading…", list_empty: "Nothing here yet.", list_error: "Could not load this list",
 };
+// Script-made shared texts in zh-CN (lists' states).
+const SHARED_ZH = { list_loading: "加载中…", list_empty: "暂无内容", list_error: "列表加载失败" };

@@ -34,6 +34,9 @@ async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine
         await agent.select_option("#presence", "online")
         offered = agent.locator("#mine li", has_text="我要投诉，转人工")
         await offered.locator("button.accept").click()
+        # Lists say when they are empty (nobody else waits once Ann has the conversation).
+        await expect(agent.locator("#queue-state")).to_have_text("暂无排队的客户。")
+        await expect(agent.locator("#mine-state")).to_be_hidden()
         await expect(agent.locator("#lines .line.customer").first).to_have_text("我要投诉，转人工")
         await expect(agent.locator("#lines .line.bot").first).to_be_visible()  # the bot's part is shown
         # The customer's profile sits beside the conversation; internal notes stay with the agents.

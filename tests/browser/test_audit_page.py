@@ -39,9 +39,20 @@ async def test_an_admin_sees_who_read_a_transcript_and_narrows_the_list(
         await page.fill("#f-target", sender)
         await page.click("#filters button[type=submit]")
         await expect(page.locator("#count")).to_contain_text("0 条记录")
+        await expect(page.locator("#entries-state")).to_have_text("没有符合条件的记录。")
+        # A list that cannot be read says so instead of looking empty (the server answering 503).
+        await page.route(
+            "**/api/audit?*",
+            lambda route: route.fulfill(status=503, json={"error": "服务暂时不可用"}),
+        )
+        await page.click("#filters button[type=submit]")
+        await expect(page.locator("#entries-state")).to_have_text("列表加载失败：服务暂时不可用")
+        await expect(page.locator("#entries-state")).to_have_class("state error")
+        await page.unroute("**/api/audit?*")
         await page.fill("#f-action", "")
         await page.click("#filters button[type=submit]")
         await expect(page.locator("#entries tr", has_text=conversation).first).to_be_visible()
+        await expect(page.locator("#entries-state")).to_be_hidden()
         await screenshot(page, "audit", full_page=True)
         await assert_accessible(page, "audit")
         await page.click("#lang-switch")

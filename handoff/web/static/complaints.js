@@ -1,7 +1,7 @@
 // Complaint cases (/agent/complaints): the list with filters and SLA countdowns, one case with its
 // history, transcript and customer, and the actions (take, note, resolve, reassign, escalate).
 // Case events (escalated, reopened, confirmed...) arrive on the console's socket as they happen.
-import { $, api, bindLogin, i18n, session, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, listState, session, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Complaint cases", console: "Agent console", quality: "Quality", login: "Log in", username: "User name", password: "Password",
@@ -26,7 +26,7 @@ const EN = {
   actor_customer: "customer", actor_rating: "rating", actor_bench: "bench",
 };
 const ZH = {
-  open: "待处理", in_progress: "处理中", resolved: "待客户确认", confirmed: "已确认", reopened: "已重新打开",
+  empty: "没有符合条件的工单", open: "待处理", in_progress: "处理中", resolved: "待客户确认", confirmed: "已确认", reopened: "已重新打开",
   closed_unconfirmed: "未确认关闭", left: "剩余", late: "已超时", respond_by: "响应时限", resolve_by: "解决时限",
   opened_at: "登记时间", team: "团队", channel: "渠道", level: "升级级别", unowned: "（团队待领）", name: "姓名",
   tier: "等级", phone: "电话", ev_escalated: "已升级", ev_reassigned: "已转派", ev_reopened: "客户反馈未解决，已重新打开",
@@ -92,7 +92,7 @@ function row(c) {
 
 function renderList() {
   $("cases").replaceChildren(...cases.map(row));
-  $("empty").classList.toggle("hidden", cases.length > 0);
+  listState("cases-state", cases.length ? "" : "empty", t("empty"));
 }
 
 function fillSelect(id, values, label) {
@@ -113,7 +113,7 @@ async function loadList() {
   }
   if ($("f-overdue").checked) query.set("overdue", "1");
   const r = await api("GET", `/api/agent/complaints?${query}`);
-  if (!r.ok) return;
+  if (!r.ok) { listState("cases-state", "error", r.data.error || String(r.status)); return; }
   skew = r.data.now - Date.now() / 1000;
   fillSelect("f-severity", r.data.severities);
   fillSelect("f-category", r.data.categories);

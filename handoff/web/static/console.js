@@ -1,6 +1,6 @@
 // The agent console (/agent): my conversations, the queue, the transcript, reply, transfer, the
 // customer's profile, canned replies, offline messages (留言) and, for supervisors, the overview.
-import { $, api, bindLogin, i18n, session, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, listState, session, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Agent console", online: "Online", paused: "Paused", offline: "Offline", login: "Log in",
@@ -19,6 +19,8 @@ const EN = {
   case_escalated: "escalated", case_reopened: "reopened", complaint_open: "Record complaint",
   complaint_placeholder: "Record a complaint: the customer's problem", complaint_opened: "Case opened:",
   complaint_added: "Added to the open case", quality: "Quality", reports: "Reports",
+  no_mine: "No conversations: accept one from the queue.", no_waiting: "Nobody is waiting.",
+  no_bot: "Nobody is talking to the bot right now.",
 };
 const ZH = {
   accept: "接入", decline: "拒绝", offered: "待接入", assigned: "处理中", waited: "已等待",
@@ -26,7 +28,8 @@ const ZH = {
   waiting_n: "人排队", take_over: "接管", turns: "条消息", ago: "前", delete: "删除",
   handle: "处理", open_now: "上班中", closed_now: "已下班", saved: "已保存",
   case_escalated: "投诉已升级", case_reopened: "投诉被重新打开", complaint_opened: "已登记工单",
-  complaint_added: "已补充到工单",
+  complaint_added: "已补充到工单", no_mine: "暂无会话，可从排队中接入。", no_waiting: "暂无排队的客户。",
+  no_bot: "暂无机器人接待中的会话。",
 };
 const texts = i18n(EN, ZH);
 const t = texts.t;
@@ -120,13 +123,20 @@ function renderList(list, tickets, withActions) {
   if (!unchanged) list.replaceChildren(...wanted);
 }
 
+function showState(id, response, rows, emptyKey) {
+  if (!response.ok) listState(id, "error", response.data.error || String(response.status));
+  else listState(id, rows && rows.length ? "" : "empty", t(emptyKey));
+}
+
 async function refresh() {
   if (current !== watched) watch();
   const me = await api("GET", "/api/agent/me");
   if (me.status === 401) { showLogin(); return; }
   renderList($("mine"), me.data.conversations || [], true);
+  showState("mine-state", me, me.data.conversations, "no_mine");
   const queue = await api("GET", "/api/agent/queue");
   renderList($("queue"), queue.data.waiting || [], false);
+  showState("queue-state", queue, queue.data.waiting, "no_waiting");
   if (me.data.status) $("presence").value = me.data.status;
   const mine = (me.data.conversations || []).find((c) => c.conversation === current);
   const canReply = !!mine && mine.status === "assigned";
@@ -197,7 +207,8 @@ async function showBotConversations() {
   if (Date.now() - botListAt < 10000) return;
   botListAt = Date.now();
   const r = await api("GET", "/api/agent/bot-conversations");
-  $("with-bot").classList.toggle("hidden", !r.ok);
+  $("with-bot").classList.toggle("hidden", !r.ok && r.status === 403);
+  showState("bot-list-state", r, r.data.conversations, "no_bot");
   if (!r.ok) return;
   $("bot-list").replaceChildren(...r.data.conversations.map((c) => {
     const li = document.createElement("li");

@@ -1,6 +1,6 @@
 // Quality inspection (/agent/quality): inspectors pick a sampled conversation, read it and score it
 // against the checklist, and keep the checklist itself; every agent reads their own reviews.
-import { $, api, bindLogin, i18n, session, showLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, listState, session, showLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Quality inspection", console: "Agent console", complaints: "Complaint cases", login: "Log in",
@@ -13,7 +13,7 @@ const EN = {
 };
 const ZH = {
   random: "随机抽检", low_rating: "差评", complaint: "投诉", saved: "已保存", scored: "得分", average: "平均分",
-  reviews_n: "次质检", by: "质检员", none_yet: "暂无质检结果",
+  reviews_n: "次质检", by: "质检员", none_yet: "暂无质检结果", no_samples: "没有待质检的会话",
 };
 const texts = i18n(EN, ZH);
 const t = texts.t;
@@ -35,7 +35,7 @@ function input(type, value, label) {
 
 async function loadSamples() {
   const r = await api("GET", "/api/quality/samples");
-  if (!r.ok) return;
+  if (!r.ok) { listState("samples-state", "error", r.data.error || String(r.status)); return; }
   $("samples").replaceChildren(...r.data.samples.map((s) => {
     const li = el("li");
     li.tabIndex = 0;
@@ -47,7 +47,7 @@ async function loadSamples() {
     li.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(); });
     return li;
   }));
-  $("no-samples").classList.toggle("hidden", r.data.samples.length > 0);
+  listState("samples-state", r.data.samples.length ? "" : "empty", t("no_samples"));
 }
 
 async function showSample() {

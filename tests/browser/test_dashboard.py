@@ -68,6 +68,10 @@ async def test_the_dashboard_shows_live_figures_and_draws_its_charts(
         await page.mouse.click(box["x"] + x, box["y"] + y)
         await expect(page.locator("#drill-title")).to_contain_text("· 2")
         await expect(page.locator("#drill-rows tr")).to_have_count(2)
+        # Columns read as staff name them, not as the export's field names.
+        await expect(page.locator("#drill-head th").first).to_have_text("会话")
+        await expect(page.locator("#drill-head")).to_contain_text("转人工原因")
+        await expect(page.locator("#drill-state")).to_be_hidden()
         assert "db-a-" not in await page.locator("#drill-rows").inner_text()
         # The exports are plain links for the chosen period: what the browser saves is the API's file.
         async with page.expect_download() as caught:

@@ -1,6 +1,6 @@
 // The supervisor dashboard (/reports): live queues and cases, the period's figures beside the previous
 // period, day-by-day trends as Apache ECharts charts (installed by `make ui`, never a CDN), scorecards.
-import { $, api, bindLogin, i18n, showLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, listState, showLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Service dashboard", console: "Agent console", complaints: "Complaint cases", login: "Log in",
@@ -31,6 +31,21 @@ const ZH = {
   resolution: "解决率", reopen: "重开率", aht: "处理时长（秒）", aht_hours: "工作时间内处理时长（秒）",
   csat_bot: "满意度（机器人）", csat_human: "满意度（人工）", cost_resolved: "单次解决成本", confirm: "投诉确认中位时长（秒）",
 };
+// The drill-down's columns (the export's field names) as staff read them.
+const COLUMNS = {
+  conversation: ["Conversation", "会话"], channel: ["Channel", "渠道"], opened_at: ["Opened", "开始时间"],
+  tier: ["Tier", "等级"], customer_messages: ["Customer messages", "客户消息"], bot_replies: ["Bot replies", "机器人回复"],
+  kb_answered: ["KB answered", "知识库作答"], kb_suggested: ["KB suggested", "知识库推荐"],
+  kb_escalated: ["KB had no answer", "知识库未命中"], handed_over: ["Handed over", "转人工"],
+  handoff_reason: ["Why handed over", "转人工原因"], team: ["Team", "团队"], agent: ["Agent", "客服"],
+  queue_wait_seconds: ["Queue wait (s)", "排队（秒）"], first_response_seconds: ["First response (s)", "首响（秒）"],
+  handling_seconds: ["Handling (s)", "处理时长（秒）"], agent_replies: ["Agent replies", "客服回复"],
+  transfers: ["Transfers", "转接"], closed_by: ["Closed by", "结束方"], rating: ["Rating", "评分"],
+  complaints: ["Complaints", "投诉"], recontact: ["Came back", "再次咨询"],
+};
+for (const [name, [en, zh]] of Object.entries(COLUMNS)) { EN[`c_${name}`] = en; ZH[`c_${name}`] = zh; }
+Object.assign(EN, { yes: "yes", no: "no", no_rows: "No conversations in this range." });
+Object.assign(ZH, { yes: "是", no: "否", no_rows: "该范围内没有会话。" });
 const texts = i18n(EN, ZH);
 const t = texts.t;
 const charts = {};
@@ -158,17 +173,27 @@ function heat(grid) {
 // in the scorecards lists the period's conversations of that agent (user ids masked).
 async function drill(day, agent) {
   const range = agent ? `from=${$("from").value}&to=${$("to").value}&agent=${encodeURIComponent(agent.id)}` : `from=${day}&to=${day}`;
-  const r = await api("GET", `/api/reports/conversations?${range}&format=json`);
-  if (!r.ok) return;
   $("drill").classList.remove("hidden");
+  listState("drill-state", "loading");
+  const r = await api("GET", `/api/reports/conversations?${range}&format=json`);
+  if (!r.ok) { listState("drill-state", "error", r.data.error || String(r.status)); return; }
+  listState("drill-state", r.data.rows.length ? "" : "empty", t("no_rows"));
   const what = agent ? `${agent.name} ${$("from").value} – ${$("to").value}` : day;
   $("drill-title").textContent = `${t("drill")} ${what} · ${r.data.rows.length}`;
   const head = document.createElement("tr");
-  for (const c of r.data.columns) { const th = document.createElement("th"); th.textContent = c; head.append(th); }
+  for (const c of r.data.columns) {
+    const th = document.createElement("th");
+    th.textContent = COLUMNS[c] ? t(`c_${c}`) : c;
+    head.append(th);
+  }
   $("drill-head").replaceChildren(head);
   $("drill-rows").replaceChildren(...r.data.rows.map((cells) => {
     const tr = document.createElement("tr");
-    for (const v of cells) { const td = document.createElement("td"); td.textContent = String(v); tr.append(td); }
+    for (const v of cells) {
+      const td = document.createElement("td");
+      td.textContent = v === true ? t("yes") : v === false ? t("no") : v === null || v === "" ? "—" : String(v);
+      tr.append(td);
+    }
     return tr;
   }));
 }

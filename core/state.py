@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from core.keys import TRANSITION_LOG_MAXLEN, TRANSITION_LOG_TTL_SECONDS, Keys
@@ -148,6 +148,15 @@ class ConversationStates:
                 except Exception:  # a listener's trouble must not undo or fail the transition
                     log.exception("transition listener failed", extra={"conversation": conversation_id})
         return transition
+
+    async def owners(self, conversation_ids: Sequence[str]) -> list[Owner]:
+        """Return each conversation's owner, read in one round trip (the sweep reads hundreds at a peak)."""
+        if not conversation_ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.hget(self._keys.conversation_state(conversation_id), "owner")
+            return [owner_of(raw) for raw in await pipe.execute()]
 
     async def queued_before(self, before_ms: int, limit: int = 500) -> list[str]:
         """Return conversations indexed as QUEUED since before ``before_ms`` (may include stale ones)."""

@@ -319,11 +319,16 @@ class HandoffService:
             return 0
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         mended = 0
-        for conversation_id in await self._states.queued_before(now - int(grace_seconds * 1000)):
-            if await self._states.get(conversation_id) is not Owner.QUEUED:
+        indexed = await self._states.queued_before(now - int(grace_seconds * 1000))
+        # Read in two round trips, not two per conversation: at a peak hundreds wait, and every
+        # process of every instance sweeps them every few seconds.
+        owners = await self._states.owners(indexed)
+        queued = [c for c, owner in zip(indexed, owners, strict=True) if owner is Owner.QUEUED]
+        for conversation_id, owner in zip(indexed, owners, strict=True):
+            if owner is not Owner.QUEUED:
                 await self._states.unindex_queued(conversation_id)
-                continue
-            if await self.queue.ticket(conversation_id) is not None:
+        for conversation_id, ticketed in zip(queued, await self.queue.have_tickets(queued), strict=True):
+            if ticketed:
                 continue
             await self._enqueue(self.queue, conversation_id)
             log.warning(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from core.keys import Keys
 from core.ports import Observe, Presence, PresenceIgnored, observe_nothing
@@ -61,6 +61,15 @@ class _QueueBase:
         self._requeue = client.register_script(REQUEUE)
         self._finish = client.register_script(FINISH)
         self._refresh = client.register_script(REFRESH)
+
+    async def have_tickets(self, conversation_ids: Sequence[str]) -> list[bool]:
+        """Return whether each conversation has a ticket, in one round trip."""
+        if not conversation_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.exists(self._q.ticket(conversation_id))
+            return [bool(found) for found in await pipe.execute()]
 
     async def ticket(self, conversation_id: str) -> Ticket | None:
         """Return a conversation's ticket, or None when it is not in the human queue."""

@@ -81,3 +81,28 @@ async def test_a_conversation_left_queued_without_a_ticket_by_a_dead_instance_is
     assert (ticket.status, ticket.agent) == ("offered", "ann")  # placed at once: nothing was dropped
     assert await states.queued_before(now + 20_000) == ["rest:lost"]
     assert await service.repair(now_ms=now + 40_000) == 0  # mended once
+
+
+async def test_repair_reads_many_waiting_conversations_in_batches_and_mends_only_the_lost(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> None:
+    prefix = f"{key_prefix}:rp-{uuid.uuid4().hex[:6]}"
+    keys = Keys(prefix)
+    states = ConversationStates(redis_client, keys)
+    queue = HandoffQueue(redis_client, prefix, states)
+    service = HandoffService(redis_client, keys, states, queue, team="support")
+    # A peak: 40 customers wait with their tickets (nobody is online), 3 lost theirs, 2 were taken.
+    for n in range(40):
+        assert (await service.request_human(f"rest:w{n}", "request_human")).changed
+    for n in range(3):
+        await states.transition(f"rest:lost{n}", Owner.QUEUED, actor="bot", reason="request_human")
+    for n in range(2):
+        await states.transition(f"rest:gone{n}", Owner.QUEUED, actor="bot", reason="request_human")
+        await states.transition(f"rest:gone{n}", Owner.AGENT, actor="agent:bob", reason="taken over")
+    later = int(time.time() * 1000) + 20_000
+    assert await service.repair(now_ms=later) == 3
+    assert all([await queue.ticket(f"rest:lost{n}") is not None for n in range(3)])
+    waiting = await states.queued_before(later)
+    assert len(waiting) == 43
+    assert not any(c.startswith("rest:gone") for c in waiting)
+    assert await service.repair(now_ms=later) == 0

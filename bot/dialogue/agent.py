@@ -16,6 +16,7 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
@@ -26,6 +27,7 @@ from rasa_sdk.interfaces import ActionNotFoundException
 
 import knowledge_base
 from bot.dialogue import model_load, scope
+from bot.dialogue.graph_runner import SequentialGraphRunner
 from bot.dialogue.lock_store import RedisTicketLockStore
 from bot.dialogue.nlu_batch import MAX_BATCH, BatchedParse
 from bot.dialogue.tracker_store import RedisEventTrackerStore
@@ -184,6 +186,8 @@ class Dialogue:
                 lock_store=locks,
                 action_endpoint=InProcessActionEndpoint(),
             )
+        if agent.processor is not None and isinstance(agent.processor.graph_runner, DaskGraphRunner):
+            agent.processor.graph_runner = SequentialGraphRunner.from_runner(agent.processor.graph_runner)
         return cls(agent, locks, nlu_max_batch)
 
     @asynccontextmanager

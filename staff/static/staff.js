@@ -87,6 +87,12 @@ export function listState(id, state, message) {
   line.textContent = state === "error" && message ? `${text}${colon}${message}` : (message || text);
 }
 
+/** Return a transcript line as staff read it: who spoke (in the page's language, with the agent's name), then the text. */
+export function transcriptLine(line) {
+  const role = texts ? texts.t(`role_${line.role}`) : line.role;
+  return `${role}${line.author ? " " + line.author : ""}: ${line.text}`;
+}
+
 /** Texts in zh-CN (the page's own markup, plus ``zh`` for script-made text) and English (``en``).
 
 The language is the signed-in user's choice (kept on the server), else this browser's last one, else
@@ -147,6 +153,10 @@ const LANG_KEY = "staff-lang";
 const SHARED_EN = {
   logout: "Log out", login: "Log in", username: "User name", password: "Password", presence: "My status",
   list_loading: "Loading…", list_empty: "Nothing here yet.", list_error: "Could not load this list",
+  role_customer: "customer", role_bot: "bot", role_agent: "agent", role_system: "system",
 };
 // Script-made shared texts in zh-CN (lists' states).
-const SHARED_ZH = { list_loading: "加载中…", list_empty: "暂无内容", list_error: "列表加载失败" };
+const SHARED_ZH = {
+  list_loading: "加载中…", list_empty: "暂无内容", list_error: "列表加载失败",
+  role_customer: "客户", role_bot: "机器人", role_agent: "客服", role_system: "系统",
+};

@@ -52,6 +52,8 @@ async def test_an_inspector_scores_a_sample_and_the_agent_reads_it(
         await expect(sample).to_contain_text("投诉")
         await sample.click()
         await expect(sue.locator("#lines")).to_contain_text("马上为您补发")
+        # Who spoke reads in the page's language, with the agent's name.
+        await expect(sue.locator("#lines")).to_contain_text("客服 gus: 您好")
         accuracy = sue.locator("#criteria tr[data-criterion=accuracy]")
         await accuracy.locator(".points").fill("3")
         await accuracy.locator(".remark").fill("没有核实订单号")

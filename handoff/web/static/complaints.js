@@ -1,7 +1,7 @@
 // Complaint cases (/agent/complaints): the list with filters and SLA countdowns, one case with its
 // history, transcript and customer, and the actions (take, note, resolve, reassign, escalate).
 // Case events (escalated, reopened, confirmed...) arrive on the console's socket as they happen.
-import { $, api, bindLogin, i18n, listState, session, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, listState, session, transcriptLine, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Complaint cases", console: "Agent console", quality: "Quality", login: "Log in", username: "User name", password: "Password",
@@ -172,7 +172,7 @@ async function showCase() {
     $("lines").replaceChildren(...conv.data.lines.map((line) => {
       const div = document.createElement("div");
       div.className = line.role;
-      div.textContent = `${line.role}${line.author ? " " + line.author : ""}: ${line.text}`;
+      div.textContent = transcriptLine(line);
       return div;
     }));
   }

@@ -1,6 +1,6 @@
 // Quality inspection (/agent/quality): inspectors pick a sampled conversation, read it and score it
 // against the checklist, and keep the checklist itself; every agent reads their own reviews.
-import { $, api, bindLogin, i18n, listState, session, showLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, listState, session, showLogin, signedIn, transcriptLine } from "/staff/staff.js";
 
 const EN = {
   title: "Quality inspection", console: "Agent console", complaints: "Complaint cases", login: "Log in",
@@ -54,7 +54,7 @@ async function showSample() {
   $("sample-title").textContent = current;
   const r = await api("GET", `/api/quality/samples/${encodeURIComponent(current)}`);
   if (!r.ok) return;
-  $("lines").replaceChildren(...r.data.lines.map((line) => el("div", `${line.role}${line.author ? " " + line.author : ""}: ${line.text}`, line.role)));
+  $("lines").replaceChildren(...r.data.lines.map((line) => el("div", transcriptLine(line), line.role)));
   $("submit-score").disabled = false;
   $("score-result").textContent = ""; $("score-error").textContent = "";
 }

@@ -56,8 +56,8 @@ def state_key(
     return digest.hexdigest()[:32]
 
 
-# Stored as bytes, not JSON with base64: clinc150's state is ~50 MB, and encoding it as text cost the
-# publisher ~0.6 s and each loading instance ~0.4 s (bench/RESULTS.md, knowledge-base reload).
+# Stored as bytes, not JSON with base64: clinc150's state was 68 MB that way, and encoding it as text cost
+# the publisher ~0.6 s and each loading instance ~0.2 s (bench/RESULTS.md, knowledge-base reload).
 MAGIC = b"KBSTATE1"
 
 

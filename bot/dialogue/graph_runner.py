@@ -39,7 +39,8 @@ def dependency_order(schema: GraphSchema, targets: list[str]) -> list[tuple[str,
 class SequentialGraphRunner(DaskGraphRunner):
     """Rasa's ``DaskGraphRunner`` with the same nodes, run in an order computed once per target list."""
 
-    _orders: dict[tuple[str, ...], list[tuple[str, tuple[str, ...]]]]
+    # Per target list: the nodes in order, and the run inputs they need (what no node produces).
+    _orders: dict[tuple[str, ...], tuple[list[tuple[str, tuple[str, ...]]], frozenset[str]]]
 
     @classmethod
     def from_runner(cls, runner: DaskGraphRunner) -> SequentialGraphRunner:
@@ -55,10 +56,14 @@ class SequentialGraphRunner(DaskGraphRunner):
         """Run the graph for ``targets`` (all of the schema's by default) as ``DaskGraphRunner.run`` does."""
         run_targets = targets if targets else self._graph_schema.target_names
         key = tuple(run_targets)
-        order = self._orders.get(key)
-        if order is None:
-            # Dicts take concurrent writes safely; two threads computing the same order is harmless.
-            order = self._orders[key] = dependency_order(self._graph_schema, list(run_targets))
+        planned = self._orders.get(key)
+        if planned is None:
+            order = dependency_order(self._graph_schema, list(run_targets))
+            produced = {name for name, _ in order}
+            wanted = frozenset(n for _, needs in order for n in needs if n not in produced)
+            # Dicts take concurrent writes safely; two threads computing the same plan is harmless.
+            planned = self._orders[key] = (order, wanted)
+        order, wanted = planned
         # Each node is called with (name, output) pairs, inputs included, as under dask.
         outputs: dict[str, tuple[str, Any]] = {}
         for name, value in (inputs or {}).items():
@@ -68,11 +73,11 @@ class SequentialGraphRunner(DaskGraphRunner):
                     f"names passed to the `run` method are the same as node names in the graph schema."
                 )
             outputs[name] = (name, value)
+        missing = wanted.difference(outputs)
+        if missing:
+            raise GraphRunError(f"The graph needs {sorted(missing)}, which this run was not given.")
         try:
             for name, needs in order:
-                missing = [n for n in needs if n not in outputs]
-                if missing:
-                    raise GraphRunError(f"Node {name!r} needs {missing}, which this run was not given.")
                 outputs[name] = self._instantiated_nodes[name](*(outputs[n] for n in needs))
         except RuntimeError as error:
             raise GraphRunError("Error running runner.") from error

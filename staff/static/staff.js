@@ -87,6 +87,12 @@ export function listState(id, state, message) {
   line.textContent = state === "error" && message ? `${text}${colon}${message}` : (message || text);
 }
 
+/** Set a list's state line from an API response: its error, ``emptyText`` when ``rows`` is empty, else none. */
+export function showListResult(id, response, rows, emptyText) {
+  if (!response.ok) listState(id, "error", response.data.error || String(response.status));
+  else listState(id, rows && rows.length ? "" : "empty", emptyText);
+}
+
 /** Return a transcript line as staff read it: who spoke (in the page's language, with the agent's name), then the text. */
 export function transcriptLine(line) {
   const role = texts ? texts.t(`role_${line.role}`) : line.role;

@@ -58,14 +58,18 @@ async def test_no_kb_handoff_when_switched_off(redis_client: aioredis.Redis, key
     assert not any([await service.kb_outcome(conversation, escalated=True) for _ in range(5)])
 
 
+def _queueing(client: aioredis.Redis, prefix: str) -> tuple[ConversationStates, HandoffQueue, HandoffService]:
+    """Return states, queue and a support-team service under their own key prefix."""
+    keys = Keys(prefix)
+    states = ConversationStates(client, keys)
+    queue = HandoffQueue(client, prefix, states)
+    return states, queue, HandoffService(client, keys, states, queue, team="support")
+
+
 async def test_a_conversation_left_queued_without_a_ticket_by_a_dead_instance_is_queued_again(
     redis_client: aioredis.Redis, key_prefix: str
 ) -> None:
-    prefix = f"{key_prefix}rp{uuid.uuid4().hex[:6]}"
-    keys = Keys(prefix)
-    states = ConversationStates(redis_client, keys)
-    queue = HandoffQueue(redis_client, prefix, states)
-    service = HandoffService(redis_client, keys, states, queue, team="support")
+    states, queue, service = _queueing(redis_client, f"{key_prefix}rp{uuid.uuid4().hex[:6]}")
     await queue.upsert_agent("ann", "Ann", ["support"], capacity=1)
     await queue.set_status("ann", "online")
     # The instance handling "转人工" moved the conversation to QUEUED, then died before the enqueue.
@@ -86,11 +90,7 @@ async def test_a_conversation_left_queued_without_a_ticket_by_a_dead_instance_is
 async def test_repair_reads_many_waiting_conversations_in_batches_and_mends_only_the_lost(
     redis_client: aioredis.Redis, key_prefix: str
 ) -> None:
-    prefix = f"{key_prefix}:rp-{uuid.uuid4().hex[:6]}"
-    keys = Keys(prefix)
-    states = ConversationStates(redis_client, keys)
-    queue = HandoffQueue(redis_client, prefix, states)
-    service = HandoffService(redis_client, keys, states, queue, team="support")
+    states, queue, service = _queueing(redis_client, f"{key_prefix}:rp-{uuid.uuid4().hex[:6]}")
     # A peak: 40 customers wait with their tickets (nobody is online), 3 lost theirs, 2 were taken.
     for n in range(40):
         assert (await service.request_human(f"rest:w{n}", "request_human")).changed

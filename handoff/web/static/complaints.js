@@ -1,7 +1,7 @@
 // Complaint cases (/agent/complaints): the list with filters and SLA countdowns, one case with its
 // history, transcript and customer, and the actions (take, note, resolve, reassign, escalate).
 // Case events (escalated, reopened, confirmed...) arrive on the console's socket as they happen.
-import { $, api, bindLogin, i18n, listState, session, transcriptLine, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, listState, session, showListResult, transcriptLine, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Complaint cases", console: "Agent console", quality: "Quality", login: "Log in", username: "User name", password: "Password",
@@ -113,7 +113,8 @@ async function loadList() {
   }
   if ($("f-overdue").checked) query.set("overdue", "1");
   const r = await api("GET", `/api/agent/complaints?${query}`);
-  if (!r.ok) { listState("cases-state", "error", r.data.error || String(r.status)); return; }
+  showListResult("cases-state", r, r.data.cases, t("empty"));
+  if (!r.ok) return;
   skew = r.data.now - Date.now() / 1000;
   fillSelect("f-severity", r.data.severities);
   fillSelect("f-category", r.data.categories);

@@ -1,6 +1,6 @@
 // The agent console (/agent): my conversations, the queue, the transcript, reply, transfer, the
 // customer's profile, canned replies, offline messages (留言) and, for supervisors, the overview.
-import { $, api, bindLogin, i18n, listState, session, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, session, showListResult, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Agent console", online: "Online", paused: "Paused", offline: "Offline", login: "Log in",
@@ -123,20 +123,15 @@ function renderList(list, tickets, withActions) {
   if (!unchanged) list.replaceChildren(...wanted);
 }
 
-function showState(id, response, rows, emptyKey) {
-  if (!response.ok) listState(id, "error", response.data.error || String(response.status));
-  else listState(id, rows && rows.length ? "" : "empty", t(emptyKey));
-}
-
 async function refresh() {
   if (current !== watched) watch();
   const me = await api("GET", "/api/agent/me");
   if (me.status === 401) { showLogin(); return; }
   renderList($("mine"), me.data.conversations || [], true);
-  showState("mine-state", me, me.data.conversations, "no_mine");
+  showListResult("mine-state", me, me.data.conversations, t("no_mine"));
   const queue = await api("GET", "/api/agent/queue");
   renderList($("queue"), queue.data.waiting || [], false);
-  showState("queue-state", queue, queue.data.waiting, "no_waiting");
+  showListResult("queue-state", queue, queue.data.waiting, t("no_waiting"));
   if (me.data.status) $("presence").value = me.data.status;
   const mine = (me.data.conversations || []).find((c) => c.conversation === current);
   const canReply = !!mine && mine.status === "assigned";
@@ -208,7 +203,7 @@ async function showBotConversations() {
   botListAt = Date.now();
   const r = await api("GET", "/api/agent/bot-conversations");
   $("with-bot").classList.toggle("hidden", !r.ok && r.status === 403);
-  showState("bot-list-state", r, r.data.conversations, "no_bot");
+  showListResult("bot-list-state", r, r.data.conversations, t("no_bot"));
   if (!r.ok) return;
   $("bot-list").replaceChildren(...r.data.conversations.map((c) => {
     const li = document.createElement("li");

@@ -1,6 +1,6 @@
 // Quality inspection (/agent/quality): inspectors pick a sampled conversation, read it and score it
 // against the checklist, and keep the checklist itself; every agent reads their own reviews.
-import { $, api, bindLogin, i18n, listState, session, showLogin, signedIn, transcriptLine } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, session, showListResult, showLogin, signedIn, transcriptLine } from "/staff/staff.js";
 
 const EN = {
   title: "Quality inspection", console: "Agent console", complaints: "Complaint cases", login: "Log in",
@@ -35,7 +35,8 @@ function input(type, value, label) {
 
 async function loadSamples() {
   const r = await api("GET", "/api/quality/samples");
-  if (!r.ok) { listState("samples-state", "error", r.data.error || String(r.status)); return; }
+  showListResult("samples-state", r, r.data.samples, t("no_samples"));
+  if (!r.ok) return;
   $("samples").replaceChildren(...r.data.samples.map((s) => {
     const li = el("li");
     li.tabIndex = 0;
@@ -47,7 +48,6 @@ async function loadSamples() {
     li.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(); });
     return li;
   }));
-  listState("samples-state", r.data.samples.length ? "" : "empty", t("no_samples"));
 }
 
 async function showSample() {

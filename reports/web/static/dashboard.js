@@ -1,6 +1,6 @@
 // The supervisor dashboard (/reports): live queues and cases, the period's figures beside the previous
 // period, day-by-day trends as Apache ECharts charts (installed by `make ui`, never a CDN), scorecards.
-import { $, api, bindLogin, i18n, listState, showLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, listState, showListResult, showLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Service dashboard", console: "Agent console", complaints: "Complaint cases", login: "Log in",
@@ -176,8 +176,8 @@ async function drill(day, agent) {
   $("drill").classList.remove("hidden");
   listState("drill-state", "loading");
   const r = await api("GET", `/api/reports/conversations?${range}&format=json`);
-  if (!r.ok) { listState("drill-state", "error", r.data.error || String(r.status)); return; }
-  listState("drill-state", r.data.rows.length ? "" : "empty", t("no_rows"));
+  showListResult("drill-state", r, r.data.rows, t("no_rows"));
+  if (!r.ok) return;
   const what = agent ? `${agent.name} ${$("from").value} – ${$("to").value}` : day;
   $("drill-title").textContent = `${t("drill")} ${what} · ${r.data.rows.length}`;
   const head = document.createElement("tr");

@@ -48,14 +48,24 @@ class Lease:
         self.token = uuid.uuid4().hex
         self.lost = False
         self._renewer: asyncio.Task[None] | None = None
+        self._let_go = False
         self._renew = client.register_script(_RENEW_LUA)
         self._release = client.register_script(_RELEASE_LUA)
 
     async def acquire(self) -> bool:
         """Take the lease if nobody holds it; return whether this worker now holds it."""
+        return bool(await self._redis.set(self.key, self.fresh_token(), nx=True, px=self.lifetime_ms))
+
+    def fresh_token(self) -> str:
+        """Start a new claim (for a script that takes the lease in its own round trip); return its token."""
         self.token = uuid.uuid4().hex
         self.lost = False
-        return bool(await self._redis.set(self.key, self.token, nx=True, px=self.lifetime_ms))
+        self._let_go = False
+        return self.token
+
+    def let_go(self) -> None:
+        """Note that a script already deleted the lease, so leaving the ``async with`` need not."""
+        self._let_go = True
 
     async def _keep(self) -> None:
         interval = self.lifetime_ms / 1000 / RENEWALS_PER_LEASE
@@ -86,5 +96,7 @@ class Lease:
         if self._renewer is not None:
             await stop_tasks(self._renewer)
             self._renewer = None
+        if self._let_go:
+            return
         with contextlib.suppress(Exception):
             await self._release(keys=[self.key], args=[self.token])

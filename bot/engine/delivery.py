@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.engine.streams import Workers, drain
+from bot.engine.streams import Drainer, Workers
 from channels.base import Channel
 from core.keys import DELIVERIES_TTL_SECONDS, Keys
 from core.lease import Lease
@@ -114,6 +114,8 @@ class Outbox:
         self.delays = tuple(delays)
         self._local = Workers(self._drain)
         self._senders = self._local.tasks
+        # The drain deletes each push once taken: sent, failed for good, or settled by an earlier worker.
+        self._drainer = Drainer(client, keys.push_active, delete=True)
 
     async def send(self, conversation_id: str, message: Outbound) -> str:
         """Record ``message`` as pending, queue it behind the conversation's earlier ones; return its id."""
@@ -189,10 +191,9 @@ class Outbox:
             if "p" in fields:
                 push = _Push.decode(conversation, fields["p"])
                 await self._deliver(push, still_held=lambda: not lease.lost)
-            await self._redis.xdel(stream, entry_id)
 
         try:
-            await drain(self._redis, lease, stream, self._keys.push_active, conversation, take)
+            await self._drainer.drain(lease, stream, conversation, take)
         except asyncio.CancelledError:
             raise
         except Exception:

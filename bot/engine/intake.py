@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bot.engine.ready import ReadyList
-from bot.engine.streams import Workers, drain
+from bot.engine.streams import Drainer, Workers
 from core.keys import DEDUP_TTL_SECONDS, Keys
 from core.lease import Lease
 from core.messages import EngineNotReady, Inbound, Outbound, Overloaded, StorageUnavailable
@@ -138,6 +138,7 @@ class InboundQueue:
         self._submit = client.register_script(_SUBMIT_LUA)
         self._local = Workers(self._drain)
         self._workers = self._local.tasks
+        self._drainer = Drainer(client, keys.inbound_active)
         # By conversation and entry id: entry ids are per stream (the millisecond), so two conversations'
         # messages stored in the same millisecond share one.
         self._waiters: dict[tuple[str, str], _Waiter] = {}
@@ -270,7 +271,7 @@ class InboundQueue:
 
         stream = self._keys.inbound_queue(conversation)
         try:
-            await drain(self._redis, lease, stream, self._keys.inbound_active, conversation, take)
+            await self._drainer.drain(lease, stream, conversation, take)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -280,8 +281,10 @@ class InboundQueue:
     async def _take(self, conversation: str, entry_id: str, raw: str | None) -> None:
         """Handle one stored message, then queue its replies and take it off the stream in one step."""
         tries_key = self._keys.inbound_tries(conversation)
-        tries = int(await self._redis.hincrby(tries_key, entry_id, 1))
-        await self._redis.expire(tries_key, DEDUP_TTL_SECONDS)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(tries_key, entry_id, 1)
+            pipe.expire(tries_key, DEDUP_TTL_SECONDS)
+            tries = int((await pipe.execute())[0])
         replies: Sequence[Outbound] = ()
         if raw is not None:
             inbound = replace(_decode(raw), replayed=tries > 1)

@@ -10,7 +10,8 @@ Each channel first runs rising rates (``--sweep``) until p99 passes 1 s, then a 
 between runs the engine drains its backlog, so no run inherits another's queue. Latency runs from just
 before the webhook request to the moment the reply reaches the fake platform (WeChat: the passive reply
 in the response when there is one). The REST channel, which answers inside the request, is the
-baseline measured in the same run.
+baseline measured in the same run. Each row also gives the CPU the engine's processes and the Redis
+server used per message over the run: at saturation the p99 is the queue's, the CPU is the turn's cost.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import redis.asyncio as aioredis
 import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto as WecomCrypto
 
-from bench.load_rest import free_port, pick
+from bench.load_rest import cpu_seconds, free_port, pick
 from bot.dialogue.training import ensure_model
 from bot.settings import PROJECT_ROOT
 from channels.wechat_api import signature
@@ -59,6 +60,10 @@ class Run:
     sent: int
     latencies: list[float]
     errors: int
+    # CPU the engine's processes and the Redis server used from the first message to the last reply, per
+    # message: at saturation the p99 is the queue's, and this is what a change to a turn's cost moves.
+    engine_ms: float = float("nan")
+    redis_ms: float = float("nan")
 
     def p(self, q: float) -> float:
         """Return the q-quantile in ms (inf if replies are missing, which counts as slower than anything)."""
@@ -72,7 +77,7 @@ class Run:
         achieved = len(self.latencies)
         return (
             f"| {self.channel} | {self.rate:.0f} | {self.sent} | {achieved} | {self.p(0.5):.0f} | "
-            f"{self.p(0.99):.0f} | {self.errors} |"
+            f"{self.p(0.99):.0f} | {self.errors} | {self.engine_ms:.1f} | {self.redis_ms:.2f} |"
         )
 
 
@@ -133,13 +138,22 @@ async def engine(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 Sender = Callable[[aiohttp.ClientSession, int, str], Awaitable[float | None]]
 
 
-async def load(channel: str, rate: float, seconds: float, send: Sender, seed: int) -> Run:
-    """Send ``rate × seconds`` messages open-loop and collect reply latencies."""
+async def redis_cpu(redis: aioredis.Redis[str]) -> float:
+    """Return the CPU seconds the Redis server has used (INFO cpu: any server, local or not)."""
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def load(
+    channel: str, rate: float, seconds: float, send: Sender, seed: int, costs: Costs | None = None
+) -> Run:
+    """Send ``rate × seconds`` messages open-loop and collect reply latencies (and costs, if given)."""
     rng = random.Random(seed)
     total = int(rate * seconds)
     latencies: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=0)
+    used = await costs.read() if costs else (0.0, 0.0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
         start = time.perf_counter()
 
@@ -156,7 +170,23 @@ async def load(channel: str, rate: float, seconds: float, send: Sender, seed: in
                 latencies.append(latency)
 
         await asyncio.gather(*(one(i) for i in range(total)))
-    return Run(channel, rate, total, latencies, errors)
+    run = Run(channel, rate, total, latencies, errors)
+    if costs and total:
+        engine, server = await costs.read()
+        run.engine_ms, run.redis_ms = (engine - used[0]) * 1000 / total, (server - used[1]) * 1000 / total
+    return run
+
+
+@dataclass
+class Costs:
+    """Where the CPU figures come from: the engine's process tree and the Redis server."""
+
+    engine_pid: int
+    redis: aioredis.Redis[str]
+
+    async def read(self) -> tuple[float, float]:
+        """Return the CPU seconds used so far by the engine (all its workers) and by Redis."""
+        return cpu_seconds([self.engine_pid]), await redis_cpu(self.redis)
 
 
 def senders(port: int, waiters: Waiters, run_id: str) -> dict[str, Sender]:
@@ -311,7 +341,13 @@ async def main() -> None:
     }
     proc = await engine(env, port)
     redis = aioredis.Redis.from_url(env["REDIS_URL"], decode_responses=True)
+    costs = Costs(proc.pid, redis)
     rows: list[str] = []
+    print(
+        "| channel | msgs/s | sent | replied | p50 ms | p99 ms | errors "
+        "| engine CPU ms/msg | Redis CPU ms/msg |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     try:
         for channel in args.channels.split(","):
             send = senders(port, waiters, uuid.uuid4().hex[:8])[channel]
@@ -321,7 +357,7 @@ async def main() -> None:
             best = 0.0
             for rate in (float(r) for r in args.sweep.split(",")):
                 send = senders(port, waiters, uuid.uuid4().hex[:8])[channel]
-                run = await load(channel, rate, args.seconds, send, seed=2)
+                run = await load(channel, rate, args.seconds, send, seed=2, costs=costs)
                 print(run.line(), flush=True)
                 rows.append(run.line())
                 await drain(redis, prefix, port)
@@ -332,7 +368,7 @@ async def main() -> None:
             print(f"{channel}: highest rate tried with p99 <= 1 s: {best:.0f} msgs/s", flush=True)
             # Then the fixed rate of the target, for a shorter burst (its backlog must drain before the next).
             send = senders(port, waiters, uuid.uuid4().hex[:8])[channel]
-            fixed = await load(channel, args.rate, args.burst, send, seed=1)
+            fixed = await load(channel, args.rate, args.burst, send, seed=1, costs=costs)
             print(fixed.line(), flush=True)
             rows.append(fixed.line())
             await drain(redis, prefix, port)

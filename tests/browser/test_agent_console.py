@@ -41,10 +41,13 @@ async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine
         await expect(agent.locator("#lines .line.bot").first).to_be_visible()  # the bot's part is shown
         # The customer's profile sits beside the conversation; internal notes stay with the agents.
         await expect(agent.locator("#profile-fields")).to_contain_text("rest")
+        await expect(agent.locator("#notes-state")).to_have_text("暂无内部备注。")  # a new customer
         await agent.fill("#note", "<b>老客户</b>，语气急")
         await agent.press("#note", "Enter")
         await expect(agent.locator("#notes div").last).to_have_text("ann: <b>老客户</b>，语气急")
+        await expect(agent.locator("#notes-state")).to_be_hidden()
         await expect(agent.locator("#history li.selected")).to_have_count(1)
+        await expect(agent.locator("#history-state")).to_be_hidden()
         await screenshot(agent, "console-conversation")
         await assert_accessible(agent, "console-conversation")
 
@@ -58,6 +61,7 @@ async def test_customer_and_agent_talk_then_the_bot_answers_again(support_engine
         await agent.fill("#canned-text", "请稍等，我帮您查一下物流")
         await agent.click("#canned-save")
         await expect(agent.locator("#canned-list li", has_text="/wait")).to_have_count(1)
+        await expect(agent.locator("#canned-state")).to_be_hidden()
         await agent.fill("#reply", "")
         await agent.type("#reply", "/wa")
         await expect(agent.locator("#canned-menu li")).to_have_count(1)

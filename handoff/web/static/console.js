@@ -1,6 +1,6 @@
 // The agent console (/agent): my conversations, the queue, the transcript, reply, transfer, the
 // customer's profile, canned replies, offline messages (留言) and, for supervisors, the overview.
-import { $, api, bindLogin, i18n, session, showListResult, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
+import { $, api, bindLogin, i18n, listState, session, showListResult, showLogin as showShellLogin, signedIn } from "/staff/staff.js";
 
 const EN = {
   title: "Agent console", online: "Online", paused: "Paused", offline: "Offline", login: "Log in",
@@ -20,7 +20,8 @@ const EN = {
   complaint_placeholder: "Record a complaint: the customer's problem", complaint_opened: "Case opened:",
   complaint_added: "Added to the open case", quality: "Quality", reports: "Reports",
   no_mine: "No conversations: accept one from the queue.", no_waiting: "Nobody is waiting.",
-  no_bot: "Nobody is talking to the bot right now.",
+  no_bot: "Nobody is talking to the bot right now.", no_notes: "No internal notes yet.",
+  no_history: "No other conversations.", no_canned: "No canned replies yet: add one below.",
 };
 const ZH = {
   accept: "接入", decline: "拒绝", offered: "待接入", assigned: "处理中", waited: "已等待",
@@ -29,7 +30,8 @@ const ZH = {
   handle: "处理", open_now: "上班中", closed_now: "已下班", saved: "已保存",
   case_escalated: "投诉已升级", case_reopened: "投诉被重新打开", complaint_opened: "已登记工单",
   complaint_added: "已补充到工单", no_mine: "暂无会话，可从排队中接入。", no_waiting: "暂无排队的客户。",
-  no_bot: "暂无机器人接待中的会话。",
+  no_bot: "暂无机器人接待中的会话。", no_notes: "暂无内部备注。", no_history: "暂无历史会话。",
+  no_canned: "暂无快捷回复，可在下方添加。",
 };
 const texts = i18n(EN, ZH);
 const t = texts.t;
@@ -263,7 +265,11 @@ let profileId = null;
 async function showProfile() {
   const r = await api("GET", `/api/agent/conversations/${encodeURIComponent(current)}/profile`);
   $("note").disabled = $("add-note").disabled = !r.ok;
-  if (!r.ok) { profileId = null; $("profile-fields").replaceChildren(); return; }
+  if (!r.ok) {
+    profileId = null; $("profile-fields").replaceChildren(); $("notes").replaceChildren(); $("history").replaceChildren();
+    showListResult("notes-state", r); listState("history-state", "");
+    return;
+  }
   const p = r.data.profile;
   profileId = p.id;
   const rows = [["name", p.name || "—"], ["phone", p.phone || "—"], ["tier", p.tier.toUpperCase()],
@@ -278,11 +284,13 @@ async function showProfile() {
   $("notes").replaceChildren(...r.data.notes.map((n) => {
     const div = document.createElement("div"); div.textContent = `${n.author}: ${n.text}`; return div;
   }));
+  showListResult("notes-state", r, r.data.notes, t("no_notes"));
   $("history").replaceChildren(...r.data.conversations.map((c) => {
     const li = document.createElement("li"); li.textContent = c; if (c === current) li.className = "selected";
     li.addEventListener("click", () => { current = c; refresh(); });
     return li;
   }));
+  showListResult("history-state", r, r.data.conversations, t("no_history"));
 }
 $("note-form").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -297,6 +305,7 @@ let canned = [], cannedActive = 0, supervisor = false;
 async function loadCanned() {
   const r = await api("GET", "/api/agent/canned");
   canned = r.ok ? r.data.replies : [];
+  showListResult("canned-state", r, canned, t("no_canned"));
   $("canned-list").replaceChildren(...canned.map((c) => {
     const li = document.createElement("li");
     const head = document.createElement("div");

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from knowledge_base.bench import evaluate, read_queries
-from knowledge_base.calibrate import calibrate
+from knowledge_base.calibrate import OOS_RECALL_FLOOR, calibrate
 from knowledge_base.formats import load_bytes
 from knowledge_base.index import KnowledgeIndex
-from knowledge_base.matcher import Weights
+from knowledge_base.matcher import Thresholds, Weights
 
 SETS = ("clinc150", "clinc150_10shot", "banking77_oos", "lcqmc_faq", "bq_faq")
 MINIMA = {
@@ -38,8 +38,10 @@ def fold_of(text: str, folds: int) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest(), 16) % folds
 
 
-def run_set(root: Path, name: str, folds: int, weights: Weights) -> dict[str, Any]:
-    """Return the contract figures and the cross-fitted estimate for one set."""
+def run_set(
+    root: Path, name: str, folds: int, weights: Weights, oos_floor: float = OOS_RECALL_FLOOR
+) -> dict[str, Any]:
+    """Return the contract figures, the cross-fitted estimate and the ranking's ceiling for one set."""
     started = time.perf_counter()
     entries = load_bytes((root / name / "kb.jsonl").read_bytes(), "jsonl")
     index = KnowledgeIndex(entries, weights=weights)
@@ -47,11 +49,14 @@ def run_set(root: Path, name: str, folds: int, weights: Weights) -> dict[str, An
     locale = entries[0].locale
     dev = read_queries(root / name / "dev.tsv")
     contract = evaluate(index.with_thresholds(calibrate(index, dev, locale).thresholds), dev, locale)
+    # Nothing escalated: the share of in-scope questions ranked right first, which no threshold can exceed.
+    ceiling = evaluate(index.with_thresholds(Thresholds(float("-inf"), float("-inf"))), dev, locale)
     right = escalated_oos = in_scope = oos = 0
     for k in range(folds):
         held = [q for q in dev if fold_of(q.text, folds) == k]
         rest = [q for q in dev if fold_of(q.text, folds) != k]
-        scored = evaluate(index.with_thresholds(calibrate(index, rest, locale).thresholds), held, locale)
+        chosen = calibrate(index, rest, locale, oos_recall_floor=oos_floor)
+        scored = evaluate(index.with_thresholds(chosen.thresholds), held, locale)
         n_in = sum(not q.out_of_scope for q in held)
         n_oos = len(held) - n_in
         right += round((scored["in_scope_accuracy"] or 0) * n_in)
@@ -64,6 +69,7 @@ def run_set(root: Path, name: str, folds: int, weights: Weights) -> dict[str, An
         "contract": contract,
         "heldout_in_scope_accuracy": right / in_scope,
         "heldout_oos_recall": escalated_oos / oos,
+        "ranked_first": ceiling["in_scope_accuracy"],
     }
 
 
@@ -74,21 +80,26 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=2)
     parser.add_argument("--sets", nargs="*", default=list(SETS))
     parser.add_argument("--weights", default="", help="ablation, e.g. linear=0 or centroid=0,nearest=1")
+    parser.add_argument(
+        "--oos-floor", type=float, default=OOS_RECALL_FLOOR, help="held-out calibration's OOS floor"
+    )
     args = parser.parse_args()
     weights = Weights(**{k: float(v) for k, v in (p.split("=") for p in args.weights.split(",") if p)})
-    rows = [run_set(args.data, name, args.folds, weights) for name in args.sets]
+    rows = [run_set(args.data, name, args.folds, weights, args.oos_floor) for name in args.sets]
     print(
         "| set | in-scope acc (dev, contract) | OOS recall | top-5 | auto-answer precision "
-        "| in-scope acc (held-out folds) | OOS recall (held-out) | minimum | build s | p50 ms | p99 ms |"
+        "| in-scope acc (held-out folds) | OOS recall (held-out) | ranked first (ceiling) | minimum "
+        "| build s | p50 ms | p99 ms |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     for r in rows:
         c = r["contract"]
         lo_acc, lo_rec = MINIMA.get(r["set"], (0, 0))
         print(
             f"| {r['set']} | {c['in_scope_accuracy']:.3f} | {c['oos_recall']:.3f} | {c['top5_accuracy']:.3f} "
             f"| {c['auto_answer_precision']:.3f} | {r['heldout_in_scope_accuracy']:.3f} "
-            f"| {r['heldout_oos_recall']:.3f} | ≥ {lo_acc} / ≥ {lo_rec} | {r['build_s']:.2f} "
+            f"| {r['heldout_oos_recall']:.3f} | {r['ranked_first']:.3f} | ≥ {lo_acc} / ≥ {lo_rec} "
+            f"| {r['build_s']:.2f} "
             f"| {c['p50_ms']:.2f} | {c['p99_ms']:.2f} |"
         )
     print()

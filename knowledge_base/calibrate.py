@@ -12,6 +12,8 @@ from knowledge_base.index import KnowledgeIndex
 from knowledge_base.matcher import Thresholds
 
 ESCALATE = "__oos__"
+# The share of out-of-scope questions the suggest threshold escalates at least (see `calibrate`).
+OOS_RECALL_FLOOR = 0.68
 OOS_LABELS = {ESCALATE, "escalate"}
 
 
@@ -44,7 +46,7 @@ def calibrate(
     questions: Sequence[Labelled],
     locale: str,
     *,
-    oos_recall_floor: float = 0.68,
+    oos_recall_floor: float = OOS_RECALL_FLOOR,
     recall_weight: float = 0.03,
     precision_target: float = 0.95,
 ) -> Calibration:

@@ -1,12 +1,14 @@
 """Start-up time and memory of one engine process with the trained model.
 
-    python -m bench.startup [--runs 3] [--turns 1200]
+    python -m bench.startup [--runs 3] [--turns 1200] [--restarts]
 
 Each run starts ``python -m bot serve --no-train`` as one process (``WORKERS=1``) on ``REDIS_URL``
 (default redis://127.0.0.1:6379/0) and times it from spawn to ``/healthz`` answering 200, which it does
 once the Rasa model is loaded. It then reads the process's resident memory (``VmRSS``), sends ``--turns``
 bot turns from 20 concurrent customers in conversations of 10 (``bench.load_rest``'s traffic), and reads
 ``VmRSS`` and its peak (``VmHWM``) again. Issue 17 asks for ≤ 20 s to healthy and ≤ 1 GB per process.
+Each run is a new deployment (a key prefix of its own) unless ``--restarts``: then every run after the
+first restarts the same one, as a deploy or a crash does.
 """
 
 from __future__ import annotations
@@ -61,13 +63,13 @@ def _spawn(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-async def one_run(redis_url: str, turns: int, seed: int) -> str:
+async def one_run(redis_url: str, turns: int, seed: int, prefix: str) -> str:
     """Start, measure and stop one engine process; return its line."""
     port = free_port()
     env = {
         **os.environ,
         "REDIS_URL": redis_url,
-        "REDIS_PREFIX": "benchstart" + uuid.uuid4().hex[:6],
+        "REDIS_PREFIX": prefix,
         "WORKERS": "1",
         "LOG_LEVEL": "WARNING",
         "RASA_TELEMETRY_ENABLED": "false",
@@ -97,8 +99,10 @@ async def main_async(args: argparse.Namespace) -> None:
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     ensure_model(PROJECT_ROOT / "var" / "models")  # the processes start with --no-train
     print(f"redis {redis_url}; {args.runs} runs, {args.turns} bot turns each, 20 customers")
+    shared = "benchstart" + uuid.uuid4().hex[:6]
     for run in range(args.runs):
-        print(f"run {run + 1}: " + await one_run(redis_url, args.turns, run), flush=True)
+        prefix = shared if args.restarts else "benchstart" + uuid.uuid4().hex[:6]
+        print(f"run {run + 1}: " + await one_run(redis_url, args.turns, run, prefix), flush=True)
 
 
 def main() -> None:
@@ -108,6 +112,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--turns", type=int, default=1200)
+    parser.add_argument("--restarts", action="store_true", help="runs after the first restart the same one")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from core.redis import AsyncRedis
 
+# How long a finished pass is remembered. A pass SCANs the whole keyspace (seconds at a million keys, in every
+# worker at every start: bench/RESULTS.md, start-up); once one finished, only an engine older than the tagged
+# names writes the old ones, and a start after the marker lapses still moves those.
+MOVED_TTL_SECONDS = 24 * 3600
+
 
 async def copy_key(client: AsyncRedis, old: str, new: str) -> bool:
     """Copy a string, hash or sorted set with its lifetime; False when ``old`` is gone.
@@ -50,4 +55,15 @@ async def move_prefixed(client: AsyncRedis, old_base: str, new_base: str) -> int
         if not await client.exists(new):
             moved += int(await copy_key(client, str(old), new))
         await client.delete(old)
+    return moved
+
+
+async def move_prefixed_once(client: AsyncRedis, old_base: str, new_base: str) -> int:
+    """Run `move_prefixed` unless a pass finished within `MOVED_TTL_SECONDS`; return how many were copied."""
+    # Not under ``old_base:``, so the pass never moves its own marker.
+    done = f"{old_base}~moved"
+    if await client.exists(done):
+        return 0
+    moved = await move_prefixed(client, old_base, new_base)
+    await client.set(done, "1", ex=MOVED_TTL_SECONDS)
     return moved

@@ -10,7 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from core.key_moves import move_prefixed
+from core.key_moves import move_prefixed_once
 from core.keys import OFFLINE_LEAVING_TTL_SECONDS, Keys
 from core.redis import AsyncRedis
 
@@ -76,7 +76,7 @@ class OfflineMessages:
         moved = 0
         for family in ("item", "open"):
             old, new = self._keys.legacy_offline(family), f"{self._keys.offline_base}:{family}"
-            moved += await move_prefixed(self._redis, old, new)
+            moved += await move_prefixed_once(self._redis, old, new)
         return moved
 
     async def start(self, conversation_id: str, team: str, language: str) -> None:

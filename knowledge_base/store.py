@@ -24,7 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from core.key_moves import move_prefixed
+from core.key_moves import move_prefixed_once
 from core.keys import KB_BUILT_TTL_SECONDS, Keys
 from core.privacy import mask_personal
 from knowledge_base.calibrate import Labelled
@@ -154,7 +154,7 @@ class KnowledgeStore:
 
     async def adopt_legacy_keys(self) -> int:
         """Move keys written before the ``{kb}`` hash tag to their tagged names; return how many moved."""
-        return await move_prefixed(self.redis, self._legacy, self.keys.base)
+        return await move_prefixed_once(self.redis, self._legacy, self.keys.base)
 
     # Drafts -----------------------------------------------------------------------------------
     async def draft_entries(self) -> list[FaqEntry]:

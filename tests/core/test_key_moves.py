@@ -7,7 +7,7 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from core.key_moves import move_prefixed
+from core.key_moves import MOVED_TTL_SECONDS, move_prefixed, move_prefixed_once
 from core.keys import Keys
 from handoff.offline import OfflineMessages
 
@@ -29,6 +29,23 @@ async def test_strings_hashes_and_sorted_sets_move_with_their_lifetimes_once(
     assert await shared_redis.zrange(f"{new}:versions", 0, -1, withscores=True) == [("1", 1.0), ("3", 3.0)]
     assert [k async for k in shared_redis.scan_iter(match=f"{old}:*")] == []
     assert await move_prefixed(shared_redis, old, new) == 0
+
+
+async def test_a_finished_pass_is_not_scanned_again_until_its_marker_lapses(
+    shared_redis: aioredis.Redis, key_prefix: str
+) -> None:
+    old, new = f"{key_prefix}:mo{uuid.uuid4().hex[:6]}", f"{key_prefix}:{{mo}}{uuid.uuid4().hex[:6]}"
+    await shared_redis.set(f"{old}:a", "1")
+    assert await move_prefixed_once(shared_redis, old, new) == 1
+    assert 0 < await shared_redis.ttl(f"{old}~moved") <= MOVED_TTL_SECONDS
+    # Every later start skips the scan of the whole keyspace, even if an older engine wrote an old name.
+    await shared_redis.set(f"{old}:b", "2")
+    assert await move_prefixed_once(shared_redis, old, new) == 0
+    assert await shared_redis.get(f"{old}:b") == "2"
+    # Once the marker lapses (deleted here), the next start moves what an older engine wrote meanwhile.
+    await shared_redis.delete(f"{old}~moved")
+    assert await move_prefixed_once(shared_redis, old, new) == 1
+    assert (await shared_redis.get(f"{new}:a"), await shared_redis.get(f"{new}:b")) == ("1", "2")
 
 
 async def test_offline_messages_left_before_the_tag_are_still_open_for_their_team(

@@ -60,8 +60,7 @@ class Run:
     sent: int
     latencies: list[float]
     errors: int
-    # CPU the engine's processes and the Redis server used from the first message to the last reply, per
-    # message: at saturation the p99 is the queue's, and this is what a change to a turn's cost moves.
+    # CPU per message of the engine's processes and of Redis, from the first message to the last reply.
     engine_ms: float = float("nan")
     redis_ms: float = float("nan")
 

@@ -283,7 +283,6 @@ class Matcher:
                 (vectorizer.build_analyzer(), vectorizer.vocabulary_, idf, offset, float(idf.max()))
             )
             offset += len(idf)
-        self._width = offset
 
     def _fit_transform(self, texts: list[str]) -> sparse.csr_matrix:
         parts = [v.fit_transform(texts) for v in self._vectorizers]

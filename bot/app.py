@@ -15,6 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot import heap
 from bot.appkeys import (
     ACCOUNTS,
     CANNED,
@@ -177,6 +178,8 @@ async def _dialogue_ctx(app: web.Application) -> AsyncIterator[None]:
             )
             slot.dialogue.watch_nlu_batches(app[METRICS].nlu_batch_size.observe)
             log.info("dialogue model loaded", extra={"model": model.name})
+            # Before the first turn: the model's objects are then never walked by a full collection.
+            heap.settle()
         except Exception as exc:
             slot.error = f"{type(exc).__name__}: {exc}"
             log.exception("dialogue model failed to load")

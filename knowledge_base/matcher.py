@@ -154,12 +154,15 @@ def _gather(query: _Query, dense: FloatArray) -> FloatArray:
 
 def _similarities(query: _Query, matrix: sparse.csr_matrix) -> FloatArray:
     """Return the query's dot product with every phrasing (``matrix``: features × phrasings, CSR)."""
-    # Built as CSR directly: the (row, column) form scipy sorts and de-duplicates took a third of a small
-    # KB's match time, and the columns are distinct already.
-    row = sparse.csr_matrix(
-        (query.values, query.columns, np.array([0, len(query.columns)])), shape=(1, matrix.shape[0])
-    )
-    result: FloatArray = (row @ matrix).toarray().ravel()
+    # Read straight from the CSR arrays: building a one-row scipy matrix and multiplying cost ~110 µs of
+    # object checks per query, the product itself ~20 µs (bench/RESULTS.md, issue 17).
+    starts = matrix.indptr[query.columns]
+    lengths = matrix.indptr[query.columns + 1] - starts
+    # The positions of every stored value in the query's feature rows, row after row.
+    positions = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
+    weights = np.repeat(query.values, lengths) * matrix.data[positions]
+    sums = np.bincount(matrix.indices[positions], weights=weights, minlength=matrix.shape[1])
+    result: FloatArray = sums.astype(np.float64, copy=False)  # float64 already (weighted): no copy
     return result
 
 

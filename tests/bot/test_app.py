@@ -167,3 +167,11 @@ def test_stop_waits_for_a_client_that_is_still_closing(tmp_path: Path) -> None:
     embedded.stop()
     closer.join()
     assert not Path(url.removeprefix("unix://")).exists()
+
+
+async def test_the_loaded_model_is_frozen_out_of_full_collections(engine: TestClient) -> None:
+    dialogue = engine.app[DIALOGUE].dialogue
+    assert dialogue is not None
+    assert gc.get_freeze_count() > 0
+    # Full collections walk only what is in the three generations; the agent loaded at start is not.
+    assert not any(o is dialogue.agent for o in gc.get_objects())
